@@ -1,0 +1,190 @@
+package uds
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	// backlogRetryLimit caps the backoff while a listener's queue is full:
+	// it drains fast once the server accepts.
+	backlogRetryLimit = 20 * time.Millisecond
+	// waitRetryLimit caps the backoff while waiting for a listener to
+	// appear.
+	waitRetryLimit = 100 * time.Millisecond
+)
+
+// bindLocal binds fd to the local address a of a client socket.
+func bindLocal(fd int, a Addr, typ SocketType) (*pathOwner, error) {
+	if a.kind != KindPath {
+		if err := sysBind(fd, a); err != nil {
+			if err == unix.EADDRINUSE {
+				return nil, bindInUse(a, typ, err)
+			}
+			return nil, os.NewSyscallError("bind", err)
+		}
+		return nil, nil
+	}
+	po, err := claimPath(a, typ)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.name) > MaxPathLen {
+		err = sysBind(fd, Path(procPath(po.dirfd, po.base)))
+	} else {
+		err = sysBind(fd, a)
+	}
+	if err == nil {
+		err = po.bound()
+	} else {
+		err = os.NewSyscallError("bind", err)
+	}
+	if err != nil {
+		po.release()
+		return nil, err
+	}
+	return po, nil
+}
+
+// connectTarget returns the address to pass to connect(2) for a, opening the
+// parent directory for a path longer than sun_path. The caller closes dirfd
+// if it is not -1.
+func connectTarget(a Addr) (target Addr, dirfd int, err error) {
+	if a.kind != KindPath || len(a.name) <= MaxPathLen {
+		return a, -1, nil
+	}
+	dir, base := filepath.Split(a.name)
+	if dir == "" {
+		dir = "."
+	}
+	dirfd, err = unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return Addr{}, -1, err
+	}
+	return Path(procPath(dirfd, base)), dirfd, nil
+}
+
+// connectRetry connects fd to a, retrying a full backlog (and, with wait, a
+// missing or refusing listener) with capped backoff until ctx ends.
+func connectRetry(ctx context.Context, fd int, a Addr, wait bool) error {
+	var delay time.Duration
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		target, dirfd, err := connectTarget(a)
+		if err == nil {
+			err = sysConnect(fd, target)
+			if dirfd >= 0 {
+				unix.Close(dirfd)
+			}
+		}
+		var limit time.Duration
+		switch {
+		case err == nil:
+			return nil
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			limit = backlogRetryLimit
+		case wait && (err == unix.ENOENT || err == unix.ECONNREFUSED):
+			limit = waitRetryLimit
+		default:
+			return os.NewSyscallError("connect", err)
+		}
+		delay = retryDelay(delay, limit)
+		if cerr := sleepCtx(ctx, delay); cerr != nil {
+			return fmt.Errorf("%w (last attempt: %v)", cerr, os.NewSyscallError("connect", err))
+		}
+	}
+}
+
+func (d *Dialer) dialStream(ctx context.Context, a Addr) (_ *Conn, err error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	var owner *pathOwner
+	defer func() {
+		if err != nil {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+			if owner != nil {
+				owner.release()
+			}
+		}
+	}()
+	if d.Control != nil {
+		if err = d.Control(Stream.Network(), a.String(), setupRawConn(fd)); err != nil {
+			return nil, err
+		}
+	}
+	laddr := d.LocalAddr.WithType(Stream)
+	if laddr.kind != KindUnnamed {
+		if owner, err = bindLocal(fd, laddr, Stream); err != nil {
+			return nil, err
+		}
+	}
+	if err = connectRetry(ctx, fd, a, d.WaitForListener); err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), a.String())
+	fd = -1
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	c, err := newConn(nc.(*net.UnixConn), laddr, a, laddr.kind == KindAutobind, false)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	c.owner = owner
+	return c, nil
+}
+
+// Pair returns two connected stream sockets (socketpair(2)). Both ends'
+// addresses are unnamed.
+func Pair() (*Conn, *Conn, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	var conns [2]*Conn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		nc, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			if i == 0 {
+				unix.Close(fds[1])
+			} else {
+				conns[0].Close()
+			}
+			return nil, nil, err
+		}
+		conns[i], _ = newConn(nc.(*net.UnixConn), Addr{}, Addr{}, false, false)
+	}
+	return conns[0], conns[1], nil
+}
+
+// PairFiles returns two connected sockets of type typ as *os.File values, for
+// exec.Cmd.ExtraFiles and other hand-offs to child processes. The
+// descriptors are close-on-exec in this process (ExtraFiles clears that for
+// the child) and in blocking mode, as programs that inherit them expect.
+// Turn one end back into a connection with net.FileConn.
+func PairFiles(typ SocketType) (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, sockType(typ)|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "socketpair-0"), os.NewFile(uintptr(fds[1]), "socketpair-1"), nil
+}

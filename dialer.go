@@ -1,0 +1,132 @@
+package uds
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+)
+
+// Dialer holds the options for connecting to a Unix stream socket. The zero
+// value is ready to use.
+//
+// Unlike net.Dialer, a Dialer does not fail at once when the listener's
+// backlog is full (EAGAIN on Linux): it tries again with a capped backoff
+// until the timeout or the context ends.
+type Dialer struct {
+	// Timeout bounds the whole dial, retries included. Zero means no limit
+	// beyond the context's.
+	Timeout time.Duration
+
+	// WaitForListener makes the dial also retry while the socket does not
+	// exist yet (ENOENT) or nothing listens on it (ECONNREFUSED), for
+	// clients that may start before their server. Give the context a
+	// deadline or set Timeout, or it waits as long as the server is away.
+	WaitForListener bool
+
+	// LocalAddr, if not the zero (unnamed) address, is bound before
+	// connecting: Autobind() for a kernel-chosen abstract name, an abstract
+	// name, or a path (created with the reclaim rules of ListenConfig and
+	// removed when the connection is closed).
+	LocalAddr Addr
+
+	// Control, if not nil, is called after the socket is created and before
+	// it is bound or connected, like net.Dialer.Control.
+	Control func(network, address string, c syscall.RawConn) error
+}
+
+// Dial connects to the stream socket at a with the default Dialer.
+func Dial(ctx context.Context, a Addr) (*Conn, error) {
+	var d Dialer
+	return d.Dial(ctx, a)
+}
+
+// Dial connects to the stream socket at a. Paths longer than MaxPathLen are
+// reached on Linux through their directory's descriptor. Errors are
+// *net.OpError values; a dial cut short by the context wraps the context's
+// error.
+func (d *Dialer) Dial(ctx context.Context, a Addr) (*Conn, error) {
+	a = a.WithType(Stream)
+	if err := a.validate(); err != nil {
+		return nil, opError("dial", a, err)
+	}
+	if d.LocalAddr.kind != KindUnnamed {
+		if err := d.LocalAddr.validate(); err != nil {
+			return nil, &net.OpError{Op: "dial", Net: a.Network(), Source: d.LocalAddr.WithType(Stream), Addr: a, Err: err}
+		}
+	}
+	if d.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
+		defer cancel()
+	}
+	c, err := d.dialStream(ctx, a)
+	if err != nil {
+		return nil, opError("dial", a, err)
+	}
+	return c, nil
+}
+
+// dialContextFunc returns a function with net.Dialer.DialContext's
+// signature that ignores network and address and connects to a.
+func (d *Dialer) dialContextFunc(a Addr) func(ctx context.Context, network, address string) (net.Conn, error) {
+	return func(ctx context.Context, _, _ string) (net.Conn, error) {
+		c, err := d.Dial(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+// HTTPTransport returns an *http.Transport that sends every request to the
+// stream socket at a, whatever the URL's host, dialing with d. HTTP/2 over
+// the socket needs the server to speak h2c; the transport speaks HTTP/1.1.
+func (d *Dialer) HTTPTransport(a Addr) *http.Transport {
+	dc := *d
+	return &http.Transport{
+		DialContext:         dc.dialContextFunc(a),
+		MaxIdleConns:        100,
+		MaxIdleConnsPerHost: 100,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+}
+
+// HTTPClient returns an *http.Client whose requests all go to the stream
+// socket at a (use any host in the URL, for example http://unix/path).
+func (d *Dialer) HTTPClient(a Addr) *http.Client {
+	return &http.Client{Transport: d.HTTPTransport(a)}
+}
+
+// HTTPClient returns an *http.Client whose requests all go to the stream
+// socket at a, dialed with the default Dialer.
+func HTTPClient(a Addr) *http.Client {
+	var d Dialer
+	return d.HTTPClient(a)
+}
+
+// retryDelay returns the next backoff delay: doubling from 1ms, capped.
+func retryDelay(prev time.Duration, limit time.Duration) time.Duration {
+	if prev <= 0 {
+		return time.Millisecond
+	}
+	next := prev * 2
+	if next > limit {
+		next = limit
+	}
+	return next
+}
+
+// sleepCtx waits for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,268 @@
+package uds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// setupRawConn is the syscall.RawConn handed to Control hooks: the socket is
+// not in the runtime poller yet, so only Control works.
+type setupRawConn int
+
+func (c setupRawConn) Control(f func(fd uintptr)) error {
+	f(uintptr(c))
+	return nil
+}
+
+func (c setupRawConn) Read(func(fd uintptr) bool) error {
+	return errors.New("uds: Read is not available in a Control hook")
+}
+
+func (c setupRawConn) Write(func(fd uintptr) bool) error {
+	return errors.New("uds: Write is not available in a Control hook")
+}
+
+var somaxconn = sync.OnceValue(func() int {
+	b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+	if err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+			return n
+		}
+	}
+	return unix.SOMAXCONN
+})
+
+// boundSocket is a socket created, configured and bound by bindSocket.
+type boundSocket struct {
+	fd    int
+	addr  Addr       // the address as the caller should see it
+	owner *pathOwner // for pathname sockets
+}
+
+func (b *boundSocket) abort() {
+	if b.fd >= 0 {
+		unix.Close(b.fd)
+		b.fd = -1
+	}
+	if b.owner != nil {
+		b.owner.keep = false
+		b.owner.release()
+		b.owner = nil
+	}
+}
+
+// bindSocket creates a socket of type typ and binds it to a, running the
+// reclaim algorithm for paths and giving the file its mode and owner. The
+// socket is not listening yet.
+func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err error) {
+	var uid, gid = -1, -1
+	if a.kind == KindPath {
+		if uid, gid, err = lookupOwner(lc.Owner, lc.Group); err != nil {
+			return nil, err
+		}
+	}
+	b := &boundSocket{fd: -1, addr: a}
+	defer func() {
+		if err != nil {
+			b.abort()
+		}
+	}()
+	if a.kind == KindPath {
+		if b.owner, err = claimPath(a, typ); err != nil {
+			return nil, err
+		}
+		b.owner.keep = lc.KeepPath
+	}
+	b.fd, err = unix.Socket(unix.AF_UNIX, sockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		b.fd = -1
+		return nil, os.NewSyscallError("socket", err)
+	}
+	if lc.Control != nil {
+		if err = lc.Control(typ.Network(), a.String(), setupRawConn(b.fd)); err != nil {
+			return nil, err
+		}
+	}
+	perm := uint32(lc.Mode.Perm())
+	if a.kind == KindPath && perm != 0 {
+		// The kernel creates the file with the socket inode's mode less the
+		// umask: never wider than asked, from the first instant.
+		if err = unix.Fchmod(b.fd, perm); err != nil {
+			return nil, os.NewSyscallError("fchmod", err)
+		}
+	}
+	switch {
+	case a.kind == KindPath && len(a.name) > MaxPathLen:
+		err = sysBind(b.fd, Path(procPath(b.owner.dirfd, b.owner.base)))
+	default:
+		err = sysBind(b.fd, a)
+	}
+	if err != nil {
+		if err == unix.EADDRINUSE {
+			return nil, bindInUse(a, typ, err)
+		}
+		if a.kind == KindPath && (err == unix.EPERM || err == unix.EOPNOTSUPP || err == unix.EIO) {
+			return nil, fmt.Errorf("bind: %w (does the file system hold sockets?)", os.NewSyscallError("bind", err))
+		}
+		return nil, os.NewSyscallError("bind", err)
+	}
+	switch a.kind {
+	case KindPath:
+		if err = b.owner.bound(); err != nil {
+			return nil, err
+		}
+		if err = b.owner.setAttrs(perm, uid, gid); err != nil {
+			return nil, err
+		}
+	case KindAutobind:
+		var got Addr
+		if got, err = sysGetsockname(b.fd, typ); err != nil {
+			return nil, os.NewSyscallError("getsockname", err)
+		}
+		b.addr = got
+	}
+	b.addr = b.addr.WithType(typ)
+	return b, nil
+}
+
+// bindInUse explains EADDRINUSE from bind: for an abstract name, who holds it.
+func bindInUse(a Addr, typ SocketType, cause error) error {
+	if a.kind != KindAbstract {
+		return &InUseError{How: "bound by another process during setup", Err: cause}
+	}
+	pid := 0
+	fd, err := unix.Socket(unix.AF_UNIX, sockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err == nil {
+		defer unix.Close(fd)
+		if sysConnect(fd, a) == nil {
+			if cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+				pid = int(cred.Pid)
+			}
+		}
+	}
+	if pid == 0 {
+		if socks, err := diagDump(udiagShowName); err == nil {
+			var match []diagSocket
+			want := "\x00" + a.name
+			for _, s := range socks {
+				if string(s.Name) == want {
+					match = append(match, s)
+				}
+			}
+			pid = holderPID(match)
+		}
+	}
+	return &InUseError{PID: pid, How: "abstract name bound", Err: cause}
+}
+
+// setAttrs gives the socket file exactly the requested mode and owner,
+// without following a symbolic link that might have replaced it.
+func (po *pathOwner) setAttrs(perm uint32, uid, gid int) error {
+	if uid >= 0 || gid >= 0 {
+		if err := unix.Fchownat(po.dirfd, po.base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return &os.PathError{Op: "chown", Path: po.base, Err: err}
+		}
+	}
+	if perm == 0 {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(po.dirfd, po.base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "lstat", Path: po.base, Err: err}
+	}
+	if st.Mode&0o7777 == perm || st.Dev != po.dev || st.Ino != po.ino {
+		return nil
+	}
+	// The umask took bits away; put them back.
+	err := unix.Fchmodat(po.dirfd, po.base, perm, unix.AT_SYMLINK_NOFOLLOW)
+	if err == unix.EOPNOTSUPP || err == unix.ENOSYS {
+		// No fchmodat2 (Linux < 6.6): pin the file with O_PATH, check it is
+		// ours, and change it through its /proc name.
+		err = po.chmodPinned(perm)
+	}
+	if err != nil {
+		return &os.PathError{Op: "chmod", Path: po.base, Err: err}
+	}
+	return nil
+}
+
+func (po *pathOwner) chmodPinned(perm uint32) error {
+	fd, err := unix.Openat(po.dirfd, po.base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Dev != po.dev || st.Ino != po.ino {
+		return nil
+	}
+	return unix.Chmod(procFDPrefix+strconv.Itoa(fd), perm)
+}
+
+func lookupOwner(owner, group string) (uid, gid int, err error) {
+	uid, gid = -1, -1
+	if owner != "" {
+		if n, e := strconv.Atoi(owner); e == nil && n >= 0 {
+			uid = n
+		} else {
+			u, e := user.Lookup(owner)
+			if e != nil {
+				return 0, 0, fmt.Errorf("socket owner: %w", e)
+			}
+			uid, _ = strconv.Atoi(u.Uid)
+		}
+	}
+	if group != "" {
+		if n, e := strconv.Atoi(group); e == nil && n >= 0 {
+			gid = n
+		} else {
+			g, e := user.LookupGroup(group)
+			if e != nil {
+				return 0, 0, fmt.Errorf("socket group: %w", e)
+			}
+			gid, _ = strconv.Atoi(g.Gid)
+		}
+	}
+	return uid, gid, nil
+}
+
+func (lc *ListenConfig) backlog() int {
+	if lc.Backlog > 0 {
+		return lc.Backlog
+	}
+	return somaxconn()
+}
+
+func (lc *ListenConfig) listenStream(_ context.Context, a Addr) (*Listener, error) {
+	b, err := lc.bindSocket(a, Stream)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Listen(b.fd, lc.backlog()); err != nil {
+		b.abort()
+		return nil, os.NewSyscallError("listen", err)
+	}
+	f := os.NewFile(uintptr(b.fd), a.String())
+	b.fd = -1
+	nl, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		b.abort()
+		return nil, err
+	}
+	ul := nl.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false)
+	return &Listener{ln: ul, addr: b.addr, owner: b.owner}, nil
+}

@@ -1,0 +1,158 @@
+package uds
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ListenConfig holds the options for creating a listener. The zero value is
+// ready to use: the socket file gets the platform's default mode, keeps the
+// process's owner, and is removed on Close.
+type ListenConfig struct {
+	// Mode, if not zero, is the permission of a pathname socket's file
+	// (for example 0600 or 0660). The file has this mode from the moment it
+	// exists: on Linux the socket is given the mode before bind, and any bit
+	// the umask took away is restored before the socket accepts anything.
+	// The process's umask is never changed. Abstract sockets have no
+	// permissions; protect them by checking the peer's credentials.
+	Mode os.FileMode
+
+	// Owner and Group, if not empty, are the user and group (a name or a
+	// numeric ID) given to a pathname socket's file before the socket
+	// accepts anything. Changing the owner needs privilege.
+	Owner, Group string
+
+	// Backlog is the length of the queue of connections waiting for
+	// Accept. Zero means the system's maximum (net.core.somaxconn).
+	Backlog int
+
+	// KeepPath, if true, leaves the socket file in place on Close. By
+	// default Close removes it, but only while it is still the file this
+	// listener created: a socket that another server has bound at the path
+	// since then is never removed.
+	KeepPath bool
+
+	// Control, if not nil, is called after the socket is created and before
+	// it is bound, like net.ListenConfig.Control. network is "unix",
+	// "unixgram" or "unixpacket" and address is the address's text form.
+	Control func(network, address string, c syscall.RawConn) error
+}
+
+// Listener is a Unix stream socket listener: a net.Listener whose Accept
+// returns *Conn values with exact addresses. Pathname listeners hold the
+// path's lock file ("<path>.lock") for their lifetime, and Close removes the
+// socket file only while it is still theirs.
+type Listener struct {
+	ln    *net.UnixListener
+	addr  Addr
+	owner *pathOwner // nil for abstract and inherited sockets
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ net.Listener = (*Listener)(nil)
+	_ syscall.Conn = (*Listener)(nil)
+)
+
+// Listen announces on the stream socket address a with the default
+// configuration. See ListenConfig.Listen.
+func Listen(ctx context.Context, a Addr) (*Listener, error) {
+	var lc ListenConfig
+	return lc.Listen(ctx, a)
+}
+
+// Listen announces on the stream socket address a, which must be a path, an
+// abstract name or Autobind.
+//
+// For a path it reclaims a stale socket file left by a process that died, and
+// never removes anything else: it takes an exclusive lock on "<path>.lock"
+// (failing with ErrInUse and the holder's PID if another process has it),
+// fails with ErrNotSocket if something other than a socket is at the path
+// (symbolic links are not followed), probes an existing socket with a
+// connection of the same type, and fails with ErrInUse if the socket is live
+// (accepting, with a full backlog, of another socket type, or bound and not
+// yet listening). Only a socket no process holds is removed.
+//
+// Errors are *net.OpError values wrapping ErrInUse (as an *InUseError),
+// ErrNotSocket, ErrInvalidAddr or the system error.
+func (lc *ListenConfig) Listen(ctx context.Context, a Addr) (*Listener, error) {
+	a = a.WithType(Stream)
+	if err := ctx.Err(); err != nil {
+		return nil, opError("listen", a, err)
+	}
+	if err := a.validate(); err != nil {
+		return nil, opError("listen", a, err)
+	}
+	ln, err := lc.listenStream(ctx, a)
+	if err != nil {
+		return nil, opError("listen", a, err)
+	}
+	return ln, nil
+}
+
+// Accept waits for and returns the next connection, a *Conn.
+func (l *Listener) Accept() (net.Conn, error) {
+	c, err := l.AcceptUnix()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// AcceptUnix waits for and returns the next connection. Its LocalAddr is the
+// listener's address and its RemoteAddr the peer's exact address (usually
+// unnamed: clients rarely bind).
+func (l *Listener) AcceptUnix() (*Conn, error) {
+	uc, err := l.ln.AcceptUnix()
+	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			e := *oe
+			e.Addr = l.addr
+			return nil, &e
+		}
+		return nil, err
+	}
+	c, err := newConn(uc, l.addr, Addr{}, false, true)
+	if err != nil {
+		uc.Close()
+		return nil, opError("accept", l.addr, err)
+	}
+	return c, nil
+}
+
+// Addr returns the listener's address, a uds.Addr: the path as given (not
+// the /proc path a long path was bound through), or the exact abstract name
+// (the kernel's choice for Autobind).
+func (l *Listener) Addr() net.Addr { return l.addr }
+
+// SetDeadline sets the deadline for Accept. A zero time means no deadline.
+func (l *Listener) SetDeadline(t time.Time) error { return l.ln.SetDeadline(t) }
+
+// SyscallConn returns a raw network connection for the listening socket.
+func (l *Listener) SyscallConn() (syscall.RawConn, error) { return l.ln.SyscallConn() }
+
+// Close stops the listener. For a pathname listener it then removes the
+// socket file if it is still the one this listener bound (unless KeepPath
+// was set) and releases and removes the lock file. Errors of every step are
+// reported together. Close is safe to call more than once; later calls
+// return the first call's result.
+func (l *Listener) Close() error {
+	l.closeOnce.Do(func() {
+		err := l.ln.Close()
+		if l.owner != nil {
+			err = joinErrors(err, l.owner.release())
+		}
+		if err != nil {
+			l.closeErr = opError("close", l.addr, err)
+		}
+	})
+	return l.closeErr
+}

@@ -1,0 +1,326 @@
+package uds
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// pathOwner is a pathname listener's hold on its path: the parent directory
+// (so that the path is found again even after a chdir or a rename of the
+// directory), the lock file, and the identity of the socket file it bound.
+type pathOwner struct {
+	dirfd    int    // O_PATH descriptor of the parent directory
+	base     string // last element of the path
+	lockfd   int    // the locked "<base>.lock", -1 if released
+	dev, ino uint64 // the socket file we bound; ino == 0 before bind
+	keep     bool   // leave the socket file on release
+}
+
+// maxClaimTries bounds the retries when files change under us.
+const maxClaimTries = 16
+
+// claimPath takes the path's lock and makes sure nothing is at the path,
+// removing a stale socket and nothing else. On success the caller binds and
+// then calls bound; on failure nothing is held.
+func claimPath(a Addr, typ SocketType) (*pathOwner, error) {
+	dir, base := filepath.Split(a.name)
+	if base == "" || base == "." || base == ".." {
+		return nil, fmt.Errorf("%w: path %q does not end in a file name", ErrInvalidAddr, a.name)
+	}
+	if dir == "" {
+		dir = "."
+	}
+	dirfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open directory", Path: dir, Err: err}
+	}
+	po := &pathOwner{dirfd: dirfd, base: base, lockfd: -1}
+	if err := po.lock(); err != nil {
+		unix.Close(dirfd)
+		return nil, err
+	}
+	if err := po.clear(a, typ); err != nil {
+		po.releaseLock()
+		unix.Close(dirfd)
+		return nil, err
+	}
+	return po, nil
+}
+
+func (po *pathOwner) lockName() string { return po.base + ".lock" }
+
+// lock takes an exclusive flock on "<base>.lock", making sure the file it
+// locked is still the one at that name (a previous holder removes it while
+// holding it), and writes our PID into it.
+func (po *pathOwner) lock() error {
+	name := po.lockName()
+	for try := 0; try < maxClaimTries; try++ {
+		fd, err := unix.Openat(po.dirfd, name, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+		if err != nil {
+			if err == unix.ELOOP {
+				return fmt.Errorf("lock file %s is a symbolic link; not following it: %w", name, err)
+			}
+			return &os.PathError{Op: "create lock file", Path: name, Err: err}
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return &os.PathError{Op: "stat lock file", Path: name, Err: err}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			unix.Close(fd)
+			return fmt.Errorf("lock file %s is not a regular file", name)
+		}
+		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			unix.Close(fd)
+			if err == unix.EWOULDBLOCK {
+				pid := flockHolder(st.Dev, st.Ino)
+				if pid == 0 {
+					pid = readPIDFile(po.dirfd, name)
+				}
+				return &InUseError{PID: pid, How: "lock " + name + " held", Err: err}
+			}
+			return &os.PathError{Op: "lock", Path: name, Err: err}
+		}
+		var now unix.Stat_t
+		if err := unix.Fstatat(po.dirfd, name, &now, unix.AT_SYMLINK_NOFOLLOW); err != nil || now.Dev != st.Dev || now.Ino != st.Ino {
+			// The holder we waited on removed it; lock the new one.
+			unix.Close(fd)
+			continue
+		}
+		pid := strconv.Itoa(os.Getpid()) + "\n"
+		if err := unix.Ftruncate(fd, 0); err == nil {
+			_, _ = unix.Pwrite(fd, []byte(pid), 0)
+		}
+		po.lockfd = fd
+		return nil
+	}
+	return fmt.Errorf("lock file %s keeps being replaced; gave up after %d tries", name, maxClaimTries)
+}
+
+func readPIDFile(dirfd int, name string) int {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	var buf [32]byte
+	n, _ := unix.Read(fd, buf[:])
+	if n <= 0 {
+		return 0
+	}
+	s := string(buf[:n])
+	for i, c := range s {
+		if c < '0' || c > '9' {
+			s = s[:i]
+			break
+		}
+	}
+	pid, _ := strconv.Atoi(s)
+	return pid
+}
+
+// describeMode names a file type for ErrNotSocket messages.
+func describeMode(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return "a regular file"
+	case unix.S_IFDIR:
+		return "a directory (a container bind mount creates one when the socket is missing)"
+	case unix.S_IFLNK:
+		return "a symbolic link (not followed)"
+	case unix.S_IFIFO:
+		return "a named pipe"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFBLK:
+		return "a block device"
+	}
+	return "not a socket"
+}
+
+// clear makes sure nothing is at the path: nothing there, or a stale socket
+// that it removes. Anything else is an error and is left alone.
+func (po *pathOwner) clear(a Addr, typ SocketType) error {
+	for try := 0; try < maxClaimTries; try++ {
+		var st unix.Stat_t
+		err := unix.Fstatat(po.dirfd, po.base, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == unix.ENOENT {
+			return nil
+		}
+		if err != nil {
+			return &os.PathError{Op: "lstat", Path: a.name, Err: err}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+			return fmt.Errorf("%w: %s is %s; nothing was removed", ErrNotSocket, a.name, describeMode(st.Mode))
+		}
+		stale, err := po.probe(a, typ, st.Dev, st.Ino)
+		if err != nil {
+			return err
+		}
+		if !stale {
+			continue // the file went away while we probed: look again
+		}
+		// Remove it only if it is still the file we probed.
+		var again unix.Stat_t
+		if err := unix.Fstatat(po.dirfd, po.base, &again, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err == unix.ENOENT {
+				return nil
+			}
+			return &os.PathError{Op: "lstat", Path: a.name, Err: err}
+		}
+		if again.Dev != st.Dev || again.Ino != st.Ino {
+			continue
+		}
+		if err := unix.Unlinkat(po.dirfd, po.base, 0); err != nil && err != unix.ENOENT {
+			return &os.PathError{Op: "remove stale socket", Path: a.name, Err: err}
+		}
+	}
+	return fmt.Errorf("%s keeps changing; gave up after %d tries", a.name, maxClaimTries)
+}
+
+// probe tells whether the socket file (dev, ino) at the path is stale. It
+// returns an *InUseError if a process holds it, (false, nil) if the file
+// vanished, and (true, nil) only when no socket is bound to it.
+func (po *pathOwner) probe(a Addr, typ SocketType, dev, ino uint64) (stale bool, err error) {
+	fd, err := unix.Socket(unix.AF_UNIX, sockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false, os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(fd)
+	var cerr error
+	if len(a.name) <= MaxPathLen {
+		cerr = sysConnect(fd, a)
+	} else {
+		cerr = sysConnect(fd, Path(procPath(po.dirfd, po.base)))
+	}
+	switch cerr {
+	case nil, unix.EINPROGRESS:
+		pid := 0
+		if cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+			pid = int(cred.Pid)
+		}
+		return false, &InUseError{PID: pid, How: "accepting connections"}
+	case unix.EAGAIN:
+		return false, po.inUse(dev, ino, "listening, backlog full", cerr)
+	case unix.EPROTOTYPE:
+		return false, po.inUse(dev, ino, "socket of another type", cerr)
+	case unix.ENOENT:
+		return false, nil
+	case unix.ECONNREFUSED:
+		// Refused means stale, or bound and not listening yet. sock_diag
+		// tells the two apart: a bound socket holds the file's inode.
+		socks, derr := boundTo(dev, ino)
+		if derr != nil {
+			// Without sock_diag, refusal is the best evidence there is.
+			return true, nil
+		}
+		if len(socks) > 0 {
+			return false, &InUseError{PID: holderPID(socks), How: "bound, not listening", Err: cerr}
+		}
+		return true, nil
+	case unix.EACCES, unix.EPERM:
+		socks, derr := boundTo(dev, ino)
+		if derr == nil && len(socks) > 0 {
+			return false, &InUseError{PID: holderPID(socks), How: "bound, no permission to connect", Err: cerr}
+		}
+		return false, fmt.Errorf("cannot probe existing socket %s, so it was not removed: %w", a.name, cerr)
+	}
+	return false, fmt.Errorf("probing existing socket %s failed, so it was not removed: %w", a.name, os.NewSyscallError("connect", cerr))
+}
+
+func (po *pathOwner) inUse(dev, ino uint64, how string, cause error) error {
+	pid := 0
+	if socks, err := boundTo(dev, ino); err == nil {
+		pid = holderPID(socks)
+	}
+	return &InUseError{PID: pid, How: how, Err: cause}
+}
+
+// bound records the socket file that our bind created.
+func (po *pathOwner) bound() error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(po.dirfd, po.base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "lstat", Path: po.base, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return fmt.Errorf("%w: %s was replaced right after bind", ErrNotSocket, po.base)
+	}
+	po.dev, po.ino = st.Dev, st.Ino
+	return nil
+}
+
+// removeSocket removes the socket file if it is still the one we bound.
+func (po *pathOwner) removeSocket() error {
+	if po.ino == 0 {
+		return nil
+	}
+	var st unix.Stat_t
+	err := unix.Fstatat(po.dirfd, po.base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if err == unix.ENOENT {
+		return nil
+	}
+	if err != nil {
+		return &os.PathError{Op: "lstat", Path: po.base, Err: err}
+	}
+	if st.Dev != po.dev || st.Ino != po.ino {
+		return nil // another server has the path now: leave it
+	}
+	if err := unix.Unlinkat(po.dirfd, po.base, 0); err != nil && err != unix.ENOENT {
+		return &os.PathError{Op: "remove", Path: po.base, Err: err}
+	}
+	return nil
+}
+
+// releaseLock removes the lock file while still holding it, then unlocks.
+func (po *pathOwner) releaseLock() error {
+	if po.lockfd < 0 {
+		return nil
+	}
+	var err error
+	var st, now unix.Stat_t
+	if unix.Fstat(po.lockfd, &st) == nil &&
+		unix.Fstatat(po.dirfd, po.lockName(), &now, unix.AT_SYMLINK_NOFOLLOW) == nil &&
+		st.Dev == now.Dev && st.Ino == now.Ino {
+		if e := unix.Unlinkat(po.dirfd, po.lockName(), 0); e != nil && e != unix.ENOENT {
+			err = &os.PathError{Op: "remove lock file", Path: po.lockName(), Err: e}
+		}
+	}
+	if e := unix.Close(po.lockfd); e != nil {
+		err = joinErrors(err, os.NewSyscallError("close lock file", e))
+	}
+	po.lockfd = -1
+	return err
+}
+
+// release is the end of a listener's hold: the socket file goes (unless
+// kept), then the lock.
+func (po *pathOwner) release() error {
+	var err error
+	if !po.keep {
+		err = po.removeSocket()
+	}
+	err = joinErrors(err, po.releaseLock())
+	if po.dirfd >= 0 {
+		unix.Close(po.dirfd)
+		po.dirfd = -1
+	}
+	return err
+}
+
+func sockType(t SocketType) int {
+	switch t {
+	case Datagram:
+		return unix.SOCK_DGRAM
+	case SeqPacket:
+		return unix.SOCK_SEQPACKET
+	}
+	return unix.SOCK_STREAM
+}
+
+var errClosed = errors.New("use of closed socket")

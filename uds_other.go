@@ -1,0 +1,61 @@
+//go:build !linux
+
+package uds
+
+import (
+	"context"
+	"fmt"
+	"os"
+)
+
+// This platform has no implementation yet: every operation that touches a
+// socket returns an error wrapping ErrUnsupported (and so
+// errors.ErrUnsupported). Addresses can still be built, parsed and printed.
+
+const (
+	// MaxPathLen is the longest path, in bytes, that fits in sun_path with
+	// its terminating NUL on this platform.
+	MaxPathLen = 103
+
+	// MaxAbstractLen is the longest abstract name, in bytes: 0, as this
+	// platform has no abstract namespace.
+	MaxAbstractLen = 0
+
+	abstractSupported = false
+)
+
+func checkPathLen(p string) error {
+	if len(p) > MaxPathLen {
+		return fmt.Errorf("%w: path is %d bytes, longer than the %d-byte limit of sun_path", ErrInvalidAddr, len(p), MaxPathLen)
+	}
+	return nil
+}
+
+type pathOwner struct{}
+
+func (*pathOwner) release() error { return nil }
+
+func (lc *ListenConfig) listenStream(context.Context, Addr) (*Listener, error) {
+	return nil, unsupported("listen")
+}
+
+func (d *Dialer) dialStream(context.Context, Addr) (*Conn, error) {
+	return nil, unsupported("dial")
+}
+
+// Pair returns two connected stream sockets. It is not implemented on this
+// platform yet and returns an error wrapping ErrUnsupported.
+func Pair() (*Conn, *Conn, error) {
+	return nil, nil, unsupported("socketpair")
+}
+
+// PairFiles returns two connected sockets as *os.File values. It is not
+// implemented on this platform yet and returns an error wrapping
+// ErrUnsupported.
+func PairFiles(SocketType) (*os.File, *os.File, error) {
+	return nil, nil, unsupported("socketpair")
+}
+
+func sysGetsockname(int, SocketType) (Addr, error) { return Addr{}, unsupported("getsockname") }
+
+func sysGetpeername(int, SocketType) (Addr, error) { return Addr{}, unsupported("getpeername") }
