@@ -59,3 +59,5 @@ func PairFiles(SocketType) (*os.File, *os.File, error) {
 func sysGetsockname(int, SocketType) (Addr, error) { return Addr{}, unsupported("getsockname") }
 
 func sysGetpeername(int, SocketType) (Addr, error) { return Addr{}, unsupported("getpeername") }
+
+func probe(Addr) (ProbeResult, error) { return ProbeResult{}, unsupported("probe") }
