@@ -62,7 +62,48 @@ func Main(m *testing.M) {
 		os.Unsetenv(envArgs)
 		os.Exit(fn(args))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if sharedDir != "" {
+		os.RemoveAll(sharedDir)
+	}
+	os.Exit(code)
+}
+
+var (
+	sharedOnce sync.Once
+	sharedDir  string
+	sharedExe  string
+	sharedErr  error
+)
+
+// sharedExecutable returns a copy of the test binary that every user can run:
+// go test builds it in a directory only its owner can enter.
+func sharedExecutable() (string, error) {
+	sharedOnce.Do(func() {
+		exe, err := os.Executable()
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "uds-child-")
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		sharedDir = dir
+		if err := os.Chmod(dir, 0o755); err != nil {
+			sharedErr = err
+			return
+		}
+		data, err := os.ReadFile(exe)
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		sharedExe = dir + "/" + "test.bin"
+		sharedErr = os.WriteFile(sharedExe, data, 0o755)
+	})
+	return sharedExe, sharedErr
 }
 
 // Ready is what a role prints on its own line of standard output to say it
@@ -99,6 +140,10 @@ type Child struct {
 func Start(t testing.TB, opts Options, role string, args ...string) *Child {
 	t.Helper()
 	exe, err := os.Executable()
+	if opts.Credential != nil {
+		// Another user cannot enter go test's private build directory.
+		exe, err = sharedExecutable()
+	}
 	if err != nil {
 		t.Fatalf("childproc: %v", err)
 	}
