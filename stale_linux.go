@@ -1,7 +1,6 @@
 package uds
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -322,5 +321,3 @@ func sockType(t SocketType) int {
 	}
 	return unix.SOCK_STREAM
 }
-
-var errClosed = errors.New("use of closed socket")

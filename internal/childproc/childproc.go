@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package childproc runs roles of a test binary in real child processes:
 // the test binary re-executes itself with an environment variable naming a
 // registered role, and the role's function runs instead of the tests. Tests

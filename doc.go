@@ -1,0 +1,96 @@
+// Package uds makes Unix domain sockets safe and complete to use from Go
+// servers and clients.
+//
+// It plugs into the standard interfaces: a *Listener is a net.Listener (hand
+// it to http.Serve or grpc.Server.Serve), a *Conn is a net.Conn and a
+// syscall.Conn, and an Addr is a net.Addr. What it adds to package net:
+//
+//   - Exact addresses of every kind, read back byte for byte from the kernel.
+//   - Listeners that reclaim a socket file left by a crashed server and never
+//     remove anything else.
+//   - Socket file permissions and ownership with no window and no umask
+//     change.
+//   - Paths longer than sun_path, on Linux.
+//   - A Dialer that waits out a full backlog and, if asked, a server that has
+//     not started yet.
+//
+// # Addresses
+//
+// A Unix socket address is one of four kinds:
+//
+//   - Path("/run/app.sock"): a socket file in the file system, protected by
+//     the file's permissions.
+//   - Abstract("app"): a name in Linux's abstract namespace. The name is exact
+//     bytes: "app" and "app\x00" are different sockets, and the empty name is
+//     valid. Abstract sockets have no file and no permissions, and they are
+//     scoped to the network namespace: anyone in the namespace can connect
+//     (or take the name first). Check the peer's credentials before trusting
+//     one.
+//   - Autobind(): a request that the kernel pick an unused abstract name (five
+//     hex digits); the bound socket reads back as that abstract name.
+//   - Unnamed(): the address of a socket that has none (a socket pair's ends,
+//     a client that never bound).
+//
+// Package net reports abstract names cut at their first NUL byte and unnamed
+// sockets as the abstract name "@"; uds reads them with their exact length,
+// so the four kinds never read back as one another. Addr.String and ParseAddr
+// are inverse to each other: "/path", "./rel", "@name" with \xNN escapes,
+// "(autobind)", "(unnamed)"; ParseAddr also reads gRPC's "unix:" and
+// "unix-abstract:" forms.
+//
+// # Reclaiming a stale path
+//
+// A server killed with SIGKILL leaves its socket file behind, and the next
+// bind fails with "address already in use". Removing the file blindly is
+// worse: if a server still serves the path, it loses it. Listen does this
+// for a path:
+//
+//  1. It takes an exclusive flock(2) on "<path>.lock" (as PostgreSQL does
+//     beside its socket) and holds it for the listener's life. Another holder
+//     means ErrInUse, with its PID from /proc/locks. The lock file is checked
+//     after locking to be the one at that name, so a holder that removes it
+//     on Close cannot make two processes think they hold it.
+//  2. It looks at the path without following it. Nothing there: go on. Not a
+//     socket (a file, a directory, a symbolic link): ErrNotSocket, nothing is
+//     removed or followed. A socket: it is probed with a non-blocking connect
+//     of the listener's socket type. Accepted, a full backlog (EAGAIN) or
+//     another socket type (EPROTOTYPE) mean live: ErrInUse, with the
+//     holder's PID (SO_PEERCRED, or sock_diag and /proc). Refused
+//     (ECONNREFUSED) means stale only if sock_diag shows no socket bound to
+//     the file's inode, since a socket bound and not yet listening is refused
+//     too. Only then is the file removed, and only if it is still the file
+//     that was probed.
+//  3. It creates the socket with the requested mode set before bind (the
+//     kernel gives the new file that mode less the umask, never more), binds,
+//     restores any bit the umask removed and sets owner and group without
+//     following symbolic links, and only then listens. No connection is
+//     possible before the file has its final mode. The bound file's device
+//     and inode are recorded.
+//  4. Close closes the socket, removes the socket file only if it still has
+//     the recorded device and inode (so a server that has taken the path
+//     over keeps it), and removes and releases the lock. Errors of every step
+//     are reported together.
+//
+// Programs that do not take the lock (other languages' servers, nc, socat)
+// are still detected as live by the probe; the one race left with them is a
+// foreign server replacing the file between the last check and the removal
+// in step 2 or 4, a window of two system calls.
+//
+// # Errors
+//
+// Errors are *net.OpError values that wrap ErrInUse (as an *InUseError
+// carrying the holder's PID), ErrNotSocket, ErrInvalidAddr or ErrUnsupported,
+// and the system error underneath, for errors.Is and errors.As.
+//
+// # Platforms
+//
+//	feature                          linux   darwin, freebsd, windows, others
+//	addresses: parse, print          yes     yes (abstract names are invalid)
+//	stream listen, dial, pair        yes     not yet: ErrUnsupported
+//	abstract names, autobind         yes     no: ErrUnsupported
+//	stale-path reclaim               yes     not yet
+//	paths longer than sun_path       yes     no: ErrInvalidAddr
+//
+// Every platform compiles; the operations a platform lacks return errors that
+// wrap ErrUnsupported and so errors.ErrUnsupported.
+package uds
