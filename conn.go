@@ -127,3 +127,20 @@ func joinErrors(a, b error) error {
 	}
 	return multierror.Append(a, b)
 }
+
+// peerName reads the exact address of uc's peer.
+func peerName(uc *net.UnixConn, typ SocketType) (Addr, error) {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return Addr{}, err
+	}
+	var a Addr
+	var serr error
+	if err := rc.Control(func(fd uintptr) { a, serr = sysGetpeername(int(fd), typ) }); err != nil {
+		return Addr{}, err
+	}
+	if serr != nil {
+		return Addr{}, os.NewSyscallError("getpeername", serr)
+	}
+	return a, nil
+}

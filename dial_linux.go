@@ -105,10 +105,12 @@ func connectRetry(ctx context.Context, fd int, a Addr, wait bool) error {
 	}
 }
 
-func (d *Dialer) dialStream(ctx context.Context, a Addr) (_ *Conn, err error) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+// dialSocket creates a socket of type typ, binds laddr unless it is unnamed,
+// connects it to a with retries, and hands it to the runtime poller.
+func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr Addr) (_ *net.UnixConn, _ *pathOwner, err error) {
+	fd, err := unix.Socket(unix.AF_UNIX, sockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
+		return nil, nil, os.NewSyscallError("socket", err)
 	}
 	var owner *pathOwner
 	defer func() {
@@ -122,29 +124,38 @@ func (d *Dialer) dialStream(ctx context.Context, a Addr) (_ *Conn, err error) {
 		}
 	}()
 	if d.Control != nil {
-		if err = d.Control(Stream.Network(), a.String(), setupRawConn(fd)); err != nil {
-			return nil, err
+		if err = d.Control(typ.Network(), a.String(), setupRawConn(fd)); err != nil {
+			return nil, nil, err
 		}
 	}
-	laddr := d.LocalAddr.WithType(Stream)
 	if laddr.kind != KindUnnamed {
-		if owner, err = bindLocal(fd, laddr, Stream); err != nil {
-			return nil, err
+		if owner, err = bindLocal(fd, laddr, typ); err != nil {
+			return nil, nil, err
 		}
 	}
 	if err = connectRetry(ctx, fd, a, d.WaitForListener); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	f := os.NewFile(uintptr(fd), a.String())
+	uc, err := fdToUnixConn(fd, a.String())
 	fd = -1
-	nc, err := net.FileConn(f)
-	f.Close()
+	if err != nil {
+		return nil, nil, err
+	}
+	return uc, owner, nil
+}
+
+func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {
+	laddr := d.LocalAddr.WithType(Stream)
+	uc, owner, err := d.dialSocket(ctx, a, Stream, laddr)
 	if err != nil {
 		return nil, err
 	}
-	c, err := newConn(nc.(*net.UnixConn), laddr, a, laddr.kind == KindAutobind, false)
+	c, err := newConn(uc, laddr, a, laddr.kind == KindAutobind, false)
 	if err != nil {
-		nc.Close()
+		uc.Close()
+		if owner != nil {
+			owner.release()
+		}
 		return nil, err
 	}
 	c.owner = owner
@@ -187,4 +198,37 @@ func PairFiles(typ SocketType) (*os.File, *os.File, error) {
 		return nil, nil, os.NewSyscallError("socketpair", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "socketpair-0"), os.NewFile(uintptr(fds[1]), "socketpair-1"), nil
+}
+
+// dialMsg dials a message socket (SeqPacket or Datagram) bound to laddr.
+func (d *Dialer) dialMsg(ctx context.Context, a Addr, typ SocketType, laddr Addr) (*msgConn, error) {
+	a = a.WithType(typ)
+	laddr = laddr.WithType(typ)
+	if err := a.validate(); err != nil {
+		return nil, opError("dial", a, err)
+	}
+	if laddr.kind != KindUnnamed {
+		if err := laddr.validate(); err != nil {
+			return nil, &net.OpError{Op: "dial", Net: a.Network(), Source: laddr, Addr: a, Err: err}
+		}
+	}
+	if d.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
+		defer cancel()
+	}
+	uc, owner, err := d.dialSocket(ctx, a, typ, laddr)
+	if err != nil {
+		return nil, opError("dial", a, err)
+	}
+	m, err := newMsgConn(uc, typ, laddr, a, true, laddr.kind == KindAutobind)
+	if err != nil {
+		uc.Close()
+		if owner != nil {
+			owner.release()
+		}
+		return nil, opError("dial", a, err)
+	}
+	m.owner = owner
+	return m, nil
 }

@@ -1,7 +1,6 @@
 package uds
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -245,14 +244,16 @@ func (lc *ListenConfig) backlog() int {
 	return somaxconn()
 }
 
-func (lc *ListenConfig) listenStream(_ context.Context, a Addr) (*Listener, error) {
-	b, err := lc.bindSocket(a, Stream)
+// listenSocket creates, binds and listens on a socket of type typ (Stream or
+// SeqPacket) and hands it to the runtime poller.
+func (lc *ListenConfig) listenSocket(a Addr, typ SocketType) (*net.UnixListener, Addr, *pathOwner, error) {
+	b, err := lc.bindSocket(a, typ)
 	if err != nil {
-		return nil, err
+		return nil, Addr{}, nil, err
 	}
 	if err := unix.Listen(b.fd, lc.backlog()); err != nil {
 		b.abort()
-		return nil, os.NewSyscallError("listen", err)
+		return nil, Addr{}, nil, os.NewSyscallError("listen", err)
 	}
 	f := os.NewFile(uintptr(b.fd), a.String())
 	b.fd = -1
@@ -260,9 +261,42 @@ func (lc *ListenConfig) listenStream(_ context.Context, a Addr) (*Listener, erro
 	f.Close()
 	if err != nil {
 		b.abort()
-		return nil, err
+		return nil, Addr{}, nil, err
 	}
 	ul := nl.(*net.UnixListener)
 	ul.SetUnlinkOnClose(false)
-	return &Listener{ln: ul, addr: b.addr, owner: b.owner}, nil
+	return ul, b.addr, b.owner, nil
+}
+
+// packetSocket creates and binds a datagram socket and hands it to the
+// runtime poller.
+func (lc *ListenConfig) packetSocket(a Addr) (*net.UnixConn, Addr, *pathOwner, error) {
+	b, err := lc.bindSocket(a, Datagram)
+	if err != nil {
+		return nil, Addr{}, nil, err
+	}
+	uc, err := fdToUnixConn(b.fd, a.String())
+	b.fd = -1
+	if err != nil {
+		b.abort()
+		return nil, Addr{}, nil, err
+	}
+	return uc, b.addr, b.owner, nil
+}
+
+// fdToUnixConn hands fd to the runtime poller as a *net.UnixConn. fd is
+// closed in every case.
+func fdToUnixConn(fd int, name string) (*net.UnixConn, error) {
+	f := os.NewFile(uintptr(fd), name)
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	uc, ok := nc.(*net.UnixConn)
+	if !ok {
+		nc.Close()
+		return nil, fmt.Errorf("descriptor is a %T, not a Unix socket", nc)
+	}
+	return uc, nil
 }

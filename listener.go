@@ -43,17 +43,22 @@ type ListenConfig struct {
 	Control func(network, address string, c syscall.RawConn) error
 }
 
-// Listener is a Unix stream socket listener: a net.Listener whose Accept
-// returns *Conn values with exact addresses. Pathname listeners hold the
-// path's lock file ("<path>.lock") for their lifetime, and Close removes the
-// socket file only while it is still theirs.
-type Listener struct {
+// baseListener is what stream and seqpacket listeners share.
+type baseListener struct {
 	ln    *net.UnixListener
 	addr  Addr
 	owner *pathOwner // nil for abstract and inherited sockets
 
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// Listener is a Unix stream socket listener: a net.Listener whose Accept
+// returns *Conn values with exact addresses. Pathname listeners hold the
+// path's lock file ("<path>.lock") for their lifetime, and Close removes the
+// socket file only while it is still theirs.
+type Listener struct {
+	baseListener
 }
 
 var (
@@ -83,18 +88,27 @@ func Listen(ctx context.Context, a Addr) (*Listener, error) {
 // Errors are *net.OpError values wrapping ErrInUse (as an *InUseError),
 // ErrNotSocket, ErrInvalidAddr or the system error.
 func (lc *ListenConfig) Listen(ctx context.Context, a Addr) (*Listener, error) {
-	a = a.WithType(Stream)
+	l := new(Listener)
+	if err := lc.listen(ctx, a, Stream, &l.baseListener); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (lc *ListenConfig) listen(ctx context.Context, a Addr, typ SocketType, l *baseListener) error {
+	a = a.WithType(typ)
 	if err := ctx.Err(); err != nil {
-		return nil, opError("listen", a, err)
+		return opError("listen", a, err)
 	}
 	if err := a.validate(); err != nil {
-		return nil, opError("listen", a, err)
+		return opError("listen", a, err)
 	}
-	ln, err := lc.listenStream(ctx, a)
+	ul, laddr, owner, err := lc.listenSocket(a, typ)
 	if err != nil {
-		return nil, opError("listen", a, err)
+		return opError("listen", a, err)
 	}
-	return ln, nil
+	l.ln, l.addr, l.owner = ul, laddr, owner
+	return nil
 }
 
 // Accept waits for and returns the next connection, a *Conn.
@@ -110,14 +124,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 // listener's address and its RemoteAddr the peer's exact address (usually
 // unnamed: clients rarely bind).
 func (l *Listener) AcceptUnix() (*Conn, error) {
-	uc, err := l.ln.AcceptUnix()
+	uc, err := l.accept()
 	if err != nil {
-		var oe *net.OpError
-		if errors.As(err, &oe) {
-			e := *oe
-			e.Addr = l.addr
-			return nil, &e
-		}
 		return nil, err
 	}
 	c, err := newConn(uc, l.addr, Addr{}, false, true)
@@ -128,23 +136,37 @@ func (l *Listener) AcceptUnix() (*Conn, error) {
 	return c, nil
 }
 
+func (l *baseListener) accept() (*net.UnixConn, error) {
+	uc, err := l.ln.AcceptUnix()
+	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			e := *oe
+			e.Addr = l.addr
+			return nil, &e
+		}
+		return nil, err
+	}
+	return uc, nil
+}
+
 // Addr returns the listener's address, a uds.Addr: the path as given (not
 // the /proc path a long path was bound through), or the exact abstract name
 // (the kernel's choice for Autobind).
-func (l *Listener) Addr() net.Addr { return l.addr }
+func (l *baseListener) Addr() net.Addr { return l.addr }
 
 // SetDeadline sets the deadline for Accept. A zero time means no deadline.
-func (l *Listener) SetDeadline(t time.Time) error { return l.ln.SetDeadline(t) }
+func (l *baseListener) SetDeadline(t time.Time) error { return l.ln.SetDeadline(t) }
 
 // SyscallConn returns a raw network connection for the listening socket.
-func (l *Listener) SyscallConn() (syscall.RawConn, error) { return l.ln.SyscallConn() }
+func (l *baseListener) SyscallConn() (syscall.RawConn, error) { return l.ln.SyscallConn() }
 
 // Close stops the listener. For a pathname listener it then removes the
 // socket file if it is still the one this listener bound (unless KeepPath
 // was set) and releases and removes the lock file. Errors of every step are
 // reported together. Close is safe to call more than once; later calls
 // return the first call's result.
-func (l *Listener) Close() error {
+func (l *baseListener) Close() error {
 	l.closeOnce.Do(func() {
 		err := l.ln.Close()
 		if l.owner != nil {

@@ -1,0 +1,393 @@
+package uds
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// msgConn is the engine of the message sockets (SeqPacketConn and
+// DatagramConn): recvmsg and sendmsg through the runtime poller, with
+// buffers, headers and callbacks allocated once per socket so that a message
+// costs no allocation.
+type msgConn struct {
+	uc    *net.UnixConn
+	rc    syscall.RawConn
+	typ   SocketType
+	laddr Addr
+	raddr Addr // the connected peer; unnamed if not connected
+	conn  bool // connected
+	owner *pathOwner
+
+	closed    chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	wdeadline atomic.Int64 // write deadline in Unix nanoseconds, 0 for none
+
+	rmu    sync.Mutex
+	rhdr   unix.Msghdr
+	riov   unix.Iovec
+	rname  unix.RawSockaddrUnix
+	rctl   [64]byte
+	rflags uintptr
+	rn     int
+	rerrno syscall.Errno
+	readFn func(uintptr) bool
+
+	wmu     sync.Mutex
+	whdr    unix.Msghdr
+	wiov    unix.Iovec
+	wname   unix.RawSockaddrUnix
+	wwait   bool // wait in the poller on EAGAIN
+	wn      int
+	werrno  syscall.Errno
+	writeFn func(uintptr) bool
+}
+
+func newMsgConn(uc *net.UnixConn, typ SocketType, laddr, raddr Addr, connected, lookupLocal bool) (*msgConn, error) {
+	c := &msgConn{uc: uc, typ: typ, laddr: laddr.WithType(typ), raddr: raddr.WithType(typ), conn: connected, closed: make(chan struct{})}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	c.rc = rc
+	c.readFn = c.doRead
+	c.writeFn = c.doWrite
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		if lookupLocal {
+			if c.laddr, serr = sysGetsockname(int(fd), typ); serr != nil {
+				serr = os.NewSyscallError("getsockname", serr)
+				return
+			}
+		}
+		if typ == SeqPacket {
+			// A timestamp rides on every message, so a zero-length read
+			// that carries none is the end of the stream, and one that
+			// carries one is an empty message.
+			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMP, 1); serr != nil {
+				serr = os.NewSyscallError("setsockopt(SO_TIMESTAMP)", serr)
+			}
+		}
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *msgConn) doRead(fd uintptr) bool {
+	for {
+		r, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rhdr)), c.rflags)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		c.rn, c.rerrno = int(r), e
+		return true
+	}
+}
+
+func (c *msgConn) doWrite(fd uintptr) bool {
+	for {
+		r, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.whdr)), unix.MSG_NOSIGNAL)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			if c.wwait {
+				return false
+			}
+		}
+		c.wn, c.werrno = int(r), e
+		return true
+	}
+}
+
+// recv reads one message into b. It returns the bytes stored, the message's
+// full length, and for from != nil the sender's address. With peek the
+// message stays queued.
+func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr) (n int, err error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.riov.Base = nil
+	if len(b) > 0 {
+		c.riov.Base = &b[0]
+	}
+	c.riov.SetLen(len(b))
+	c.rhdr.Iov = &c.riov
+	c.rhdr.SetIovlen(1)
+	c.rhdr.Name = nil
+	c.rhdr.Namelen = 0
+	if from != nil {
+		c.rhdr.Name = (*byte)(unsafe.Pointer(&c.rname))
+		c.rhdr.Namelen = uint32(unsafe.Sizeof(c.rname))
+	}
+	c.rhdr.Control = nil
+	c.rhdr.SetControllen(0)
+	if c.typ == SeqPacket {
+		c.rhdr.Control = &c.rctl[0]
+		c.rhdr.SetControllen(len(c.rctl))
+	}
+	c.rhdr.Flags = 0
+	c.rflags = unix.MSG_TRUNC | unix.MSG_CMSG_CLOEXEC
+	if peek {
+		c.rflags |= unix.MSG_PEEK
+	}
+	c.rerrno = 0
+	err = c.rc.Read(c.readFn)
+	c.riov.Base = nil // do not keep the caller's buffer alive
+	if err != nil {
+		return 0, c.opErr(op, err)
+	}
+	if c.rerrno != 0 {
+		return 0, c.opErr(op, os.NewSyscallError("recvmsg", c.rerrno))
+	}
+	full := c.rn
+	if c.typ == SeqPacket && full == 0 && c.rhdr.Controllen == 0 {
+		return 0, io.EOF
+	}
+	if from != nil {
+		decodeInto(&c.rname, c.rhdr.Namelen, c.typ, from)
+	}
+	if full > len(b) {
+		return len(b), c.opErr(op, &TruncatedError{Len: full, Buf: len(b)})
+	}
+	return full, nil
+}
+
+// send writes b as one message, to the connected peer or to to.
+func (c *msgConn) send(op string, b []byte, to *Addr) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wiov.Base = nil
+	if len(b) > 0 {
+		c.wiov.Base = &b[0]
+	}
+	c.wiov.SetLen(len(b))
+	c.whdr.Iov = &c.wiov
+	c.whdr.SetIovlen(1)
+	c.whdr.Name = nil
+	c.whdr.Namelen = 0
+	// A connected sender is woken by the kernel when the peer's queue has
+	// room; an unconnected one is not, so it retries on a timer.
+	c.wwait = true
+	if to != nil {
+		c.wwait = false
+		if err := to.validate(); err != nil {
+			if to.kind == KindUnnamed {
+				err = errUnnamedPeer
+			}
+			return 0, c.opErrTo(op, *to, err)
+		}
+		if to.kind == KindAutobind {
+			return 0, c.opErrTo(op, *to, errAutobindTarget)
+		}
+		target, dirfd, err := connectTarget(*to)
+		if err != nil {
+			return 0, c.opErrTo(op, *to, err)
+		}
+		n, err := encodeSockaddr(target, &c.wname)
+		if dirfd >= 0 {
+			defer unix.Close(dirfd)
+		}
+		if err != nil {
+			return 0, c.opErrTo(op, *to, err)
+		}
+		c.whdr.Name = (*byte)(unsafe.Pointer(&c.wname))
+		c.whdr.Namelen = n
+	}
+	defer func() { c.wiov.Base = nil }()
+	var delay time.Duration
+	for {
+		c.werrno = 0
+		if err := c.rc.Write(c.writeFn); err != nil {
+			return 0, c.opErrTo(op, ptrAddr(to), err)
+		}
+		switch c.werrno {
+		case 0:
+			return c.wn, nil
+		case unix.EAGAIN:
+			delay = retryDelay(delay, 10*time.Millisecond)
+			if err := c.sleepWrite(delay); err != nil {
+				return 0, c.opErrTo(op, ptrAddr(to), err)
+			}
+			continue
+		case unix.EMSGSIZE:
+			return 0, c.opErrTo(op, ptrAddr(to), c.tooLong(len(b)))
+		}
+		return 0, c.opErrTo(op, ptrAddr(to), os.NewSyscallError("sendmsg", c.werrno))
+	}
+}
+
+// sleepWrite waits d before the next try of an unconnected write, or less
+// if the write deadline comes first. It fails when the socket is closed.
+func (c *msgConn) sleepWrite(d time.Duration) error {
+	if dl := c.wdeadline.Load(); dl != 0 {
+		left := time.Until(time.Unix(0, dl))
+		if left <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		if left < d {
+			d = left
+		}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-c.closed:
+		return net.ErrClosed
+	}
+}
+
+// tooLong explains EMSGSIZE with the largest message the socket sends.
+func (c *msgConn) tooLong(n int) error {
+	max := -1
+	_ = c.rc.Control(func(fd uintptr) {
+		if sb, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF); err == nil {
+			// The kernel refuses messages longer than the send buffer less
+			// 32 bytes (af_unix.c).
+			max = sb - 32
+		}
+	})
+	return &MessageSizeError{Len: n, Max: max}
+}
+
+func ptrAddr(a *Addr) Addr {
+	if a == nil {
+		return Addr{}
+	}
+	return *a
+}
+
+func (c *msgConn) opErr(op string, err error) error {
+	return c.opErrTo(op, Addr{}, err)
+}
+
+func (c *msgConn) opErrTo(op string, to Addr, err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		err = oe.Err
+	}
+	e := &net.OpError{Op: op, Net: c.typ.Network(), Source: c.laddr, Err: err}
+	switch {
+	case to.kind != KindUnnamed:
+		e.Addr = to.WithType(c.typ)
+	case c.conn:
+		e.Addr = c.raddr
+	}
+	return e
+}
+
+// decodeInto stores the address in sa's first n bytes in *dst, reusing
+// dst's name when it is the same (no allocation for a repeated sender).
+func decodeInto(sa *unix.RawSockaddrUnix, n uint32, typ SocketType, dst *Addr) {
+	if n <= sizeofFamily || sa.Family != unix.AF_UNIX {
+		*dst = Addr{typ: typ}
+		return
+	}
+	if n > uint32(unsafe.Sizeof(*sa)) {
+		n = uint32(unsafe.Sizeof(*sa))
+	}
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), n-sizeofFamily)
+	if raw[0] == 0 {
+		raw = raw[1:]
+		if dst.kind != KindAbstract || dst.name != string(raw) {
+			dst.name = string(raw)
+		}
+		dst.kind, dst.typ = KindAbstract, typ
+		return
+	}
+	for i, ch := range raw {
+		if ch == 0 {
+			raw = raw[:i]
+			break
+		}
+	}
+	if dst.kind == KindPath && dst.name == string(raw) {
+		dst.typ = typ
+		return
+	}
+	*dst = Path(string(raw)).WithType(typ)
+}
+
+func (c *msgConn) close() error {
+	err := c.uc.Close()
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		if c.owner != nil {
+			if e := c.owner.release(); e != nil {
+				c.closeErr = &net.OpError{Op: "close", Net: c.typ.Network(), Addr: c.laddr, Err: e}
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return c.closeErr
+}
+
+func (c *msgConn) setDeadline(t time.Time) error {
+	c.storeWriteDeadline(t)
+	return c.uc.SetDeadline(t)
+}
+
+func (c *msgConn) setWriteDeadline(t time.Time) error {
+	c.storeWriteDeadline(t)
+	return c.uc.SetWriteDeadline(t)
+}
+
+func (c *msgConn) storeWriteDeadline(t time.Time) {
+	if t.IsZero() {
+		c.wdeadline.Store(0)
+	} else {
+		c.wdeadline.Store(t.UnixNano())
+	}
+}
+
+func (c *msgConn) remote() net.Addr {
+	if !c.conn {
+		return nil
+	}
+	return c.raddr
+}
+
+// msgPair makes a socket pair of type typ.
+func msgPair(typ SocketType) (*msgConn, *msgConn, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, sockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	var ends [2]*msgConn
+	for i, fd := range fds {
+		uc, err := fdToUnixConn(fd, "socketpair")
+		if err == nil {
+			ends[i], err = newMsgConn(uc, typ, Addr{}, Addr{}, true, false)
+			if err != nil {
+				uc.Close()
+			}
+		}
+		if err != nil {
+			if i == 0 {
+				unix.Close(fds[1])
+			} else {
+				ends[0].close()
+			}
+			return nil, nil, err
+		}
+	}
+	return ends[0], ends[1], nil
+}
