@@ -22,6 +22,10 @@ type Conn struct {
 	laddr, raddr Addr
 	owner        *pathOwner // a path this conn bound as its local address
 
+	msgOnce sync.Once
+	msg     *msgConn // for reads and writes with control messages
+	msgErr  error
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -85,6 +89,36 @@ func (c *Conn) Close() error {
 		return err
 	}
 	return c.closeErr
+}
+
+// ReadCred reads data like Read and stores the sender's credentials in
+// *cred. It needs SO_PASSCRED on this socket from before the data was sent
+// (ListenConfig.PassCred, Dialer.PassCred or PassCred); otherwise the data is
+// returned with an error wrapping ErrNoCredentials. One call returns data
+// from one sender's writes only.
+func (c *Conn) ReadCred(b []byte, cred *Cred) (int, error) {
+	m, err := c.msgConn()
+	if err != nil {
+		return 0, err
+	}
+	return m.recv("read", b, false, nil, cred)
+}
+
+// WriteCred writes b, which must not be empty, with explicit credentials:
+// cred, or this process's own if cred is nil (see SeqPacketConn.WriteCred).
+func (c *Conn) WriteCred(b []byte, cred *Cred) (int, error) {
+	m, err := c.msgConn()
+	if err != nil {
+		return 0, err
+	}
+	return m.send("write", b, nil, credOrOwn(cred))
+}
+
+func (c *Conn) msgConn() (*msgConn, error) {
+	c.msgOnce.Do(func() {
+		c.msg, c.msgErr = newMsgConn(c.uc, Stream, c.laddr, c.raddr, true, false)
+	})
+	return c.msg, c.msgErr
 }
 
 // CloseRead shuts down the reading side of the connection.

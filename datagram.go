@@ -106,7 +106,7 @@ func DatagramPair() (*DatagramConn, *DatagramConn, error) {
 // Boxing the address in a net.Addr allocates; ReadFromAddr does not.
 func (c *DatagramConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	var from Addr
-	n, err := c.m.recv("read", b, false, &from)
+	n, err := c.m.recv("read", b, false, &from, nil)
 	if err != nil && n == 0 {
 		if _, ok := truncated(err); !ok {
 			return 0, nil, err
@@ -119,7 +119,17 @@ func (c *DatagramConn) ReadFrom(b []byte) (int, net.Addr, error) {
 // allocates nothing unless the sender's name differs from the one already in
 // *from.
 func (c *DatagramConn) ReadFromAddr(b []byte, from *Addr) (int, error) {
-	return c.m.recv("read", b, false, from)
+	return c.m.recv("read", b, false, from, nil)
+}
+
+// ReadFromCred reads one message like ReadFromAddr (from may be nil) and
+// stores the sender's credentials in *cred. It needs SO_PASSCRED on this
+// socket from before the message was sent (ListenConfig.PassCred,
+// Dialer.PassCred or PassCred); otherwise the data is returned with an error
+// wrapping ErrNoCredentials. With SO_PASSPIDFD, cred.PIDFD is the sender's
+// PIDFD, which the caller closes.
+func (c *DatagramConn) ReadFromCred(b []byte, from *Addr, cred *Cred) (int, error) {
+	return c.m.recv("read", b, false, from, cred)
 }
 
 // WriteTo sends b as one message to addr, a uds.Addr, *uds.Addr or
@@ -136,20 +146,30 @@ func (c *DatagramConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	default:
 		return 0, c.m.opErr("write", fmt.Errorf("%w: %T is not a Unix socket address", ErrInvalidAddr, addr))
 	}
-	return c.m.send("write", b, &to)
+	return c.m.send("write", b, &to, nil)
 }
 
 // WriteToAddr sends b as one message to to. It allocates nothing.
 func (c *DatagramConn) WriteToAddr(b []byte, to Addr) (int, error) {
-	return c.m.send("write", b, &to)
+	return c.m.send("write", b, &to, nil)
+}
+
+// WriteToCred sends b as one message to to with explicit credentials: cred,
+// or this process's own if cred is nil (see SeqPacketConn.WriteCred). Use
+// the unnamed address to send to the connected peer.
+func (c *DatagramConn) WriteToCred(b []byte, to Addr, cred *Cred) (int, error) {
+	if to.kind == KindUnnamed {
+		return c.m.send("write", b, nil, credOrOwn(cred))
+	}
+	return c.m.send("write", b, &to, credOrOwn(cred))
 }
 
 // Read reads one message from a connected socket (or from anyone, on a bound
 // one, without telling who).
-func (c *DatagramConn) Read(b []byte) (int, error) { return c.m.recv("read", b, false, nil) }
+func (c *DatagramConn) Read(b []byte) (int, error) { return c.m.recv("read", b, false, nil, nil) }
 
 // Write sends b as one message to the connected peer.
-func (c *DatagramConn) Write(b []byte) (int, error) { return c.m.send("write", b, nil) }
+func (c *DatagramConn) Write(b []byte) (int, error) { return c.m.send("write", b, nil, nil) }
 
 // PeekSize waits for the next message, honouring the read deadline, and
 // returns its length without consuming it.

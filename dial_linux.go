@@ -100,7 +100,7 @@ func connectRetry(ctx context.Context, fd int, a Addr, wait bool) error {
 		}
 		delay = retryDelay(delay, limit)
 		if cerr := sleepCtx(ctx, delay); cerr != nil {
-			return fmt.Errorf("%w (last attempt: %v)", cerr, os.NewSyscallError("connect", err))
+			return fmt.Errorf("%w (last attempt: %w)", cerr, os.NewSyscallError("connect", err))
 		}
 	}
 }
@@ -125,6 +125,11 @@ func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr A
 	}()
 	if d.Control != nil {
 		if err = d.Control(typ.Network(), a.String(), setupRawConn(fd)); err != nil {
+			return nil, nil, err
+		}
+	}
+	if d.PassCred {
+		if err = setPassCred(fd, false); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -204,7 +209,7 @@ func PairFiles(typ SocketType) (*os.File, *os.File, error) {
 func (d *Dialer) dialMsg(ctx context.Context, a Addr, typ SocketType, laddr Addr) (*msgConn, error) {
 	a = a.WithType(typ)
 	laddr = laddr.WithType(typ)
-	if err := a.validate(); err != nil {
+	if err := validateTarget(a); err != nil {
 		return nil, opError("dial", a, err)
 	}
 	if laddr.kind != KindUnnamed {

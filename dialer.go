@@ -34,6 +34,12 @@ type Dialer struct {
 	// Control, if not nil, is called after the socket is created and before
 	// it is bound or connected, like net.Dialer.Control.
 	Control func(network, address string, c syscall.RawConn) error
+
+	// PassCred sets SO_PASSCRED on the socket before it connects, so that
+	// messages the server sends carry its credentials (read them with the
+	// ReadCred methods). On Linux an unbound socket with SO_PASSCRED is
+	// given an autobind name when it connects.
+	PassCred bool
 }
 
 // Dial connects to the stream socket at a with the default Dialer.
@@ -48,7 +54,7 @@ func Dial(ctx context.Context, a Addr) (*Conn, error) {
 // error.
 func (d *Dialer) Dial(ctx context.Context, a Addr) (*Conn, error) {
 	a = a.WithType(Stream)
-	if err := a.validate(); err != nil {
+	if err := validateTarget(a); err != nil {
 		return nil, opError("dial", a, err)
 	}
 	if d.LocalAddr.kind != KindUnnamed {
@@ -129,4 +135,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// validateTarget checks an address to connect or send to.
+func validateTarget(a Addr) error {
+	if a.kind == KindAutobind {
+		return errAutobindTarget
+	}
+	return a.validate()
 }

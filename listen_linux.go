@@ -91,6 +91,11 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 			return nil, err
 		}
 	}
+	if lc.PassCred || lc.PassPIDFD {
+		if err = setPassCred(b.fd, lc.PassPIDFD); err != nil {
+			return nil, err
+		}
+	}
 	perm := uint32(lc.Mode.Perm())
 	if a.kind == KindPath && perm != 0 {
 		// The kernel creates the file with the socket inode's mode less the
@@ -153,7 +158,7 @@ func bindInUse(a Addr, typ SocketType, cause error) error {
 			var match []diagSocket
 			want := "\x00" + a.name
 			for _, s := range socks {
-				if string(s.Name) == want {
+				if string(s.Name) == want && int(s.Type) == sockType(typ) {
 					match = append(match, s)
 				}
 			}

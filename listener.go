@@ -41,13 +41,38 @@ type ListenConfig struct {
 	// it is bound, like net.ListenConfig.Control. network is "unix",
 	// "unixgram" or "unixpacket" and address is the address's text form.
 	Control func(network, address string, c syscall.RawConn) error
+
+	// Authorize, if not nil, sees the credentials of every connecting peer
+	// inside Accept (stream and seqpacket listeners). A connection it
+	// refuses (returns an error for) is closed and never returned, and
+	// Accept waits for the next one, so http.Serve and grpc.Server.Serve
+	// keep serving. A peer whose credentials cannot be read (it has already
+	// exited) is refused too. Cred.PIDFD is valid only during the call. See
+	// SameUser, AllowUIDs, AllowGIDs and RootOnly. Abstract sockets have no
+	// file permissions: this is how to protect them.
+	Authorize func(*Cred) error
+
+	// OnRefuse, if not nil, is told about each connection Authorize
+	// refused (cred is nil if the credentials could not be read). It runs
+	// inside Accept: keep it short.
+	OnRefuse func(cred *Cred, err error)
+
+	// PassCred sets SO_PASSCRED on the socket before it is bound (and so on
+	// every connection accepted from it), so that the kernel attaches the
+	// sender's credentials to each message: read them with the ReadCred
+	// methods. Setting the option later is too late for messages already
+	// sent. PassPIDFD also attaches a PIDFD to each message (SO_PASSPIDFD,
+	// Linux 6.5 and later).
+	PassCred, PassPIDFD bool
 }
 
 // baseListener is what stream and seqpacket listeners share.
 type baseListener struct {
-	ln    *net.UnixListener
-	addr  Addr
-	owner *pathOwner // nil for abstract and inherited sockets
+	ln        *net.UnixListener
+	addr      Addr
+	owner     *pathOwner // nil for abstract and inherited sockets
+	authorize func(*Cred) error
+	onRefuse  func(*Cred, error)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -108,6 +133,7 @@ func (lc *ListenConfig) listen(ctx context.Context, a Addr, typ SocketType, l *b
 		return opError("listen", a, err)
 	}
 	l.ln, l.addr, l.owner = ul, laddr, owner
+	l.authorize, l.onRefuse = lc.Authorize, lc.OnRefuse
 	return nil
 }
 
@@ -137,17 +163,41 @@ func (l *Listener) AcceptUnix() (*Conn, error) {
 }
 
 func (l *baseListener) accept() (*net.UnixConn, error) {
-	uc, err := l.ln.AcceptUnix()
-	if err != nil {
-		var oe *net.OpError
-		if errors.As(err, &oe) {
-			e := *oe
-			e.Addr = l.addr
-			return nil, &e
+	for {
+		uc, err := l.ln.AcceptUnix()
+		if err != nil {
+			var oe *net.OpError
+			if errors.As(err, &oe) {
+				e := *oe
+				e.Addr = l.addr
+				return nil, &e
+			}
+			return nil, err
 		}
-		return nil, err
+		if l.authorize == nil || l.admit(uc) {
+			return uc, nil
+		}
 	}
-	return uc, nil
+}
+
+// admit runs the Authorize hook on a new connection and closes it if
+// refused.
+func (l *baseListener) admit(uc *net.UnixConn) bool {
+	cred, err := PeerCred(uc)
+	if err == nil {
+		err = l.authorize(cred)
+		cred.Close()
+	} else {
+		cred = nil
+	}
+	if err == nil {
+		return true
+	}
+	uc.Close()
+	if l.onRefuse != nil {
+		l.onRefuse(cred, err)
+	}
+	return false
 }
 
 // Addr returns the listener's address, a uds.Addr: the path as given (not

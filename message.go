@@ -47,5 +47,6 @@ func (e *MessageSizeError) Unwrap() error { return syscall.EMSGSIZE }
 
 var (
 	errUnnamedPeer    = fmt.Errorf("%w: the peer is unnamed (it never bound), so it cannot receive replies", ErrInvalidAddr)
+	errCredNeedsData  = fmt.Errorf("%w: credentials on a stream socket need at least one byte of data", ErrInvalidAddr)
 	errAutobindTarget = fmt.Errorf("%w: autobind is a request for a local name, not a destination", ErrInvalidAddr)
 )

@@ -1,6 +1,7 @@
 package uds
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -35,7 +36,7 @@ type msgConn struct {
 	rhdr   unix.Msghdr
 	riov   unix.Iovec
 	rname  unix.RawSockaddrUnix
-	rctl   [64]byte
+	rctl   [128]byte
 	rflags uintptr
 	rn     int
 	rerrno syscall.Errno
@@ -45,6 +46,7 @@ type msgConn struct {
 	whdr    unix.Msghdr
 	wiov    unix.Iovec
 	wname   unix.RawSockaddrUnix
+	wctl    [unix.SizeofCmsghdr + 16]byte
 	wwait   bool // wait in the poller on EAGAIN
 	wn      int
 	werrno  syscall.Errno
@@ -116,10 +118,11 @@ func (c *msgConn) doWrite(fd uintptr) bool {
 	}
 }
 
-// recv reads one message into b. It returns the bytes stored, the message's
-// full length, and for from != nil the sender's address. With peek the
-// message stays queued.
-func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr) (n int, err error) {
+// recv reads one message into b and returns the bytes stored. For from !=
+// nil it stores the sender's address, for cred != nil the sender's
+// credentials (or fails with ErrNoCredentials after storing the data). With
+// peek the message stays queued.
+func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (n int, err error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	c.riov.Base = nil
@@ -137,12 +140,15 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr) (n int, err e
 	}
 	c.rhdr.Control = nil
 	c.rhdr.SetControllen(0)
-	if c.typ == SeqPacket {
+	if c.typ == SeqPacket || cred != nil {
 		c.rhdr.Control = &c.rctl[0]
 		c.rhdr.SetControllen(len(c.rctl))
 	}
 	c.rhdr.Flags = 0
-	c.rflags = unix.MSG_TRUNC | unix.MSG_CMSG_CLOEXEC
+	c.rflags = unix.MSG_CMSG_CLOEXEC
+	if c.typ != Stream {
+		c.rflags |= unix.MSG_TRUNC
+	}
 	if peek {
 		c.rflags |= unix.MSG_PEEK
 	}
@@ -156,7 +162,16 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr) (n int, err e
 		return 0, c.opErr(op, os.NewSyscallError("recvmsg", c.rerrno))
 	}
 	full := c.rn
-	if c.typ == SeqPacket && full == 0 && c.rhdr.Controllen == 0 {
+	var credErr error
+	if c.rhdr.Controllen > 0 {
+		credErr = c.parseControl(cred)
+	} else if cred != nil {
+		*cred = Cred{}
+		credErr = ErrNoCredentials
+	}
+	switch {
+	case c.typ == SeqPacket && full == 0 && c.rhdr.Controllen == 0,
+		c.typ == Stream && full == 0 && len(b) > 0:
 		return 0, io.EOF
 	}
 	if from != nil {
@@ -165,13 +180,93 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr) (n int, err e
 	if full > len(b) {
 		return len(b), c.opErr(op, &TruncatedError{Len: full, Buf: len(b)})
 	}
+	if credErr != nil {
+		return full, c.opErr(op, credErr)
+	}
 	return full, nil
 }
 
-// send writes b as one message, to the connected peer or to to.
-func (c *msgConn) send(op string, b []byte, to *Addr) (int, error) {
+// parseControl reads the control messages of the last recvmsg: it fills
+// cred (if not nil) from SCM_CREDENTIALS and SCM_PIDFD, and closes every
+// descriptor nobody asked for, so that a peer cannot leak descriptors into
+// this process.
+func (c *msgConn) parseControl(cred *Cred) error {
+	ctl := c.rctl[:c.rhdr.Controllen]
+	gotCred := false
+	if cred != nil {
+		*cred = Cred{}
+	}
+	for len(ctl) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
+		if h.Len < unix.SizeofCmsghdr || int(h.Len) > len(ctl) {
+			break
+		}
+		data := ctl[unix.SizeofCmsghdr:h.Len]
+		if h.Level == unix.SOL_SOCKET {
+			switch h.Type {
+			case unix.SCM_CREDENTIALS:
+				if cred != nil && len(data) >= unix.SizeofUcred {
+					uc := (*unix.Ucred)(unsafe.Pointer(&data[0]))
+					// PID 0 is what the kernel attaches when SO_PASSCRED
+					// was set after the message was sent: no identity.
+					if uc.Pid != 0 {
+						cred.PID, cred.UID, cred.GID = int(uc.Pid), int(uc.Uid), int(uc.Gid)
+						gotCred = true
+					}
+				}
+			case unix.SCM_PIDFD:
+				if len(data) >= 4 {
+					fd := int(*(*int32)(unsafe.Pointer(&data[0])))
+					if cred != nil && cred.PIDFD == nil {
+						cred.PIDFD = os.NewFile(uintptr(fd), "pidfd")
+					} else {
+						unix.Close(fd)
+					}
+				}
+			case unix.SCM_RIGHTS:
+				for i := 0; i+4 <= len(data); i += 4 {
+					unix.Close(int(*(*int32)(unsafe.Pointer(&data[i]))))
+				}
+			}
+		}
+		next := cmsgAlign(int(h.Len))
+		if next > len(ctl) {
+			break
+		}
+		ctl = ctl[next:]
+	}
+	if cred != nil && !gotCred {
+		cred.Close()
+		*cred = Cred{}
+		return ErrNoCredentials
+	}
+	return nil
+}
+
+func cmsgAlign(n int) int {
+	const a = int(unsafe.Sizeof(uintptr(0)))
+	return (n + a - 1) &^ (a - 1)
+}
+
+// send writes b as one message, to the connected peer or to to. With cred
+// it attaches those credentials (SCM_CREDENTIALS).
+func (c *msgConn) send(op string, b []byte, to *Addr, cred *Cred) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.whdr.Control = nil
+	c.whdr.SetControllen(0)
+	if cred != nil {
+		if c.typ == Stream && len(b) == 0 {
+			return 0, c.opErrTo(op, ptrAddr(to), errCredNeedsData)
+		}
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&c.wctl[0]))
+		h.Level, h.Type = unix.SOL_SOCKET, unix.SCM_CREDENTIALS
+		h.SetLen(unix.CmsgLen(unix.SizeofUcred))
+		uc := (*unix.Ucred)(unsafe.Pointer(&c.wctl[unix.SizeofCmsghdr]))
+		uc.Pid, uc.Uid, uc.Gid = int32(cred.PID), uint32(cred.UID), uint32(cred.GID)
+		c.whdr.Control = &c.wctl[0]
+		c.whdr.SetControllen(unix.CmsgSpace(unix.SizeofUcred))
+	}
 	c.wiov.Base = nil
 	if len(b) > 0 {
 		c.wiov.Base = &b[0]
@@ -220,8 +315,12 @@ func (c *msgConn) send(op string, b []byte, to *Addr) (int, error) {
 		case 0:
 			return c.wn, nil
 		case unix.EAGAIN:
+			// Unconnected, receiver full. The kernel wakes this socket
+			// when the receiver reads one of our own messages, but not
+			// when its queue is full of other senders': wait in the
+			// poller, but never longer than a capped backoff.
 			delay = retryDelay(delay, 10*time.Millisecond)
-			if err := c.sleepWrite(delay); err != nil {
+			if err := c.waitWritable(delay); err != nil {
 				return 0, c.opErrTo(op, ptrAddr(to), err)
 			}
 			continue
@@ -232,26 +331,46 @@ func (c *msgConn) send(op string, b []byte, to *Addr) (int, error) {
 	}
 }
 
-// sleepWrite waits d before the next try of an unconnected write, or less
-// if the write deadline comes first. It fails when the socket is closed.
-func (c *msgConn) sleepWrite(d time.Duration) error {
-	if dl := c.wdeadline.Load(); dl != 0 {
-		left := time.Until(time.Unix(0, dl))
-		if left <= 0 {
+// waitWritable waits in the poller until the socket is writable or d has
+// passed, whichever is first, within the write deadline. It fails only for
+// the write deadline or a closed socket.
+func (c *msgConn) waitWritable(d time.Duration) error {
+	until := time.Now().Add(d)
+	dl := c.wdeadline.Load()
+	if dl != 0 {
+		user := time.Unix(0, dl)
+		if !user.After(time.Now()) {
 			return os.ErrDeadlineExceeded
 		}
-		if left < d {
-			d = left
+		if user.Before(until) {
+			until = user
 		}
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-c.closed:
-		return net.ErrClosed
+	if err := c.uc.SetWriteDeadline(until); err != nil {
+		return err
 	}
+	waited := false
+	err := c.rc.Write(func(uintptr) bool {
+		// The first call asks the poller to wait; the second, after the
+		// wake-up, ends the wait and the caller sends again.
+		done := waited
+		waited = true
+		return done
+	})
+	var restore time.Time
+	if dl := c.wdeadline.Load(); dl != 0 {
+		restore = time.Unix(0, dl)
+	}
+	if rerr := c.uc.SetWriteDeadline(restore); err == nil {
+		err = rerr
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if !restore.IsZero() && !restore.After(time.Now()) {
+			return os.ErrDeadlineExceeded
+		}
+		return nil
+	}
+	return err
 }
 
 // tooLong explains EMSGSIZE with the largest message the socket sends.

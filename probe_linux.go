@@ -2,6 +2,7 @@ package uds
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -13,6 +14,9 @@ func probe(a Addr) (ProbeResult, error) {
 		return probeAbstract(a)
 	}
 	dir, base := filepath.Split(a.name)
+	if base == "" || base == "." || base == ".." {
+		return ProbeResult{}, fmt.Errorf("%w: path %q does not end in a file name", ErrInvalidAddr, a.name)
+	}
 	if dir == "" {
 		dir = "."
 	}
@@ -81,7 +85,8 @@ func probeAbstract(a Addr) (ProbeResult, error) {
 		if derr == nil {
 			want := "\x00" + a.name
 			for _, s := range socks {
-				if string(s.Name) == want {
+				// Each socket type has its own abstract namespace.
+				if string(s.Name) == want && int(s.Type) == sockType(a.typ) {
 					match = append(match, s)
 				}
 			}

@@ -3,6 +3,7 @@ package uds
 import (
 	"context"
 	"net"
+	"os"
 	"syscall"
 	"time"
 )
@@ -113,10 +114,27 @@ func SeqPacketPair() (*SeqPacketConn, *SeqPacketConn, error) {
 
 // Read reads one message into b. See SeqPacketConn for how it differs from a
 // stream's Read.
-func (c *SeqPacketConn) Read(b []byte) (int, error) { return c.m.recv("read", b, false, nil) }
+func (c *SeqPacketConn) Read(b []byte) (int, error) { return c.m.recv("read", b, false, nil, nil) }
 
 // Write sends b as one message, empty messages included.
-func (c *SeqPacketConn) Write(b []byte) (int, error) { return c.m.send("write", b, nil) }
+func (c *SeqPacketConn) Write(b []byte) (int, error) { return c.m.send("write", b, nil, nil) }
+
+// ReadCred reads one message like Read and stores the sender's credentials
+// in *cred (PID, UID, GID, and a PIDFD the caller closes if SO_PASSPIDFD is
+// set). It needs SO_PASSCRED on this socket from before the message was sent
+// (ListenConfig.PassCred, Dialer.PassCred or PassCred); otherwise the data
+// is returned with an error wrapping ErrNoCredentials.
+func (c *SeqPacketConn) ReadCred(b []byte, cred *Cred) (int, error) {
+	return c.m.recv("read", b, false, nil, cred)
+}
+
+// WriteCred sends b as one message with explicit credentials: cred, or this
+// process's own if cred is nil. Only a privileged process may send others'
+// (CAP_SYS_ADMIN for the PID, CAP_SETUID and CAP_SETGID for the IDs). A
+// receiver with SO_PASSCRED gets the sender's real credentials anyway.
+func (c *SeqPacketConn) WriteCred(b []byte, cred *Cred) (int, error) {
+	return c.m.send("write", b, nil, credOrOwn(cred))
+}
 
 // PeekSize waits for the next message, honouring the read deadline, and
 // returns its length without consuming it.
@@ -152,7 +170,7 @@ func (c *SeqPacketConn) SyscallConn() (syscall.RawConn, error) { return c.m.uc.S
 
 // peekSize returns the length of the next message without consuming it.
 func peekSize(m *msgConn) (int, error) {
-	n, err := m.recv("peek", nil, true, nil)
+	n, err := m.recv("peek", nil, true, nil, nil)
 	if te, ok := truncated(err); ok {
 		return te.Len, nil
 	}
@@ -166,4 +184,12 @@ func truncated(err error) (*TruncatedError, bool) {
 		}
 	}
 	return nil, false
+}
+
+// credOrOwn returns cred, or this process's credentials for nil.
+func credOrOwn(cred *Cred) *Cred {
+	if cred != nil {
+		return cred
+	}
+	return &Cred{PID: os.Getpid(), UID: os.Geteuid(), GID: os.Getegid()}
 }

@@ -80,7 +80,12 @@ func (po *pathOwner) lock() error {
 			if err == unix.EWOULDBLOCK {
 				pid := flockHolder(st.Dev, st.Ino)
 				if pid == 0 {
-					pid = readPIDFile(po.dirfd, name)
+					// /proc/locks unreadable: the file names the holder if
+					// it is a uds process (and names a dead one otherwise,
+					// so check that it runs).
+					if pid = readPIDFile(po.dirfd, name); pid > 0 && unix.Kill(pid, 0) == unix.ESRCH {
+						pid = 0
+					}
 				}
 				return &InUseError{PID: pid, How: "lock " + name + " held", Err: err}
 			}
@@ -200,6 +205,10 @@ func (po *pathOwner) probe(a Addr, typ SocketType, dev, ino uint64) (stale bool,
 	}
 	switch cerr {
 	case nil, unix.EINPROGRESS:
+		if typ == Datagram {
+			// A datagram socket has no listener credentials to read.
+			return false, po.inUse(dev, ino, "bound", nil)
+		}
 		pid := 0
 		if cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
 			pid = int(cred.Pid)

@@ -77,13 +77,15 @@ type msgConn struct {
 	owner *pathOwner
 }
 
-func (c *msgConn) recv(string, []byte, bool, *Addr) (int, error) { return 0, unsupported("recvmsg") }
-func (c *msgConn) send(string, []byte, *Addr) (int, error)       { return 0, unsupported("sendmsg") }
-func (c *msgConn) close() error                                  { return unsupported("close") }
-func (c *msgConn) setDeadline(time.Time) error                   { return unsupported("deadline") }
-func (c *msgConn) setWriteDeadline(time.Time) error              { return unsupported("deadline") }
-func (c *msgConn) remote() net.Addr                              { return nil }
-func (c *msgConn) opErr(_ string, err error) error               { return err }
+func (c *msgConn) recv(string, []byte, bool, *Addr, *Cred) (int, error) {
+	return 0, unsupported("recvmsg")
+}
+func (c *msgConn) send(string, []byte, *Addr, *Cred) (int, error) { return 0, unsupported("sendmsg") }
+func (c *msgConn) close() error                                   { return unsupported("close") }
+func (c *msgConn) setDeadline(time.Time) error                    { return unsupported("deadline") }
+func (c *msgConn) setWriteDeadline(time.Time) error               { return unsupported("deadline") }
+func (c *msgConn) remote() net.Addr                               { return nil }
+func (c *msgConn) opErr(_ string, err error) error                { return err }
 
 func newMsgConn(*net.UnixConn, SocketType, Addr, Addr, bool, bool) (*msgConn, error) {
 	return nil, unsupported("message sockets")
@@ -96,3 +98,9 @@ func msgPair(SocketType) (*msgConn, *msgConn, error) {
 func (d *Dialer) dialMsg(context.Context, Addr, SocketType, Addr) (*msgConn, error) {
 	return nil, unsupported("dial")
 }
+
+func peerCred(int) (*Cred, error) { return nil, unsupported("peer credentials") }
+
+func peerPIDFD(int) (*os.File, error) { return nil, unsupported("SO_PEERPIDFD") }
+
+func setPassCred(int, bool) error { return unsupported("SO_PASSCRED") }
