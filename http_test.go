@@ -1,0 +1,158 @@
+//go:build linux
+
+package uds_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/udskit/uds"
+)
+
+// requireTool returns the path of an external program. Without CI set, a
+// missing program skips the test; under CI it fails it.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required under CI but not found: %v", name, err)
+		}
+		t.Skipf("%s not installed (%v); set CI=true to make this a failure", name, err)
+	}
+	return p
+}
+
+type seenRequest struct {
+	Method, Path, Host, UserAgent string
+}
+
+// recordingServer serves HTTP on ln and records every request it handles.
+type recordingServer struct {
+	mu   sync.Mutex
+	seen []seenRequest
+}
+
+func (rs *recordingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rs.mu.Lock()
+	rs.seen = append(rs.seen, seenRequest{r.Method, r.URL.Path, r.Host, r.UserAgent()})
+	rs.mu.Unlock()
+	io.WriteString(w, "hello over uds: "+r.URL.Path)
+}
+
+func (rs *recordingServer) requests() []seenRequest {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return append([]seenRequest(nil), rs.seen...)
+}
+
+func serveHTTP(t *testing.T, a uds.Addr) (*recordingServer, *uds.Listener) {
+	t.Helper()
+	ln, err := uds.Listen(context.Background(), a)
+	require.NoError(t, err)
+	rs := &recordingServer{}
+	srv := &http.Server{Handler: rs, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		select {
+		case err := <-done:
+			assert.ErrorIs(t, err, http.ErrServerClosed)
+		case <-time.After(5 * time.Second):
+			t.Error("http.Server.Serve did not return after Close")
+		}
+	})
+	return rs, ln
+}
+
+func TestHTTPWithCurl(t *testing.T) {
+	curl := requireTool(t, "curl")
+	dir := mkSockDir(t)
+	name := uniqTag() + "-http"
+	for _, tc := range []struct {
+		kind string
+		addr uds.Addr
+		flag []string
+	}{
+		{"path", uds.Path(filepath.Join(dir, "http.sock")), []string{"--unix-socket", filepath.Join(dir, "http.sock")}},
+		{"abstract", uds.Abstract(name), []string{"--abstract-unix-socket", name}},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			rs, _ := serveHTTP(t, tc.addr)
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			args := append([]string{"-sS", "--max-time", "10", "--noproxy", "*"}, tc.flag...)
+			args = append(args, "http://localhost/x")
+			cmd := exec.CommandContext(ctx, curl, args...)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			require.NoError(t, err, "curl %s: %s", strings.Join(args, " "), stderr.String())
+			assert.Equal(t, "hello over uds: /x", string(out))
+			reqs := rs.requests()
+			require.Len(t, reqs, 1, "the handler saw curl's request")
+			assert.Equal(t, "GET", reqs[0].Method)
+			assert.Equal(t, "/x", reqs[0].Path)
+			assert.Equal(t, "localhost", reqs[0].Host)
+			assert.True(t, strings.HasPrefix(reqs[0].UserAgent, "curl/"), "User-Agent %q", reqs[0].UserAgent)
+		})
+	}
+}
+
+func TestHTTPClient(t *testing.T) {
+	dir := mkSockDir(t)
+	for _, tc := range []struct {
+		kind string
+		addr uds.Addr
+	}{
+		{"path", uds.Path(filepath.Join(dir, "http.sock"))},
+		{"abstract", uds.Abstract(uniqTag() + "\x00http")},
+		{"autobind", uds.Autobind()},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			rs, ln := serveHTTP(t, tc.addr)
+			target := ln.Addr().(uds.Addr) // the kernel's name for autobind
+			for _, c := range []struct {
+				name   string
+				client *http.Client
+			}{
+				{"HTTPClient", uds.HTTPClient(target)},
+				{"Dialer.HTTPClient", (&uds.Dialer{Timeout: 5 * time.Second}).HTTPClient(target)},
+			} {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				req, err := http.NewRequestWithContext(ctx, "GET", "http://any-host.invalid/"+c.name, nil)
+				require.NoError(t, err)
+				resp, err := c.client.Do(req)
+				require.NoError(t, err, c.name)
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				cancel()
+				require.NoError(t, err)
+				assert.Equal(t, http.StatusOK, resp.StatusCode)
+				assert.Equal(t, "hello over uds: /"+c.name, string(body))
+				c.client.CloseIdleConnections()
+			}
+			reqs := rs.requests()
+			require.Len(t, reqs, 2)
+			assert.Equal(t, "/HTTPClient", reqs[0].Path)
+			assert.Equal(t, "/Dialer.HTTPClient", reqs[1].Path)
+			assert.Equal(t, "any-host.invalid", reqs[1].Host, "the URL's host is sent, whatever it is")
+		})
+	}
+	// http.Server.Close closed the listener, which removed the socket file.
+	t.Run("cleanup", func(t *testing.T) {
+		assert.Empty(t, dirListing(t, dir))
+	})
+}
