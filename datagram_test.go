@@ -1,0 +1,579 @@
+//go:build linux
+
+package uds_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/udskit/uds"
+)
+
+var msgAutobindRe = regexp.MustCompile(`^[0-9a-f]{5}$`)
+
+// msgListenDatagram binds a datagram socket to a, closed at the end of the
+// test.
+func msgListenDatagram(t testing.TB, lc *uds.ListenConfig, a uds.Addr) *uds.DatagramConn {
+	t.Helper()
+	if lc == nil {
+		lc = &uds.ListenConfig{}
+	}
+	c, err := lc.ListenDatagram(msgCtx(t), a)
+	require.NoError(t, err)
+	msgClose(t, c)
+	return c
+}
+
+func msgDialDatagram(t testing.TB, d *uds.Dialer, a uds.Addr) *uds.DatagramConn {
+	t.Helper()
+	if d == nil {
+		d = &uds.Dialer{}
+	}
+	c, err := d.DialDatagram(msgCtx(t), a)
+	require.NoError(t, err)
+	msgClose(t, c)
+	return c
+}
+
+func msgLocal(t testing.TB, c net.Conn) uds.Addr {
+	t.Helper()
+	a, ok := c.LocalAddr().(uds.Addr)
+	require.True(t, ok, "LocalAddr is a %T", c.LocalAddr())
+	return a
+}
+
+// msgServers are the addresses a datagram server is tested on.
+func msgServers(t *testing.T) map[string]func(t *testing.T) uds.Addr {
+	return map[string]func(t *testing.T) uds.Addr{
+		"path":     func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(msgDir(t), "dg.sock")) },
+		"abstract": func(t *testing.T) uds.Addr { return uds.Abstract(msgTag() + "\x00dg") },
+	}
+}
+
+func TestDatagramBoundaries(t *testing.T) {
+	t.Run("pair", func(t *testing.T) {
+		a, b, err := uds.DatagramPair()
+		require.NoError(t, err)
+		msgClose(t, a)
+		msgClose(t, b)
+		t.Run("a to b", func(t *testing.T) { msgCheckBoundaries(t, a, b) })
+		t.Run("b to a", func(t *testing.T) { msgCheckBoundaries(t, b, a) })
+	})
+	for name, mk := range msgServers(t) {
+		t.Run("listen+dial "+name, func(t *testing.T) {
+			srvAddr := mk(t)
+			srv := msgListenDatagram(t, nil, srvAddr)
+			cli := msgDialDatagram(t, nil, srvAddr)
+			t.Run("client to server", func(t *testing.T) { msgCheckBoundaries(t, cli, srv) })
+			reply := msgReplyEnd{DatagramConn: srv, to: msgLocal(t, cli)}
+			t.Run("server to client", func(t *testing.T) { msgCheckBoundaries(t, reply, cli) })
+		})
+	}
+}
+
+// TestDatagramEmptyMessage: a datagram socket has no end of stream, so an
+// empty message is always 0, nil, with its sender.
+func TestDatagramEmptyMessage(t *testing.T) {
+	srvAddr := uds.Abstract(msgTag())
+	srv := msgListenDatagram(t, nil, srvAddr)
+	cli := msgDialDatagram(t, nil, srvAddr)
+	n, err := cli.Write(nil)
+	require.NoError(t, err)
+	assert.Equal(t, 0, n)
+	msgDeadline(t, srv)
+	n, from, err := srv.ReadFrom(make([]byte, 8))
+	assert.NoError(t, err)
+	assert.Equal(t, 0, n)
+	assert.Equal(t, cli.LocalAddr(), from)
+}
+
+// msgCheckReplies has cli send to srv, srv reply to the address it saw with
+// WriteTo and then WriteToAddr, and checks every address is exact.
+func msgCheckReplies(t *testing.T, srv, cli *uds.DatagramConn) {
+	t.Helper()
+	want := msgLocal(t, cli)
+
+	_, err := cli.Write([]byte("ping 1"))
+	require.NoError(t, err)
+	msgDeadline(t, srv)
+	buf := make([]byte, 64)
+	n, from, err := srv.ReadFrom(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "ping 1", string(buf[:n]))
+	fa, ok := from.(uds.Addr)
+	require.True(t, ok, "ReadFrom's address is a %T", from)
+	assert.True(t, fa == want, "ReadFrom gave %q, want == %q", fa, want)
+	assert.Equal(t, want.Name(), fa.Name())
+	assert.Equal(t, uds.Datagram, fa.Type())
+	_, err = srv.WriteTo([]byte("pong 1"), from)
+	require.NoError(t, err)
+	msgExpect(t, cli, 64, []byte("pong 1"))
+
+	_, err = cli.Write([]byte("ping 2"))
+	require.NoError(t, err)
+	msgDeadline(t, srv)
+	var fa2 uds.Addr
+	n, err = srv.ReadFromAddr(buf, &fa2)
+	require.NoError(t, err)
+	assert.Equal(t, "ping 2", string(buf[:n]))
+	assert.True(t, fa2 == want, "ReadFromAddr gave %q, want == %q", fa2, want)
+	_, err = srv.WriteToAddr([]byte("pong 2"), fa2)
+	require.NoError(t, err)
+	msgExpect(t, cli, 64, []byte("pong 2"))
+
+	// A truncated message still reports its sender and true length.
+	_, err = cli.Write(msgPattern(100, 5))
+	require.NoError(t, err)
+	msgDeadline(t, srv)
+	n, from, err = srv.ReadFrom(buf[:10])
+	assert.Equal(t, 10, n)
+	assert.ErrorIs(t, err, uds.ErrTruncated)
+	var te *uds.TruncatedError
+	if assert.ErrorAs(t, err, &te) {
+		assert.Equal(t, 100, te.Len)
+	}
+	assert.Equal(t, want, from)
+
+	// *uds.Addr and *net.UnixAddr work as WriteTo targets too.
+	_, err = srv.WriteTo([]byte("pong 3"), &fa2)
+	require.NoError(t, err)
+	msgExpect(t, cli, 64, []byte("pong 3"))
+}
+
+func TestDatagramReplyAddrs(t *testing.T) {
+	for name, mk := range msgServers(t) {
+		t.Run(name, func(t *testing.T) {
+			srvAddr := mk(t)
+			srv := msgListenDatagram(t, nil, srvAddr)
+			assert.Equal(t, srvAddr.WithType(uds.Datagram), srv.LocalAddr())
+
+			t.Run("autobind", func(t *testing.T) {
+				cli := msgDialDatagram(t, nil, srvAddr)
+				la := msgLocal(t, cli)
+				assert.Equal(t, uds.KindAbstract, la.Kind())
+				assert.Regexp(t, msgAutobindRe, la.Name())
+				assert.Equal(t, srvAddr.WithType(uds.Datagram), cli.RemoteAddr())
+				msgCheckReplies(t, srv, cli)
+			})
+			t.Run("abstract with NUL bytes", func(t *testing.T) {
+				local := uds.Abstract("cli\x00with\x00nul\x00" + msgTag())
+				cli := msgDialDatagram(t, &uds.Dialer{LocalAddr: local}, srvAddr)
+				assert.Equal(t, local.WithType(uds.Datagram), cli.LocalAddr())
+				msgCheckReplies(t, srv, cli)
+			})
+			t.Run("path", func(t *testing.T) {
+				p := filepath.Join(msgDir(t), "cli.sock")
+				cli, err := (&uds.Dialer{LocalAddr: uds.Path(p)}).DialDatagram(msgCtx(t), srvAddr)
+				require.NoError(t, err)
+				defer cli.Close()
+				assert.Equal(t, uds.Path(p).WithType(uds.Datagram), cli.LocalAddr())
+				fi, err := os.Lstat(p)
+				require.NoError(t, err)
+				assert.Equal(t, os.ModeSocket, fi.Mode().Type())
+				msgCheckReplies(t, srv, cli)
+				require.NoError(t, cli.Close())
+				_, err = os.Lstat(p)
+				assert.ErrorIs(t, err, os.ErrNotExist, "Close removes the client's socket file")
+				_, err = os.Lstat(p + ".lock")
+				assert.ErrorIs(t, err, os.ErrNotExist, "and its lock file")
+			})
+			t.Run("unbound raw client", func(t *testing.T) {
+				fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+				require.NoError(t, err)
+				defer unix.Close(fd)
+				var to unix.SockaddrUnix
+				if srvAddr.Kind() == uds.KindAbstract {
+					to.Name = "@" + srvAddr.Name()
+				} else {
+					to.Name = srvAddr.Name()
+				}
+				require.NoError(t, unix.Sendto(fd, []byte("anon"), 0, &to))
+
+				msgDeadline(t, srv)
+				buf := make([]byte, 16)
+				n, from, err := srv.ReadFrom(buf)
+				require.NoError(t, err)
+				assert.Equal(t, "anon", string(buf[:n]))
+				fa, ok := from.(uds.Addr)
+				require.True(t, ok, "ReadFrom's address is a %T", from)
+				assert.Equal(t, uds.KindUnnamed, fa.Kind())
+				assert.Equal(t, uds.Unnamed().WithType(uds.Datagram), fa)
+
+				n, err = srv.WriteTo([]byte("reply"), from)
+				assert.Equal(t, 0, n)
+				require.Error(t, err)
+				assert.ErrorIs(t, err, uds.ErrInvalidAddr)
+				assert.Contains(t, err.Error(), "cannot receive replies")
+				_, err = srv.WriteToAddr([]byte("reply"), fa)
+				assert.ErrorIs(t, err, uds.ErrInvalidAddr)
+
+				// ReadFromAddr into an Addr holding a name resets it.
+				require.NoError(t, unix.Sendto(fd, []byte("anon2"), 0, &to))
+				msgDeadline(t, srv)
+				stale := uds.Abstract("previous sender")
+				_, err = srv.ReadFromAddr(buf, &stale)
+				require.NoError(t, err)
+				assert.Equal(t, uds.KindUnnamed, stale.Kind())
+				assert.Equal(t, "", stale.Name())
+			})
+			t.Run("bad targets", func(t *testing.T) {
+				_, err := srv.WriteTo([]byte("x"), &net.TCPAddr{})
+				assert.ErrorIs(t, err, uds.ErrInvalidAddr)
+				_, err = srv.WriteToAddr([]byte("x"), uds.Autobind())
+				assert.ErrorIs(t, err, uds.ErrInvalidAddr)
+			})
+		})
+	}
+}
+
+// TestDatagramUnixAddrTarget: WriteTo accepts package net's *net.UnixAddr,
+// whose "@" names are abstract.
+func TestDatagramUnixAddrTarget(t *testing.T) {
+	tag := msgTag()
+	dst := msgListenDatagram(t, nil, uds.Abstract(tag))
+	src := msgListenDatagram(t, nil, uds.Autobind())
+	_, err := src.WriteTo([]byte("via net.UnixAddr"), &net.UnixAddr{Name: "@" + tag, Net: "unixgram"})
+	require.NoError(t, err)
+	msgDeadline(t, dst)
+	buf := make([]byte, 32)
+	n, from, err := dst.ReadFrom(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "via net.UnixAddr", string(buf[:n]))
+	assert.Equal(t, src.LocalAddr(), from)
+}
+
+func TestDatagramZeroAlloc(t *testing.T) {
+	msg := msgPattern(64, 2)
+	buf := make([]byte, 128)
+
+	t.Run("pair Write+Read", func(t *testing.T) {
+		a, b, err := uds.DatagramPair()
+		require.NoError(t, err)
+		defer a.Close()
+		defer b.Close()
+		var failed error
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, err := a.Write(msg); err != nil {
+				failed = err
+			}
+			if n, err := b.Read(buf); err != nil || n != len(msg) {
+				failed = errors.Join(failed, err, fmt.Errorf("read %d bytes", n))
+			}
+		})
+		require.NoError(t, failed)
+		assert.Equal(t, 0.0, allocs)
+	})
+	for name, mk := range msgServers(t) {
+		t.Run("WriteToAddr+ReadFromAddr to "+name, func(t *testing.T) {
+			dstAddr := mk(t)
+			dst := msgListenDatagram(t, nil, dstAddr)
+			src := msgListenDatagram(t, nil, uds.Autobind())
+			var from uds.Addr
+			var failed error
+			allocs := testing.AllocsPerRun(200, func() {
+				if _, err := src.WriteToAddr(msg, dstAddr); err != nil {
+					failed = err
+				}
+				if n, err := dst.ReadFromAddr(buf, &from); err != nil || n != len(msg) {
+					failed = errors.Join(failed, err, fmt.Errorf("read %d bytes", n))
+				}
+			})
+			require.NoError(t, failed)
+			assert.Equal(t, src.LocalAddr(), from)
+			assert.Equal(t, 0.0, allocs, "with a repeated sender")
+		})
+	}
+	t.Run("connected Write+Read", func(t *testing.T) {
+		srvAddr := uds.Abstract(msgTag())
+		srv := msgListenDatagram(t, nil, srvAddr)
+		cli := msgDialDatagram(t, nil, srvAddr)
+		var failed error
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, err := cli.Write(msg); err != nil {
+				failed = err
+			}
+			if n, err := srv.Read(buf); err != nil || n != len(msg) {
+				failed = errors.Join(failed, err, fmt.Errorf("read %d bytes", n))
+			}
+		})
+		require.NoError(t, failed)
+		assert.Equal(t, 0.0, allocs)
+	})
+}
+
+// TestDatagramFullReceiver: writers to a full receive queue wait (within the
+// write deadline), resume when the receiver reads, and are released by Close.
+// Nothing is lost.
+func TestDatagramFullReceiver(t *testing.T) {
+	if b, err := os.ReadFile("/proc/sys/net/unix/max_dgram_qlen"); err == nil {
+		t.Logf("net.unix.max_dgram_qlen = %s", strings.TrimSpace(string(b)))
+	}
+	for _, connected := range []bool{false, true} {
+		name := "unconnected WriteToAddr"
+		if connected {
+			name = "connected Write"
+		}
+		t.Run(name, func(t *testing.T) {
+			rAddr := uds.Path(filepath.Join(msgDir(t), "full.sock"))
+			recv := msgListenDatagram(t, nil, rAddr)
+			var w *uds.DatagramConn
+			var write func([]byte) (int, error)
+			if connected {
+				w = msgDialDatagram(t, nil, rAddr)
+				write = w.Write
+			} else {
+				w = msgListenDatagram(t, nil, uds.Autobind())
+				write = func(b []byte) (int, error) { return w.WriteToAddr(b, rAddr) }
+			}
+			seq := 0
+			next := func() []byte { seq++; return []byte(strconv.Itoa(seq)) }
+
+			// Fill the queue.
+			sent := 0
+			var err error
+			for sent < 100000 {
+				require.NoError(t, w.SetWriteDeadline(time.Now().Add(50*time.Millisecond)))
+				if _, err = write(next()); err != nil {
+					seq--
+					break
+				}
+				sent++
+			}
+			require.Error(t, err, "the queue never filled")
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			t.Logf("queue full after %d messages", sent)
+
+			// With a deadline 200ms ahead the next write fails in time.
+			require.NoError(t, w.SetWriteDeadline(time.Now().Add(200*time.Millisecond)))
+			start := time.Now()
+			n, err := write([]byte("late"))
+			took := time.Since(start)
+			assert.Equal(t, 0, n)
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			assert.GreaterOrEqual(t, took, 150*time.Millisecond)
+			assert.Less(t, took, time.Second)
+
+			// Without a deadline a write waits for room and completes
+			// once the receiver reads.
+			require.NoError(t, w.SetWriteDeadline(time.Time{}))
+			done := make(chan error, 1)
+			go func() { _, err := write(next()); done <- err }()
+			select {
+			case err := <-done:
+				t.Fatalf("write to a full queue returned at once: %v", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+			buf := make([]byte, 64)
+			msgDeadline(t, recv)
+			n, err = recv.Read(buf)
+			require.NoError(t, err)
+			assert.Equal(t, "1", string(buf[:n]), "the first message comes first")
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+				sent++
+			case <-time.After(2 * time.Second):
+				w.SetWriteDeadline(time.Now())
+				t.Fatal("the blocked write did not complete after the receiver read")
+			}
+
+			// The queue is full again: Close releases a waiting writer.
+			go func() { _, err := write([]byte("never")); done <- err }()
+			select {
+			case err := <-done:
+				t.Fatalf("write to a full queue returned at once: %v", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+			require.NoError(t, w.Close())
+			select {
+			case err := <-done:
+				require.Error(t, err)
+				assert.ErrorIs(t, err, net.ErrClosed)
+			case <-time.After(2 * time.Second):
+				t.Fatal("Close did not release the waiting write")
+			}
+
+			// Every message written is there, in order, once.
+			for i := 2; i <= sent; i++ {
+				msgDeadline(t, recv)
+				n, err := recv.Read(buf)
+				require.NoError(t, err, "message %d of %d", i, sent)
+				require.Equal(t, strconv.Itoa(i), string(buf[:n]))
+			}
+			require.NoError(t, recv.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
+			n, err = recv.Read(buf)
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "no extra message (got %q)", buf[:n])
+		})
+	}
+}
+
+// msgInode returns the inode of the file at p (not following links).
+func msgInode(t *testing.T, p string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	require.NoError(t, unix.Lstat(p, &st))
+	return st.Ino
+}
+
+func TestDatagramPathRules(t *testing.T) {
+	t.Run("live path in use", func(t *testing.T) {
+		p := filepath.Join(msgDir(t), "live.sock")
+		first := msgListenDatagram(t, nil, uds.Path(p))
+		ino := msgInode(t, p)
+		_, err := uds.ListenDatagram(msgCtx(t), uds.Path(p))
+		require.Error(t, err)
+		assert.ErrorIs(t, err, uds.ErrInUse)
+		var ie *uds.InUseError
+		if assert.ErrorAs(t, err, &ie) {
+			assert.Equal(t, os.Getpid(), ie.PID)
+		}
+		assert.Contains(t, err.Error(), strconv.Itoa(os.Getpid()))
+		assert.Equal(t, ino, msgInode(t, p), "the live socket's file is untouched")
+		// The first socket still works.
+		cli := msgDialDatagram(t, nil, uds.Path(p))
+		_, err = cli.Write([]byte("still here"))
+		require.NoError(t, err)
+		msgExpect(t, first, 32, []byte("still here"))
+	})
+	t.Run("live raw socket", func(t *testing.T) {
+		// A datagram socket bound by someone without our lock file.
+		p := filepath.Join(msgDir(t), "raw.sock")
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err)
+		defer unix.Close(fd)
+		require.NoError(t, unix.Bind(fd, &unix.SockaddrUnix{Name: p}))
+		ino := msgInode(t, p)
+		_, err = uds.ListenDatagram(msgCtx(t), uds.Path(p))
+		require.Error(t, err)
+		assert.ErrorIs(t, err, uds.ErrInUse)
+		assert.Equal(t, ino, msgInode(t, p))
+	})
+	t.Run("stale reclaimed", func(t *testing.T) {
+		p := filepath.Join(msgDir(t), "stale.sock")
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err)
+		require.NoError(t, unix.Bind(fd, &unix.SockaddrUnix{Name: p}))
+		require.NoError(t, unix.Close(fd))
+		// A second link keeps the stale inode alive, so that the new
+		// socket file cannot reuse its number.
+		keep := filepath.Join(filepath.Dir(p), "stale.keep")
+		require.NoError(t, os.Link(p, keep))
+		staleIno := msgInode(t, p)
+
+		c := msgListenDatagram(t, nil, uds.Path(p))
+		assert.NotEqual(t, staleIno, msgInode(t, p), "a new socket file")
+		assert.Equal(t, staleIno, msgInode(t, keep))
+		cli := msgDialDatagram(t, nil, uds.Path(p))
+		_, err = cli.Write([]byte("reclaimed"))
+		require.NoError(t, err)
+		msgExpect(t, c, 32, []byte("reclaimed"))
+	})
+	t.Run("not a socket", func(t *testing.T) {
+		p := filepath.Join(msgDir(t), "file.sock")
+		require.NoError(t, os.WriteFile(p, []byte("data"), 0o644))
+		_, err := uds.ListenDatagram(msgCtx(t), uds.Path(p))
+		assert.ErrorIs(t, err, uds.ErrNotSocket)
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		assert.Equal(t, "data", string(b))
+	})
+	for _, mode := range []os.FileMode{0o600, 0o666} {
+		t.Run("mode "+mode.String(), func(t *testing.T) {
+			p := filepath.Join(msgDir(t), "mode.sock")
+			msgListenDatagram(t, &uds.ListenConfig{Mode: mode}, uds.Path(p))
+			fi, err := os.Lstat(p)
+			require.NoError(t, err)
+			assert.Equal(t, os.ModeSocket, fi.Mode().Type())
+			assert.Equal(t, mode, fi.Mode().Perm())
+		})
+	}
+	t.Run("close removes file and lock", func(t *testing.T) {
+		dir := msgDir(t)
+		p := filepath.Join(dir, "close.sock")
+		c, err := uds.ListenDatagram(msgCtx(t), uds.Path(p))
+		require.NoError(t, err)
+		_, err = os.Lstat(p + ".lock")
+		require.NoError(t, err, "the lock file exists while the socket lives")
+		require.NoError(t, c.Close())
+		_, err = os.Lstat(p)
+		assert.ErrorIs(t, err, os.ErrNotExist)
+		_, err = os.Lstat(p + ".lock")
+		assert.ErrorIs(t, err, os.ErrNotExist)
+		ents, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		assert.Empty(t, ents)
+		// A second Close reports the closed socket, as package net does,
+		// and removes nothing.
+		if err := c.Close(); err != nil {
+			assert.ErrorIs(t, err, net.ErrClosed)
+		}
+	})
+	t.Run("KeepPath", func(t *testing.T) {
+		p := filepath.Join(msgDir(t), "keep.sock")
+		c, err := (&uds.ListenConfig{KeepPath: true}).ListenDatagram(msgCtx(t), uds.Path(p))
+		require.NoError(t, err)
+		require.NoError(t, c.Close())
+		_, err = os.Lstat(p)
+		assert.NoError(t, err, "KeepPath leaves the socket file")
+		_, err = os.Lstat(p + ".lock")
+		assert.ErrorIs(t, err, os.ErrNotExist)
+	})
+	t.Run("close leaves a takeover", func(t *testing.T) {
+		p := filepath.Join(msgDir(t), "takeover.sock")
+		c, err := uds.ListenDatagram(msgCtx(t), uds.Path(p))
+		require.NoError(t, err)
+		require.NoError(t, os.Remove(p))
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		require.NoError(t, err)
+		defer unix.Close(fd)
+		require.NoError(t, unix.Bind(fd, &unix.SockaddrUnix{Name: p}))
+		ino := msgInode(t, p)
+
+		require.NoError(t, c.Close())
+		fi, err := os.Lstat(p)
+		require.NoError(t, err, "Close must not remove another socket's file")
+		assert.Equal(t, os.ModeSocket, fi.Mode().Type())
+		assert.Equal(t, ino, msgInode(t, p))
+		_, err = os.Lstat(p + ".lock")
+		assert.ErrorIs(t, err, os.ErrNotExist)
+	})
+}
+
+func TestDatagramTypes(t *testing.T) {
+	srvAddr := uds.Abstract(msgTag())
+	srv := msgListenDatagram(t, nil, srvAddr)
+	assert.Nil(t, srv.RemoteAddr(), "an unconnected socket has no remote address")
+	assert.True(t, srv.RemoteAddr() == nil, "a nil interface, not a typed nil")
+	assert.Equal(t, "unixgram", srv.LocalAddr().Network())
+
+	cli := msgDialDatagram(t, nil, srvAddr)
+	var nc net.Conn = cli
+	_, isStream := nc.(*uds.Conn)
+	assert.False(t, isStream, "a DatagramConn is not a stream *uds.Conn")
+	var pc net.PacketConn = srv
+	_, isStream = pc.(net.Conn).(*uds.Conn)
+	assert.False(t, isStream)
+	assert.IsType(t, &uds.DatagramConn{}, pc)
+	assert.Equal(t, srvAddr.WithType(uds.Datagram), cli.RemoteAddr())
+
+	a, b, err := uds.DatagramPair()
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	assert.NotNil(t, a.RemoteAddr(), "a pair's ends are connected")
+	ra, ok := a.RemoteAddr().(uds.Addr)
+	require.True(t, ok)
+	assert.Equal(t, uds.KindUnnamed, ra.Kind())
+}

@@ -1,0 +1,303 @@
+//go:build linux
+
+package uds_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/udskit/uds"
+)
+
+// msgRequireTool returns the path of an external program. A missing one
+// fails the test under CI=true and skips it otherwise.
+func msgRequireTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+			t.Fatalf("%s is required under CI but was not found: %v", name, err)
+		}
+		t.Skipf("skipping: %s is not installed (%v); under CI=true this fails", name, err)
+	}
+	return p
+}
+
+// msgSyncBuffer is a bytes.Buffer safe for one writer and other readers.
+type msgSyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *msgSyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *msgSyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// msgForeign is a running external peer.
+type msgForeign struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+	stderr *msgSyncBuffer
+}
+
+// msgStartForeign starts a program in its own process group, killed at the
+// end of the test.
+func msgStartForeign(t *testing.T, name string, args ...string) *msgForeign {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr := new(msgSyncBuffer)
+	cmd.Stderr = stderr
+	require.NoError(t, cmd.Start())
+	f := &msgForeign{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout), stderr: stderr}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("%s stderr: %s", name, stderr.String())
+		}
+	})
+	return f
+}
+
+// readLine reads one line of the program's output within timeout.
+func (f *msgForeign) readLine(t *testing.T, timeout time.Duration) string {
+	t.Helper()
+	type res struct {
+		s   string
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		s, err := f.stdout.ReadString('\n')
+		ch <- res{s, err}
+	}()
+	select {
+	case r := <-ch:
+		require.NoError(t, r.err, "reading %s's output (stderr: %s)", f.cmd.Path, f.stderr.String())
+		return r.s
+	case <-time.After(timeout):
+		syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("%s printed no line within %v", f.cmd.Path, timeout)
+	}
+	return ""
+}
+
+// msgAcceptSP accepts one seqpacket connection within five seconds.
+func msgAcceptSP(t *testing.T, ln *uds.SeqPacketListener) *uds.SeqPacketConn {
+	t.Helper()
+	require.NoError(t, ln.SetDeadline(time.Now().Add(5*time.Second)))
+	c, err := ln.AcceptSeqPacket()
+	require.NoError(t, err)
+	msgClose(t, c)
+	return c
+}
+
+func TestMessageInteropSocatSeqPacket(t *testing.T) {
+	socat := msgRequireTool(t, "socat")
+	cases := map[string]func(t *testing.T) (uds.Addr, string){
+		"UNIX-CONNECT": func(t *testing.T) (uds.Addr, string) {
+			p := filepath.Join(msgDir(t), "socat.sock")
+			return uds.Path(p), "UNIX-CONNECT:" + p + ",type=5"
+		},
+		"ABSTRACT-CONNECT": func(t *testing.T) (uds.Addr, string) {
+			name := msgTag() + "-socat"
+			return uds.Abstract(name), "ABSTRACT-CONNECT:" + name + ",type=5"
+		},
+	}
+	for name, mk := range cases {
+		t.Run(name, func(t *testing.T) {
+			a, target := mk(t)
+			ln, err := uds.ListenSeqPacket(msgCtx(t), a)
+			require.NoError(t, err)
+			msgClose(t, ln)
+			peer := msgStartForeign(t, socat, "-", target)
+			c := msgAcceptSP(t, ln)
+
+			// One line from socat's stdin is one message.
+			for _, line := range []string{"first line\n", "second, longer line\n", "3\n"} {
+				_, err := io.WriteString(peer.stdin, line)
+				require.NoError(t, err)
+				msgExpect(t, c, 256, []byte(line))
+			}
+			// Each message we send is written out by socat.
+			for _, msg := range []string{"reply one\n", "reply two\n"} {
+				_, err := c.Write([]byte(msg))
+				require.NoError(t, err)
+				assert.Equal(t, msg, peer.readLine(t, 5*time.Second))
+			}
+			// socat's end of input ends the connection: 0, io.EOF.
+			require.NoError(t, peer.stdin.Close())
+			msgDeadline(t, c)
+			n, err := c.Read(make([]byte, 64))
+			assert.Equal(t, 0, n)
+			assert.Equal(t, io.EOF, err)
+		})
+	}
+}
+
+func TestMessageInteropNetcatDatagram(t *testing.T) {
+	nc := msgRequireTool(t, "nc")
+	p := filepath.Join(msgDir(t), "nc.sock")
+	srv := msgListenDatagram(t, nil, uds.Path(p))
+
+	peer := msgStartForeign(t, nc, "-U", "-u", "-w1", p)
+	_, err := io.WriteString(peer.stdin, "hello from nc\n")
+	require.NoError(t, err)
+	require.NoError(t, peer.stdin.Close())
+
+	msgDeadline(t, srv)
+	buf := make([]byte, 256)
+	n, from, err := srv.ReadFrom(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "hello from nc\n", string(buf[:n]))
+	fa, ok := from.(uds.Addr)
+	require.True(t, ok)
+	assert.Equal(t, uds.KindPath, fa.Kind(), "nc binds a path to receive replies (got %v)", fa)
+	fi, err := os.Lstat(fa.Name())
+	if assert.NoError(t, err, "nc's reply socket %q", fa.Name()) {
+		assert.Equal(t, os.ModeSocket, fi.Mode().Type())
+	}
+
+	_, err = srv.WriteTo([]byte("reply from uds\n"), from)
+	require.NoError(t, err)
+	assert.Equal(t, "reply from uds\n", peer.readLine(t, 5*time.Second))
+}
+
+func TestMessageInteropPythonSeqPacket(t *testing.T) {
+	py := msgRequireTool(t, "python3")
+	const script = `
+import socket, sys
+addr = sys.argv[1]
+if addr.startswith('@'):
+    addr = '\0' + addr[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(addr)
+s.send(b'')
+s.send(b'x')
+s.send(b'a' * 100)
+s.settimeout(5)
+r = s.recv(1000)
+print(r.hex(), flush=True)
+r = s.recv(1000)
+print(len(r), flush=True)
+s.close()
+`
+	for name, a := range map[string]uds.Addr{
+		"path":     uds.Path(filepath.Join(msgDir(t), "py.sock")),
+		"abstract": uds.Abstract(msgTag() + "-py"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ln, err := uds.ListenSeqPacket(msgCtx(t), a)
+			require.NoError(t, err)
+			msgClose(t, ln)
+			arg := a.Name()
+			if a.Kind() == uds.KindAbstract {
+				arg = "@" + a.Name()
+			}
+			peer := msgStartForeign(t, py, "-c", script, arg)
+			c := msgAcceptSP(t, ln)
+
+			for _, want := range [][]byte{{}, []byte("x"), bytes.Repeat([]byte("a"), 100)} {
+				msgDeadline(t, c)
+				size, err := c.PeekSize()
+				require.NoError(t, err)
+				assert.Equal(t, len(want), size)
+				msgExpect(t, c, 1000, want)
+			}
+			reply := []byte("uds\x00reply")
+			_, err = c.Write(reply)
+			require.NoError(t, err)
+			assert.Equal(t, hex.EncodeToString(reply)+"\n", peer.readLine(t, 5*time.Second))
+			_, err = c.Write(nil)
+			require.NoError(t, err)
+			assert.Equal(t, "0\n", peer.readLine(t, 5*time.Second), "python reads our empty message")
+
+			// python closed: EOF.
+			msgDeadline(t, c)
+			n, err := c.Read(make([]byte, 16))
+			assert.Equal(t, 0, n)
+			assert.Equal(t, io.EOF, err)
+		})
+	}
+}
+
+func TestMessageInteropPythonDatagram(t *testing.T) {
+	py := msgRequireTool(t, "python3")
+	const script = `
+import socket, sys
+name = bytes.fromhex(sys.argv[1])
+srv = sys.argv[2]
+if srv.startswith('@'):
+    srv = '\0' + srv[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(name)
+s.sendto(b'hello from python', srv)
+s.settimeout(5)
+data, addr = s.recvfrom(1000)
+print('data', data.hex(), repr(data), flush=True)
+print('name', s.getsockname().hex(), repr(s.getsockname()), flush=True)
+`
+	for srvName, srvAddr := range map[string]uds.Addr{
+		"path server":     uds.Path(filepath.Join(msgDir(t), "pydg.sock")),
+		"abstract server": uds.Abstract(msgTag() + "-pydg"),
+	} {
+		t.Run(srvName, func(t *testing.T) {
+			srv := msgListenDatagram(t, nil, srvAddr)
+			clientName := "\x00py\x00name-" + msgTag() // as the kernel sees it
+			arg := srvAddr.Name()
+			if srvAddr.Kind() == uds.KindAbstract {
+				arg = "@" + srvAddr.Name()
+			}
+			peer := msgStartForeign(t, py, "-c", script, hex.EncodeToString([]byte(clientName)), arg)
+
+			msgDeadline(t, srv)
+			buf := make([]byte, 256)
+			n, from, err := srv.ReadFrom(buf)
+			require.NoError(t, err)
+			assert.Equal(t, "hello from python", string(buf[:n]))
+			want := uds.Abstract(clientName[1:]).WithType(uds.Datagram)
+			assert.Equal(t, want, from, "the exact abstract name, NUL bytes included")
+
+			reply := []byte("reply\x00from uds")
+			_, err = srv.WriteTo(reply, from)
+			require.NoError(t, err)
+			line := peer.readLine(t, 5*time.Second)
+			assert.True(t, strings.HasPrefix(line, "data "+hex.EncodeToString(reply)+" "), "python got %q", line)
+			line = peer.readLine(t, 5*time.Second)
+			assert.True(t, strings.HasPrefix(line, "name "+hex.EncodeToString([]byte(clientName))+" "), "python's getsockname: %q", line)
+		})
+	}
+}

@@ -1,0 +1,644 @@
+//go:build linux
+
+package uds_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/udskit/uds"
+)
+
+// --- helpers shared by the message-socket tests (prefixed msg to stay clear
+// of the other test files' helpers) ---
+
+// msgEnd is what SeqPacketConn and DatagramConn have in common.
+type msgEnd interface {
+	Write([]byte) (int, error)
+	Read([]byte) (int, error)
+	PeekSize() (int, error)
+	SetReadDeadline(time.Time) error
+	syscall.Conn
+}
+
+// msgReplyEnd is an unconnected DatagramConn whose Write replies to one
+// address with WriteToAddr.
+type msgReplyEnd struct {
+	*uds.DatagramConn
+	to uds.Addr
+}
+
+func (r msgReplyEnd) Write(b []byte) (int, error) { return r.WriteToAddr(b, r.to) }
+
+var msgSeq atomic.Uint64
+
+// msgTag returns a name unique to this process and call, for abstract names
+// (the abstract namespace is shared by every process in the network
+// namespace).
+func msgTag() string {
+	return fmt.Sprintf("udsmsg-%d-%d", os.Getpid(), msgSeq.Add(1))
+}
+
+// msgDir returns a fresh, short temporary directory.
+func msgDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "udsm")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func msgCtx(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// msgPattern returns n bytes that differ from message to message.
+func msgPattern(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = seed + byte(i*7) + byte(i>>8)
+	}
+	return b
+}
+
+// msgMaxSize returns the longest message c's socket sends: SO_SNDBUF less
+// 32 bytes (af_unix.c).
+func msgMaxSize(t testing.TB, c syscall.Conn) int {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	require.NoError(t, err)
+	var sb int
+	var serr error
+	require.NoError(t, rc.Control(func(fd uintptr) {
+		sb, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF)
+	}))
+	require.NoError(t, serr)
+	require.Greater(t, sb, 1024+64)
+	return sb - 32
+}
+
+func msgClose(t testing.TB, c io.Closer) {
+	t.Cleanup(func() { c.Close() })
+}
+
+// msgDeadline gives r five seconds to read, so that a missing message fails
+// the test instead of hanging it.
+func msgDeadline(t testing.TB, r msgEnd) {
+	t.Helper()
+	require.NoError(t, r.SetReadDeadline(time.Now().Add(5*time.Second)))
+}
+
+// msgExpect reads one message from r into a buffer of bufLen bytes and
+// checks it is exactly want.
+func msgExpect(t testing.TB, r msgEnd, bufLen int, want []byte) {
+	t.Helper()
+	msgDeadline(t, r)
+	buf := make([]byte, bufLen)
+	n, err := r.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, len(want), n)
+	assert.Equal(t, want, buf[:n])
+}
+
+// msgCheckBoundaries sends messages of the boundary sizes from w to r and
+// checks each arrives whole, that truncation is reported with the true
+// length, and that the socket's maximum size is the limit.
+func msgCheckBoundaries(t *testing.T, w, r msgEnd) {
+	const bufLen = 1024
+	buf := make([]byte, bufLen)
+
+	for _, n := range []int{0, 1, bufLen - 1, bufLen} {
+		msg := msgPattern(n, byte(n))
+		wn, err := w.Write(msg)
+		require.NoError(t, err, "write %d bytes", n)
+		assert.Equal(t, n, wn)
+
+		msgDeadline(t, r)
+		size, err := r.PeekSize()
+		require.NoError(t, err)
+		assert.Equal(t, n, size, "PeekSize of a %d-byte message", n)
+		// A second peek sees the same message: peeking consumes nothing.
+		size, err = r.PeekSize()
+		require.NoError(t, err)
+		assert.Equal(t, n, size)
+
+		got, err := r.Read(buf)
+		require.NoError(t, err, "read %d bytes", n)
+		assert.Equal(t, n, got)
+		assert.Equal(t, msg, buf[:got])
+	}
+
+	t.Run("truncated", func(t *testing.T) {
+		long := msgPattern(bufLen+1, 3)
+		next := []byte("the next message")
+		_, err := w.Write(long)
+		require.NoError(t, err)
+		_, err = w.Write(next)
+		require.NoError(t, err)
+
+		msgDeadline(t, r)
+		size, err := r.PeekSize()
+		require.NoError(t, err)
+		assert.Equal(t, bufLen+1, size)
+
+		for i := range buf {
+			buf[i] = 0
+		}
+		n, err := r.Read(buf)
+		require.Error(t, err)
+		assert.Equal(t, bufLen, n, "the bytes that fit are returned")
+		assert.ErrorIs(t, err, uds.ErrTruncated)
+		var te *uds.TruncatedError
+		if assert.ErrorAs(t, err, &te) {
+			assert.Equal(t, bufLen+1, te.Len, "the message's true length")
+			assert.Equal(t, bufLen, te.Buf)
+		}
+		assert.Equal(t, long[:bufLen], buf[:n])
+
+		msgExpect(t, r, bufLen, next)
+	})
+
+	t.Run("max", func(t *testing.T) {
+		max := msgMaxSize(t, w)
+		big := msgPattern(max, 9)
+		n, err := w.Write(big)
+		require.NoError(t, err, "a message of the socket's maximum size (%d) is sent", max)
+		assert.Equal(t, max, n)
+		msgDeadline(t, r)
+		size, err := r.PeekSize()
+		require.NoError(t, err)
+		assert.Equal(t, max, size)
+		msgExpect(t, r, max+1, big)
+
+		// The maximum into a small buffer: truncated, with the true length.
+		_, err = w.Write(big)
+		require.NoError(t, err)
+		msgDeadline(t, r)
+		n, err = r.Read(buf)
+		assert.Equal(t, bufLen, n)
+		assert.ErrorIs(t, err, uds.ErrTruncated)
+		var te *uds.TruncatedError
+		if assert.ErrorAs(t, err, &te) {
+			assert.Equal(t, max, te.Len)
+		}
+		assert.Equal(t, big[:bufLen], buf[:n])
+
+		// One byte more is refused, naming the limit.
+		n, err = w.Write(make([]byte, max+1))
+		require.Error(t, err)
+		assert.Equal(t, 0, n)
+		assert.ErrorIs(t, err, syscall.EMSGSIZE)
+		var me *uds.MessageSizeError
+		if assert.ErrorAs(t, err, &me) {
+			assert.Equal(t, max, me.Max)
+			assert.Equal(t, max+1, me.Len)
+		}
+		assert.Contains(t, err.Error(), strconv.Itoa(max), "the message names the limit")
+
+		// Nothing of the refused message was queued.
+		next := []byte("after the refused one")
+		_, err = w.Write(next)
+		require.NoError(t, err)
+		msgExpect(t, r, max+1, next)
+	})
+
+	t.Run("PeekSize waits", func(t *testing.T) {
+		require.NoError(t, r.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
+		start := time.Now()
+		_, err := r.PeekSize()
+		require.Error(t, err)
+		assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+		assert.GreaterOrEqual(t, time.Since(start), 80*time.Millisecond)
+
+		require.NoError(t, r.SetReadDeadline(time.Time{}))
+		type res struct {
+			n   int
+			err error
+		}
+		ch := make(chan res, 1)
+		go func() {
+			n, err := r.PeekSize()
+			ch <- res{n, err}
+		}()
+		select {
+		case got := <-ch:
+			t.Fatalf("PeekSize returned %v before any message was sent", got)
+		case <-time.After(50 * time.Millisecond):
+		}
+		msg := msgPattern(77, 1)
+		_, err = w.Write(msg)
+		require.NoError(t, err)
+		select {
+		case got := <-ch:
+			require.NoError(t, got.err)
+			assert.Equal(t, 77, got.n)
+		case <-time.After(5 * time.Second):
+			r.SetReadDeadline(time.Now()) // unblock the goroutine
+			t.Fatal("PeekSize did not return after a message arrived")
+		}
+		msgExpect(t, r, bufLen, msg) // not consumed by the peek
+	})
+}
+
+// msgSeqPacketConnect listens on a, dials it and returns both ends.
+func msgSeqPacketConnect(t *testing.T, a uds.Addr) (client, server *uds.SeqPacketConn, ln *uds.SeqPacketListener) {
+	t.Helper()
+	ctx := msgCtx(t)
+	ln, err := uds.ListenSeqPacket(ctx, a)
+	require.NoError(t, err)
+	msgClose(t, ln)
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- res{c, err}
+	}()
+	client, err = uds.DialSeqPacket(ctx, a)
+	require.NoError(t, err)
+	msgClose(t, client)
+	var got res
+	select {
+	case got = <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept did not return")
+	}
+	require.NoError(t, got.err)
+	msgClose(t, got.c)
+	server, ok := got.c.(*uds.SeqPacketConn)
+	require.True(t, ok, "Accept returned %T, want *uds.SeqPacketConn", got.c)
+	return client, server, ln
+}
+
+type msgSeqPacketCase struct {
+	name string
+	make func(t *testing.T) (a, b *uds.SeqPacketConn)
+}
+
+func msgSeqPacketCases() []msgSeqPacketCase {
+	return []msgSeqPacketCase{
+		{"pair", func(t *testing.T) (a, b *uds.SeqPacketConn) {
+			a, b, err := uds.SeqPacketPair()
+			require.NoError(t, err)
+			msgClose(t, a)
+			msgClose(t, b)
+			return a, b
+		}},
+		{"path", func(t *testing.T) (a, b *uds.SeqPacketConn) {
+			a, b, _ = msgSeqPacketConnect(t, uds.Path(filepath.Join(msgDir(t), "sp.sock")))
+			return a, b
+		}},
+		{"abstract", func(t *testing.T) (a, b *uds.SeqPacketConn) {
+			a, b, _ = msgSeqPacketConnect(t, uds.Abstract(msgTag()+"\x00sp"))
+			return a, b
+		}},
+	}
+}
+
+// --- tests ---
+
+func TestSeqPacketBoundaries(t *testing.T) {
+	for _, tc := range msgSeqPacketCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := tc.make(t)
+			t.Run("a to b", func(t *testing.T) { msgCheckBoundaries(t, a, b) })
+			t.Run("b to a", func(t *testing.T) { msgCheckBoundaries(t, b, a) })
+		})
+	}
+}
+
+func TestSeqPacketEmptyMessageAndEOF(t *testing.T) {
+	for _, tc := range msgSeqPacketCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Run("empty message", func(t *testing.T) {
+				a, b := tc.make(t)
+				for range 3 {
+					n, err := a.Write(nil)
+					require.NoError(t, err)
+					assert.Equal(t, 0, n)
+				}
+				for i := range 3 {
+					msgDeadline(t, b)
+					n, err := b.Read(make([]byte, 16))
+					assert.Equal(t, 0, n)
+					assert.NoError(t, err, "empty message %d reads as 0, nil, not EOF", i)
+				}
+				// An empty buffer consumes a message too.
+				_, err := a.Write([]byte("xyz"))
+				require.NoError(t, err)
+				_, err = a.Write([]byte("after"))
+				require.NoError(t, err)
+				msgDeadline(t, b)
+				n, err := b.Read(nil)
+				assert.Equal(t, 0, n)
+				assert.ErrorIs(t, err, uds.ErrTruncated)
+				msgExpect(t, b, 16, []byte("after"))
+			})
+			for _, how := range []string{"CloseWrite", "Close"} {
+				t.Run(how, func(t *testing.T) {
+					a, b := tc.make(t)
+					_, err := a.Write([]byte("last"))
+					require.NoError(t, err)
+					_, err = a.Write(nil) // an empty message right before the end
+					require.NoError(t, err)
+					if how == "Close" {
+						require.NoError(t, a.Close())
+					} else {
+						require.NoError(t, a.CloseWrite())
+					}
+					msgExpect(t, b, 16, []byte("last"))
+					msgDeadline(t, b)
+					n, err := b.Read(make([]byte, 16))
+					assert.Equal(t, 0, n)
+					assert.NoError(t, err, "the empty message sent before %s is 0, nil", how)
+					for range 2 { // EOF stays EOF
+						msgDeadline(t, b)
+						n, err = b.Read(make([]byte, 16))
+						assert.Equal(t, 0, n)
+						assert.Equal(t, io.EOF, err, "after the peer's %s", how)
+					}
+					size, err := b.PeekSize()
+					assert.Equal(t, 0, size)
+					assert.Equal(t, io.EOF, err, "PeekSize at the end")
+					if how == "CloseWrite" {
+						// The other direction still works.
+						_, err = b.Write([]byte("back"))
+						require.NoError(t, err)
+						msgExpect(t, a, 16, []byte("back"))
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestSeqPacketEmptyBeforeAccept: messages a client sends and the end it
+// signals before the server has accepted (so before the accepted socket is
+// set up) are told apart just the same.
+func TestSeqPacketEmptyBeforeAccept(t *testing.T) {
+	for name, a := range map[string]uds.Addr{
+		"path":     uds.Path(filepath.Join(msgDir(t), "early.sock")),
+		"abstract": uds.Abstract(msgTag() + "-early"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			ln, err := uds.ListenSeqPacket(msgCtx(t), a)
+			require.NoError(t, err)
+			msgClose(t, ln)
+			c, err := uds.DialSeqPacket(msgCtx(t), a)
+			require.NoError(t, err)
+			_, err = c.Write(nil)
+			require.NoError(t, err)
+			_, err = c.Write([]byte("x"))
+			require.NoError(t, err)
+			_, err = c.Write(nil)
+			require.NoError(t, err)
+			require.NoError(t, c.Close())
+
+			require.NoError(t, ln.SetDeadline(time.Now().Add(5*time.Second)))
+			s, err := ln.AcceptSeqPacket()
+			require.NoError(t, err)
+			defer s.Close()
+			for i, want := range []string{"", "x", ""} {
+				msgDeadline(t, s)
+				buf := make([]byte, 8)
+				n, err := s.Read(buf)
+				assert.NoError(t, err, "message %d", i)
+				assert.Equal(t, want, string(buf[:n]), "message %d", i)
+			}
+			msgDeadline(t, s)
+			n, err := s.Read(make([]byte, 8))
+			assert.Equal(t, 0, n)
+			assert.Equal(t, io.EOF, err)
+		})
+	}
+}
+
+func TestSeqPacketOrder(t *testing.T) {
+	for _, tc := range msgSeqPacketCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := tc.make(t)
+			const count = 500
+			errc := make(chan error, 1)
+			go func() {
+				for i := range count {
+					msg := msgPattern(i%300, byte(i))
+					if _, err := a.Write(msg); err != nil {
+						errc <- fmt.Errorf("write %d: %w", i, err)
+						return
+					}
+				}
+				errc <- nil
+			}()
+			buf := make([]byte, 512)
+			require.NoError(t, b.SetReadDeadline(time.Now().Add(10*time.Second)))
+			for i := range count {
+				n, err := b.Read(buf)
+				require.NoError(t, err, "message %d", i)
+				require.Equal(t, msgPattern(i%300, byte(i)), buf[:n], "message %d", i)
+			}
+			require.NoError(t, <-errc)
+		})
+	}
+}
+
+func TestSeqPacketDeadlines(t *testing.T) {
+	for _, tc := range msgSeqPacketCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := tc.make(t)
+
+			require.NoError(t, b.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
+			start := time.Now()
+			n, err := b.Read(make([]byte, 16))
+			assert.Equal(t, 0, n)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			var ne net.Error
+			if assert.ErrorAs(t, err, &ne) {
+				assert.True(t, ne.Timeout())
+			}
+			assert.GreaterOrEqual(t, time.Since(start), 80*time.Millisecond)
+			assert.Less(t, time.Since(start), 2*time.Second)
+
+			// A past deadline fails at once, even with a message queued.
+			_, err = a.Write([]byte("queued"))
+			require.NoError(t, err)
+			require.NoError(t, b.SetDeadline(time.Now().Add(-time.Second)))
+			_, err = b.Read(make([]byte, 16))
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+
+			// Cleared, the connection works and nothing was lost.
+			require.NoError(t, b.SetDeadline(time.Time{}))
+			msgExpect(t, b, 16, []byte("queued"))
+			_, err = b.Write([]byte("reply"))
+			require.NoError(t, err)
+			msgExpect(t, a, 16, []byte("reply"))
+
+			// Write deadline: fill a's send buffer, then a write times out.
+			msg := make([]byte, 4096)
+			sent := 0
+			for ; sent < 100000; sent++ {
+				require.NoError(t, a.SetWriteDeadline(time.Now().Add(50*time.Millisecond)))
+				if _, err = a.Write(msg); err != nil {
+					break
+				}
+			}
+			require.Error(t, err, "the send buffer never filled")
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			require.NoError(t, a.SetWriteDeadline(time.Time{}))
+			for i := range sent {
+				msgDeadline(t, b)
+				n, err := b.Read(make([]byte, 8192))
+				require.NoError(t, err, "message %d of %d", i, sent)
+				require.Equal(t, 4096, n)
+			}
+			_, err = a.Write([]byte("ok"))
+			require.NoError(t, err)
+			msgExpect(t, b, 16, []byte("ok"))
+		})
+	}
+}
+
+func TestSeqPacketTypesAndAddrs(t *testing.T) {
+	dir := msgDir(t)
+	p := uds.Path(filepath.Join(dir, "types.sock"))
+	c, s, ln := msgSeqPacketConnect(t, p) // asserts Accept's *uds.SeqPacketConn
+	assert.Equal(t, p.WithType(uds.SeqPacket), ln.Addr())
+	assert.Equal(t, p.WithType(uds.SeqPacket), c.RemoteAddr())
+	assert.Equal(t, p.WithType(uds.SeqPacket), s.LocalAddr())
+	assert.Equal(t, "unixpacket", c.RemoteAddr().Network())
+	ra, ok := s.RemoteAddr().(uds.Addr)
+	require.True(t, ok)
+	assert.Equal(t, uds.KindUnnamed, ra.Kind())
+
+	var nc net.Conn = s
+	_, isStream := nc.(*uds.Conn)
+	assert.False(t, isStream, "a seqpacket conn is not a stream *uds.Conn")
+
+	// AcceptSeqPacket gives the concrete type directly.
+	ch := make(chan error, 1)
+	go func() {
+		sc, err := ln.AcceptSeqPacket()
+		if err == nil {
+			_, err = sc.Write([]byte("hi"))
+			sc.Close()
+		}
+		ch <- err
+	}()
+	c2, err := uds.DialSeqPacket(msgCtx(t), p)
+	require.NoError(t, err)
+	defer c2.Close()
+	msgExpect(t, c2, 16, []byte("hi"))
+	require.NoError(t, <-ch)
+}
+
+func TestSeqPacketZeroAlloc(t *testing.T) {
+	a, b, err := uds.SeqPacketPair()
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	msg := msgPattern(64, 1)
+	buf := make([]byte, 128)
+	var failed error
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := a.Write(msg); err != nil {
+			failed = err
+		}
+		if n, err := b.Read(buf); err != nil || n != len(msg) {
+			failed = errors.Join(failed, err, fmt.Errorf("read %d bytes, want %d", n, len(msg)))
+		}
+	})
+	require.NoError(t, failed)
+	assert.Equal(t, 0.0, allocs, "SeqPacketConn Write+Read allocations per message")
+}
+
+// msgFDsOpenOn counts this process's descriptors, other than except, that
+// refer to the same file as f.
+func msgFDsOpenOn(t *testing.T, f *os.File, except int) int {
+	t.Helper()
+	var want unix.Stat_t
+	require.NoError(t, unix.Fstat(int(f.Fd()), &want))
+	ents, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	count := 0
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd == except {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
+			count++
+		}
+	}
+	return count
+}
+
+// TestMessagePassedDescriptorsNotLeaked: a peer that sends descriptors
+// (SCM_RIGHTS) along with its messages must not leave them open in this
+// process: Read has no way to hand them out, so they must be closed, as a
+// plain read(2) of the message would have them dropped.
+func TestMessagePassedDescriptorsNotLeaked(t *testing.T) {
+	cases := map[string]func(t *testing.T) (w, r msgEnd){
+		"seqpacket": func(t *testing.T) (w, r msgEnd) {
+			a, b, err := uds.SeqPacketPair()
+			require.NoError(t, err)
+			msgClose(t, a)
+			msgClose(t, b)
+			return a, b
+		},
+		"datagram": func(t *testing.T) (w, r msgEnd) {
+			a, b, err := uds.DatagramPair()
+			require.NoError(t, err)
+			msgClose(t, a)
+			msgClose(t, b)
+			return a, b
+		},
+	}
+	for name, mk := range cases {
+		t.Run(name, func(t *testing.T) {
+			w, r := mk(t)
+			f, err := os.CreateTemp(msgDir(t), "passed")
+			require.NoError(t, err)
+			defer f.Close()
+			ffd := int(f.Fd())
+			require.Equal(t, 0, msgFDsOpenOn(t, f, ffd))
+
+			rc, err := w.SyscallConn()
+			require.NoError(t, err)
+			var serr error
+			require.NoError(t, rc.Control(func(fd uintptr) {
+				for i := 0; i < 5 && serr == nil; i++ {
+					serr = unix.Sendmsg(int(fd), []byte("with fds"), unix.UnixRights(ffd, ffd), nil, 0)
+				}
+			}))
+			require.NoError(t, serr)
+			for i := range 5 {
+				msgDeadline(t, r)
+				buf := make([]byte, 16)
+				n, err := r.Read(buf)
+				require.NoError(t, err, "message %d", i)
+				assert.Equal(t, "with fds", string(buf[:n]))
+			}
+			assert.Equal(t, 0, msgFDsOpenOn(t, f, ffd), "descriptors received with the messages are left open (leaked)")
+		})
+	}
+}
