@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/udskit/uds"
+)
+
+// probe's exit codes, one per state.
+const (
+	exitLive      = 0
+	exitStale     = 1
+	exitMissing   = 2
+	exitNotSocket = 3
+)
+
+var probeCmd = &command{
+	name:    "probe",
+	summary: "tell whether a process serves ADDR: live, stale, missing, not a socket",
+	usage: `Usage: uds probe [--json] [--type stream|seqpacket|dgram] ADDR
+
+Tell whether a process serves the Unix socket ADDR, without changing
+anything: no lock is taken and nothing is removed. Prints one line:
+
+  live pid=1234 (server) accepting connections
+                 a process holds the address (the PID is left out when it
+                 cannot be learnt); also "listening, backlog full",
+                 "socket of another type", "bound, not listening", or
+                 "lock ADDR.lock held" by a server that is starting
+  stale          a socket file no process holds: a crashed server's
+                 leftover, which 'uds listen' and uds.Listen replace
+  missing        nothing at the path, or no socket has the abstract name
+  not a socket: a directory ...
+                 something else is at the path (nothing is followed)
+
+Options:
+  --json         print a JSON object instead:
+                 {"addr":"/run/app.sock","state":"live","pid":1234,
+                  "comm":"server","detail":"accepting connections"}
+                 state is "live", "stale", "missing" or "not a socket";
+                 pid is 0 and comm left out when unknown
+  --type TYPE    probe with a socket of this type: stream (the default),
+                 seqpacket or dgram (a socket of another type is live all
+                 the same, with detail "socket of another type")
+
+Exit status:
+  0   live          1   stale          2   missing      3   not a socket
+  64  usage error   69  the probe failed (for example permission denied)
+`,
+	examples: []string{
+		"uds probe /run/app.sock            # live pid=812 (app) accepting connections",
+		"uds probe --json @app              # {\"addr\":\"@app\",\"state\":\"missing\",...}",
+		"uds probe /run/app.sock >/dev/null || echo \"app is not running\"",
+	},
+	run: runProbe,
+}
+
+func runProbe(ctx context.Context, c *command, st *stdio, args []string) int {
+	fs := newFlagSet(c.name)
+	asJSON := fs.Bool("json", false, "")
+	typ := fs.String("type", "stream", "")
+	operands, code, ok := parseArgs(st, c, fs, args, 1, 1)
+	if !ok {
+		return code
+	}
+	t, ok := parseSocketType(*typ)
+	if !ok {
+		return usageError(st, c, "--type %q: want stream, seqpacket or dgram", *typ)
+	}
+	a, code, ok := parseAddr(st, c, "ADDR", operands[0])
+	if !ok {
+		return code
+	}
+	if a.Kind() == uds.KindAutobind {
+		return usageError(st, c, "ADDR: %s names no socket to probe", operands[0])
+	}
+	r, err := uds.Probe(ctx, a.WithType(t))
+	if err != nil {
+		return fail(st, err, exitUnavailable)
+	}
+	comm := ""
+	if r.State == uds.ProbeLive && r.PID > 0 {
+		comm = processName(r.PID)
+	}
+	if *asJSON {
+		out := struct {
+			Addr   string `json:"addr"`
+			State  string `json:"state"`
+			PID    int    `json:"pid"`
+			Comm   string `json:"comm,omitempty"`
+			Detail string `json:"detail"`
+		}{a.String(), r.State.String(), r.PID, comm, r.Detail}
+		b, err := json.Marshal(out)
+		if err != nil {
+			return fail(st, err, exitUnavailable)
+		}
+		fmt.Fprintf(st.out, "%s\n", b)
+	} else {
+		fmt.Fprintln(st.out, probeLine(r, comm))
+	}
+	switch r.State {
+	case uds.ProbeLive:
+		return exitLive
+	case uds.ProbeStale:
+		return exitStale
+	case uds.ProbeMissing:
+		return exitMissing
+	case uds.ProbeNotSocket:
+		return exitNotSocket
+	}
+	fmt.Fprintf(st.err, "uds: probe %s: unknown state %v\n", a, r.State)
+	return exitUnavailable
+}
+
+// probeLine is probe's one-line answer: "live pid=1234 (comm) accepting
+// connections", "stale", "missing", "not a socket: a directory".
+func probeLine(r uds.ProbeResult, comm string) string {
+	var b strings.Builder
+	b.WriteString(r.State.String())
+	if r.State == uds.ProbeLive {
+		if r.PID > 0 {
+			b.WriteString(" pid=")
+			b.WriteString(strconv.Itoa(r.PID))
+			if comm != "" {
+				b.WriteString(" (" + comm + ")")
+			}
+		}
+		if r.Detail != "" {
+			b.WriteString(" " + r.Detail)
+		}
+	} else if r.Detail != "" {
+		b.WriteString(": " + r.Detail)
+	}
+	return b.String()
+}
+
+// processName returns the command name of process pid, "" if it cannot be
+// read.
+func processName(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func parseSocketType(s string) (uds.SocketType, bool) {
+	switch strings.ToLower(s) {
+	case "stream", "":
+		return uds.Stream, true
+	case "seqpacket", "packet":
+		return uds.SeqPacket, true
+	case "dgram", "datagram":
+		return uds.Datagram, true
+	}
+	return 0, false
+}
