@@ -66,7 +66,7 @@ func assertStillDialing(t *testing.T, ch <-chan dialResult, d time.Duration) {
 // fillQueueStd dials ln's path with the standard library until the kernel
 // refuses because the queue is full, and returns the connections made and
 // the refusal.
-func fillQueueStd(t *testing.T, path string) (held []net.Conn, refusal error, took time.Duration) {
+func fillQueueStd(t *testing.T, path string) (held []net.Conn, took time.Duration, refusal error) {
 	t.Helper()
 	t.Cleanup(func() {
 		for _, c := range held {
@@ -77,12 +77,12 @@ func fillQueueStd(t *testing.T, path string) (held []net.Conn, refusal error, to
 		start := time.Now()
 		c, err := net.DialTimeout("unix", path, 3*time.Second)
 		if err != nil {
-			return held, err, time.Since(start)
+			return held, time.Since(start), err
 		}
 		held = append(held, c)
 	}
 	t.Fatal("the listener's queue never filled")
-	return nil, nil, 0
+	return nil, 0, nil
 }
 
 // acceptAll accepts connections on ln until it is closed, counting them.
@@ -127,7 +127,7 @@ func TestDialBacklogFull(t *testing.T) {
 	p := filepath.Join(dir, "bl.sock")
 	ln := udsListen(t, &uds.ListenConfig{Backlog: 1}, uds.Path(p))
 
-	held, refusal, took := fillQueueStd(t, p)
+	held, took, refusal := fillQueueStd(t, p)
 	require.Error(t, refusal)
 	t.Logf("queue full after %d connections: %v", len(held), refusal)
 	assert.ErrorIs(t, refusal, syscall.EAGAIN, "the standard library reports the full queue")
@@ -156,7 +156,7 @@ func TestDialBacklogFullTimeout(t *testing.T) {
 	dir := mkSockDir(t)
 	p := filepath.Join(dir, "bl.sock")
 	udsListen(t, &uds.ListenConfig{Backlog: 1}, uds.Path(p))
-	_, refusal, _ := fillQueueStd(t, p)
+	_, _, refusal := fillQueueStd(t, p)
 	require.ErrorIs(t, refusal, syscall.EAGAIN)
 
 	start := time.Now()
@@ -247,7 +247,7 @@ func TestDialCancel(t *testing.T) {
 		dir := mkSockDir(t)
 		p := filepath.Join(dir, "bl.sock")
 		udsListen(t, &uds.ListenConfig{Backlog: 1}, uds.Path(p))
-		_, refusal, _ := fillQueueStd(t, p)
+		_, _, refusal := fillQueueStd(t, p)
 		require.ErrorIs(t, refusal, syscall.EAGAIN)
 
 		ctx, cancel := context.WithCancel(context.Background())

@@ -101,7 +101,7 @@ func TestProbePath(t *testing.T) {
 		dir := mkSockDir(t)
 		p := filepath.Join(dir, "bl.sock")
 		udsListen(t, &uds.ListenConfig{Backlog: 1}, uds.Path(p))
-		_, refusal, _ := fillQueueStd(t, p)
+		_, _, refusal := fillQueueStd(t, p)
 		require.ErrorIs(t, refusal, syscall.EAGAIN)
 		r := probeAddr(t, uds.Path(p))
 		assert.Equal(t, uds.ProbeLive, r.State)
