@@ -15,8 +15,10 @@ func peerCred(fd int) (*Cred, error) {
 		return nil, os.NewSyscallError("getsockopt(SO_PEERCRED)", err)
 	}
 	if uc.Pid == 0 {
-		// Nothing was recorded: the socket is not connected.
-		return nil, fmt.Errorf("%w: socket has no connected peer", ErrNoCredentials)
+		// Nothing was recorded: the socket is not connected, or is a
+		// datagram socket connected with connect(2), which records none
+		// (socket pairs do record their creator).
+		return nil, fmt.Errorf("%w: the kernel recorded no peer (SO_PEERCRED is empty: an unconnected socket, or a datagram socket, which records none on connect)", ErrNoCredentials)
 	}
 	c := &Cred{PID: int(uc.Pid), UID: int(uc.Uid), GID: int(uc.Gid)}
 	if c.Groups, err = peerGroups(fd); err != nil {

@@ -155,7 +155,7 @@ func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := newConn(uc, laddr, a, laddr.kind == KindAutobind, false)
+	c, err := newConn(uc, laddr, a, laddr.kind == KindAutobind || d.PassCred, false)
 	if err != nil {
 		uc.Close()
 		if owner != nil {
@@ -226,7 +226,8 @@ func (d *Dialer) dialMsg(ctx context.Context, a Addr, typ SocketType, laddr Addr
 	if err != nil {
 		return nil, opError("dial", a, err)
 	}
-	m, err := newMsgConn(uc, typ, laddr, a, true, laddr.kind == KindAutobind)
+	// With SO_PASSCRED the kernel autobinds an unbound socket on connect.
+	m, err := newMsgConn(uc, typ, laddr, a, true, laddr.kind == KindAutobind || d.PassCred)
 	if err != nil {
 		uc.Close()
 		if owner != nil {

@@ -98,9 +98,3 @@ func msgPair(SocketType) (*msgConn, *msgConn, error) {
 func (d *Dialer) dialMsg(context.Context, Addr, SocketType, Addr) (*msgConn, error) {
 	return nil, unsupported("dial")
 }
-
-func peerCred(int) (*Cred, error) { return nil, unsupported("peer credentials") }
-
-func peerPIDFD(int) (*os.File, error) { return nil, unsupported("SO_PEERPIDFD") }
-
-func setPassCred(int, bool) error { return unsupported("SO_PASSCRED") }
