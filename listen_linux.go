@@ -96,6 +96,11 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 			return nil, err
 		}
 	}
+	if lc.RefuseFiles {
+		if err = setRefuseFiles(b.fd); err != nil {
+			return nil, err
+		}
+	}
 	perm := uint32(lc.Mode.Perm())
 	if a.kind == KindPath && perm != 0 {
 		// The kernel creates the file with the socket inode's mode less the

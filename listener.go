@@ -57,6 +57,14 @@ type ListenConfig struct {
 	// inside Accept: keep it short.
 	OnRefuse func(cred *Cred, err error)
 
+	// RefuseFiles makes the socket, and every connection accepted from it,
+	// refuse descriptors (SO_PASSRIGHTS=0, set before bind; Linux copies it
+	// to accepted connections): a peer that sends files fails with EPERM
+	// and nothing reaches this process. Use it for sockets that never expect
+	// files. Linux 6.16 and later; on older kernels the listen fails with an
+	// error wrapping ErrUnsupported.
+	RefuseFiles bool
+
 	// PassCred sets SO_PASSCRED on the socket before it is bound (and so on
 	// every connection accepted from it), so that the kernel attaches the
 	// sender's credentials to each message: read them with the ReadCred
@@ -74,6 +82,7 @@ type baseListener struct {
 	authorize func(*Cred) error
 	onRefuse  func(*Cred, error)
 
+	mu        sync.Mutex // guards owner.keep against Close
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -220,7 +229,9 @@ func (l *baseListener) Close() error {
 	l.closeOnce.Do(func() {
 		err := l.ln.Close()
 		if l.owner != nil {
+			l.mu.Lock()
 			err = joinErrors(err, l.owner.release())
+			l.mu.Unlock()
 		}
 		if err != nil {
 			l.closeErr = opError("close", l.addr, err)

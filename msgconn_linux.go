@@ -28,6 +28,7 @@ type msgConn struct {
 	owner *pathOwner
 
 	closed    chan struct{}
+	omu       sync.Mutex // guards owner.keep against close
 	closeOnce sync.Once
 	closeErr  error
 	wdeadline atomic.Int64 // write deadline in Unix nanoseconds, 0 for none
@@ -51,6 +52,16 @@ type msgConn struct {
 	wn      int
 	werrno  syscall.Errno
 	writeFn func(uintptr) bool
+
+	// Descriptor passing (fds_linux.go). The buffers are made on first use,
+	// so that sockets that never pass descriptors do not pay for them.
+	rfdctl []byte  // control space for MaxFilesPerMessage+1 descriptors and more
+	rfdint []int   // descriptors for recvFiles
+	rone   [1]byte // the byte of a file-only stream message
+	wfdctl []byte  // SCM_RIGHTS for up to MaxFilesPerMessage descriptors
+	wone   [1]byte // the NUL sent with files and no data on a stream
+	wgrab  int     // a file's descriptor, stored by grabFn
+	grabFn func(uintptr)
 }
 
 func newMsgConn(uc *net.UnixConn, typ SocketType, laddr, raddr Addr, connected, lookupLocal bool) (*msgConn, error) {
@@ -253,8 +264,7 @@ func cmsgAlign(n int) int {
 func (c *msgConn) send(op string, b []byte, to *Addr, cred *Cred) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.whdr.Control = nil
-	c.whdr.SetControllen(0)
+	var ctl []byte
 	if cred != nil {
 		if c.typ == Stream && len(b) == 0 {
 			return 0, c.opErrTo(op, ptrAddr(to), errCredNeedsData)
@@ -264,8 +274,19 @@ func (c *msgConn) send(op string, b []byte, to *Addr, cred *Cred) (int, error) {
 		h.SetLen(unix.CmsgLen(unix.SizeofUcred))
 		uc := (*unix.Ucred)(unsafe.Pointer(&c.wctl[unix.SizeofCmsghdr]))
 		uc.Pid, uc.Uid, uc.Gid = int32(cred.PID), uint32(cred.UID), uint32(cred.GID)
-		c.whdr.Control = &c.wctl[0]
-		c.whdr.SetControllen(unix.CmsgSpace(unix.SizeofUcred))
+		ctl = c.wctl[:unix.CmsgSpace(unix.SizeofUcred)]
+	}
+	return c.sendLocked(op, b, to, ctl)
+}
+
+// sendLocked sends b with the control messages in ctl (none if empty), to
+// the connected peer or to to. The caller holds wmu.
+func (c *msgConn) sendLocked(op string, b []byte, to *Addr, ctl []byte) (int, error) {
+	c.whdr.Control = nil
+	c.whdr.SetControllen(0)
+	if len(ctl) > 0 {
+		c.whdr.Control = &ctl[0]
+		c.whdr.SetControllen(len(ctl))
 	}
 	c.wiov.Base = nil
 	if len(b) > 0 {
@@ -304,7 +325,7 @@ func (c *msgConn) send(op string, b []byte, to *Addr, cred *Cred) (int, error) {
 		c.whdr.Name = (*byte)(unsafe.Pointer(&c.wname))
 		c.whdr.Namelen = n
 	}
-	defer func() { c.wiov.Base = nil }()
+	defer func() { c.wiov.Base, c.whdr.Control = nil, nil }() // do not keep the caller's buffers alive
 	var delay time.Duration
 	for {
 		c.werrno = 0
@@ -448,7 +469,10 @@ func (c *msgConn) close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
 		if c.owner != nil {
-			if e := c.owner.release(); e != nil {
+			c.omu.Lock()
+			e := c.owner.release()
+			c.omu.Unlock()
+			if e != nil {
 				c.closeErr = &net.OpError{Op: "close", Net: c.typ.Network(), Addr: c.laddr, Err: e}
 			}
 		}

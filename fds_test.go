@@ -1,0 +1,1068 @@
+//go:build linux
+
+package uds_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/udskit/uds"
+	"github.com/udskit/uds/internal/childproc"
+)
+
+// fdEnd is what the uds connection types share for descriptor passing.
+type fdEnd interface {
+	WriteFiles([]byte, ...*os.File) (int, error)
+	WriteFDs([]byte, []int) (int, error)
+	ReadFiles([]byte, int) (int, []*os.File, error)
+	ReadFDs([]byte, []int) (int, int, error)
+	Read([]byte) (int, error)
+	Write([]byte) (int, error)
+	SetReadDeadline(time.Time) error
+	Close() error
+	syscall.Conn
+}
+
+// fdForeign is a plain *net.UnixConn driven through the package functions.
+type fdForeign struct{ *net.UnixConn }
+
+func (c fdForeign) WriteFiles(b []byte, files ...*os.File) (int, error) {
+	return uds.SendFiles(c.UnixConn, b, files...)
+}
+func (c fdForeign) WriteFDs(b []byte, fds []int) (int, error) { return uds.SendFDs(c.UnixConn, b, fds) }
+func (c fdForeign) ReadFiles(b []byte, maxFiles int) (int, []*os.File, error) {
+	return uds.RecvFiles(c.UnixConn, b, maxFiles)
+}
+func (c fdForeign) ReadFDs(b []byte, fds []int) (int, int, error) {
+	return uds.RecvFDs(c.UnixConn, b, fds)
+}
+
+type fdPairCase struct {
+	name string
+	typ  uds.SocketType
+	mk   func(t *testing.T) (a, b fdEnd)
+}
+
+// fdPairs are the connections descriptors are tested on: socket pairs of
+// each type, a listener's accepted connection, and plain *net.UnixConn
+// values through the package functions.
+func fdPairs() []fdPairCase {
+	return []fdPairCase{
+		{"stream pair", uds.Stream, func(t *testing.T) (fdEnd, fdEnd) {
+			a, b, err := uds.Pair()
+			require.NoError(t, err)
+			t.Cleanup(func() { a.Close(); b.Close() })
+			return a, b
+		}},
+		{"stream accepted", uds.Stream, func(t *testing.T) (fdEnd, fdEnd) {
+			ln, err := uds.Listen(context.Background(), uds.Abstract(msgTag()))
+			require.NoError(t, err)
+			defer ln.Close()
+			cli, err := uds.Dial(context.Background(), ln.Addr().(uds.Addr))
+			require.NoError(t, err)
+			srv, err := ln.AcceptUnix()
+			require.NoError(t, err)
+			t.Cleanup(func() { cli.Close(); srv.Close() })
+			return cli, srv
+		}},
+		{"seqpacket pair", uds.SeqPacket, func(t *testing.T) (fdEnd, fdEnd) {
+			a, b, err := uds.SeqPacketPair()
+			require.NoError(t, err)
+			t.Cleanup(func() { a.Close(); b.Close() })
+			return a, b
+		}},
+		{"datagram pair", uds.Datagram, func(t *testing.T) (fdEnd, fdEnd) {
+			a, b, err := uds.DatagramPair()
+			require.NoError(t, err)
+			t.Cleanup(func() { a.Close(); b.Close() })
+			return a, b
+		}},
+		{"net.UnixConn stream", uds.Stream, fdNetPair(unix.SOCK_STREAM)},
+		{"net.UnixConn seqpacket", uds.SeqPacket, fdNetPair(unix.SOCK_SEQPACKET)},
+		{"net.UnixConn datagram", uds.Datagram, fdNetPair(unix.SOCK_DGRAM)},
+	}
+}
+
+func fdNetPair(typ int) func(t *testing.T) (fdEnd, fdEnd) {
+	return func(t *testing.T) (fdEnd, fdEnd) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+		require.NoError(t, err)
+		var ends [2]fdEnd
+		for i, fd := range fds {
+			f := os.NewFile(uintptr(fd), "pair")
+			c, err := net.FileConn(f)
+			f.Close()
+			require.NoError(t, err)
+			ends[i] = fdForeign{c.(*net.UnixConn)}
+		}
+		t.Cleanup(func() { ends[0].Close(); ends[1].Close() })
+		return ends[0], ends[1]
+	}
+}
+
+// fdCount is the number of descriptors open in this process.
+func fdCount(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	return len(ents)
+}
+
+// fdFiles returns n distinct open files: temporary files holding "file i".
+func fdFiles(t testing.TB, n int) []*os.File {
+	t.Helper()
+	dir := t.TempDir()
+	files := make([]*os.File, n)
+	for i := range files {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("f%d", i)))
+		require.NoError(t, err)
+		_, err = fmt.Fprintf(f, "file %d", i)
+		require.NoError(t, err)
+		t.Cleanup(func() { f.Close() })
+		files[i] = f
+	}
+	return files
+}
+
+// fdSame reports whether descriptor fd refers to the same file as f.
+func fdSame(t testing.TB, f *os.File, fd int) bool {
+	t.Helper()
+	var a, b unix.Stat_t
+	require.NoError(t, unix.Fstat(int(f.Fd()), &a))
+	require.NoError(t, unix.Fstat(fd, &b))
+	return a.Dev == b.Dev && a.Ino == b.Ino
+}
+
+func fdCloseAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+func fdInts(files []*os.File) []int {
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	return fds
+}
+
+// TestFilesRoundTrip: files arrive as the same open files, close-on-exec,
+// with their message, on every kind of connection.
+func TestFilesRoundTrip(t *testing.T) {
+	for _, p := range fdPairs() {
+		t.Run(p.name, func(t *testing.T) {
+			a, b := p.mk(t)
+			files := fdFiles(t, 2)
+			pr, pw, err := os.Pipe()
+			require.NoError(t, err)
+			defer pr.Close()
+			defer pw.Close()
+			sent := append(files, pw)
+
+			n, err := a.WriteFiles([]byte("hello"), sent...)
+			require.NoError(t, err)
+			assert.Equal(t, 5, n)
+			buf := make([]byte, 16)
+			n, got, err := b.ReadFiles(buf, 8)
+			require.NoError(t, err)
+			defer fdCloseAll(got)
+			assert.Equal(t, "hello", string(buf[:n]))
+			require.Len(t, got, 3)
+			for i, f := range got {
+				assert.True(t, fdSame(t, sent[i], int(f.Fd())), "file %d is the file sent", i)
+				flags, err := unix.FcntlInt(f.Fd(), unix.F_GETFD, 0)
+				require.NoError(t, err)
+				assert.NotZero(t, flags&unix.FD_CLOEXEC, "received descriptors are close-on-exec")
+			}
+			data := make([]byte, 16)
+			n, err = got[0].ReadAt(data, 0)
+			require.ErrorIs(t, err, io.EOF)
+			assert.Equal(t, "file 0", string(data[:n]))
+			_, err = got[2].Write([]byte("through the pipe"))
+			require.NoError(t, err)
+			n, err = pr.Read(data)
+			require.NoError(t, err)
+			assert.Equal(t, "through the pipe", string(data[:n]))
+
+			// The raw variant, into a caller's slice.
+			_, err = a.WriteFDs([]byte("raw"), fdInts(files))
+			require.NoError(t, err)
+			fds := []int{-1, -1, -1}
+			n, nfd, err := b.ReadFDs(buf, fds)
+			require.NoError(t, err)
+			assert.Equal(t, "raw", string(buf[:n]))
+			require.Equal(t, 2, nfd)
+			for i := range nfd {
+				assert.True(t, fdSame(t, files[i], fds[i]))
+				unix.Close(fds[i])
+			}
+			assert.Equal(t, -1, fds[2])
+		})
+	}
+}
+
+// TestFilesNoLeaks counts this process's descriptors around 1,000 rounds of
+// every way of receiving: all files wanted, more files than allowed (sender
+// sends 4, receiver allows 2: ErrTruncated with the byte count, every
+// descriptor closed), the raw variant with a too-small slice, and plain
+// Read, which has no way to hand descriptors out.
+func TestFilesNoLeaks(t *testing.T) {
+	const rounds = 1000
+	for _, p := range fdPairs() {
+		t.Run(p.name, func(t *testing.T) {
+			a, b := p.mk(t)
+			files := fdFiles(t, 4)
+			ints := fdInts(files)
+			buf := make([]byte, 64)
+			fds := make([]int, 4)
+			before := fdCount(t)
+			for i := range rounds {
+				_, err := a.WriteFiles([]byte("three"), files[:3]...)
+				require.NoError(t, err)
+				n, got, err := b.ReadFiles(buf, 3)
+				require.NoError(t, err)
+				require.Equal(t, "three", string(buf[:n]))
+				require.Len(t, got, 3)
+				fdCloseAll(got)
+
+				_, err = a.WriteFiles([]byte("four"), files...)
+				require.NoError(t, err)
+				n, got, err = b.ReadFiles(buf, 2)
+				require.ErrorIs(t, err, uds.ErrTruncated, "round %d", i)
+				require.Equal(t, 4, n, "the data is delivered with the error")
+				require.Equal(t, "four", string(buf[:n]))
+				require.Nil(t, got)
+
+				_, err = a.WriteFDs([]byte("raw"), ints)
+				require.NoError(t, err)
+				n, nfd, err := b.ReadFDs(buf, fds[:1])
+				require.ErrorIs(t, err, uds.ErrTruncated)
+				require.Equal(t, 3, n)
+				require.Zero(t, nfd)
+				require.Equal(t, -1, fds[0], "a descriptor given back and closed is not left in the slice")
+
+				_, err = a.WriteFiles([]byte("plain"), files...)
+				require.NoError(t, err)
+				n, err = b.Read(buf)
+				require.NoError(t, err)
+				require.Equal(t, "plain", string(buf[:n]))
+
+				_, err = a.WriteFiles([]byte("none"), files[:1]...)
+				require.NoError(t, err)
+				n, got, err = b.ReadFiles(buf, 0)
+				require.ErrorIs(t, err, uds.ErrTruncated)
+				require.Equal(t, "none", string(buf[:n]))
+				require.Nil(t, got)
+			}
+			assert.Equal(t, before, fdCount(t), "descriptors open before and after %d rounds", rounds)
+		})
+	}
+}
+
+// TestFilesTruncationError: the error names what happened and wraps
+// ErrTruncated inside a *net.OpError.
+func TestFilesTruncationError(t *testing.T) {
+	a, b, err := uds.SeqPacketPair()
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	files := fdFiles(t, 4)
+	_, err = a.WriteFiles([]byte("x"), files...)
+	require.NoError(t, err)
+	_, _, err = b.ReadFiles(make([]byte, 4), 2)
+	var oe *net.OpError
+	require.ErrorAs(t, err, &oe)
+	assert.ErrorIs(t, err, uds.ErrTruncated)
+	assert.Contains(t, err.Error(), "more than the 2 allowed")
+
+	// A message longer than the buffer: the bytes' truncation, and the
+	// files closed too.
+	before := fdCount(t)
+	_, err = a.WriteFiles([]byte("too long"), files...)
+	require.NoError(t, err)
+	n, got, err := b.ReadFiles(make([]byte, 3), 4)
+	var te *uds.TruncatedError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, 8, te.Len)
+	assert.Equal(t, 3, n)
+	assert.Nil(t, got)
+	assert.Equal(t, before, fdCount(t))
+}
+
+// TestFilesStreamFraming: after a truncation on a stream, the bytes that
+// came with the descriptors were returned and the next read continues where
+// they ended.
+func TestFilesStreamFraming(t *testing.T) {
+	a, b, err := uds.Pair()
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	files := fdFiles(t, 4)
+	_, err = a.WriteFiles([]byte("head"), files...)
+	require.NoError(t, err)
+	_, err = a.Write([]byte("tail"))
+	require.NoError(t, err)
+	buf := make([]byte, 64)
+	n, got, err := b.ReadFiles(buf, 2)
+	require.ErrorIs(t, err, uds.ErrTruncated)
+	assert.Nil(t, got)
+	assert.Equal(t, "head", string(buf[:n]), "a read stops after the bytes that carried descriptors")
+	n, err = b.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "tail", string(buf[:n]))
+}
+
+// TestFilesTooMany: more than 253 descriptors is refused before anything is
+// sent; 253 pass.
+func TestFilesTooMany(t *testing.T) {
+	null, err := os.Open(os.DevNull)
+	require.NoError(t, err)
+	defer null.Close()
+	files := make([]*os.File, uds.MaxFilesPerMessage+1)
+	for i := range files {
+		files[i] = null
+	}
+	for _, p := range fdPairs() {
+		t.Run(p.name, func(t *testing.T) {
+			a, b := p.mk(t)
+			_, err := a.WriteFiles([]byte("x"), files...)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, syscall.EINVAL)
+			assert.Contains(t, err.Error(), "254 descriptors in one message")
+			assert.Contains(t, err.Error(), "at most 253")
+			_, err = a.WriteFDs(nil, fdInts(files))
+			assert.ErrorIs(t, err, syscall.EINVAL)
+
+			// Nothing was sent.
+			require.NoError(t, b.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
+			_, err = b.Read(make([]byte, 8))
+			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+			require.NoError(t, b.SetReadDeadline(time.Time{}))
+
+			before := fdCount(t)
+			_, err = a.WriteFiles([]byte("max"), files[:uds.MaxFilesPerMessage]...)
+			require.NoError(t, err)
+			buf := make([]byte, 8)
+			n, got, err := b.ReadFiles(buf, 1000) // more than the limit reads as the limit
+			require.NoError(t, err)
+			assert.Equal(t, "max", string(buf[:n]))
+			assert.Len(t, got, uds.MaxFilesPerMessage)
+			fdCloseAll(got)
+			assert.Equal(t, before, fdCount(t))
+		})
+	}
+}
+
+// TestFilesEmptyMessage: on SEQPACKET and DGRAM, files travel with a
+// zero-length message (no hidden byte), which the receiver reads as an
+// empty message, not as the end of the connection.
+func TestFilesEmptyMessage(t *testing.T) {
+	for _, p := range fdPairs() {
+		if p.typ == uds.Stream {
+			continue
+		}
+		t.Run(p.name, func(t *testing.T) {
+			a, b := p.mk(t)
+			files := fdFiles(t, 1)
+			n, err := a.WriteFiles(nil, files...)
+			require.NoError(t, err)
+			assert.Zero(t, n)
+			_, err = a.Write([]byte("next"))
+			require.NoError(t, err)
+
+			buf := make([]byte, 16)
+			n, got, err := b.ReadFiles(buf, 1)
+			require.NoError(t, err)
+			assert.Zero(t, n, "the kernel delivers a zero-length message with the file")
+			require.Len(t, got, 1)
+			assert.True(t, fdSame(t, files[0], int(got[0].Fd())))
+			got[0].Close()
+			n, err = b.Read(buf)
+			require.NoError(t, err)
+			assert.Equal(t, "next", string(buf[:n]), "no hidden byte came before")
+
+			// Received with no buffer at all.
+			_, err = a.WriteFiles(nil, files...)
+			require.NoError(t, err)
+			n, got, err = b.ReadFiles(nil, 1)
+			require.NoError(t, err)
+			assert.Zero(t, n)
+			require.Len(t, got, 1)
+			got[0].Close()
+		})
+	}
+}
+
+// TestFilesStreamEmptyPayload: a stream carries descriptors only with data,
+// so files sent without data take exactly one NUL byte with them, and a
+// receive with no buffer consumes that byte.
+func TestFilesStreamEmptyPayload(t *testing.T) {
+	for _, p := range fdPairs() {
+		if p.typ != uds.Stream {
+			continue
+		}
+		t.Run(p.name, func(t *testing.T) {
+			a, b := p.mk(t)
+			files := fdFiles(t, 1)
+			n, err := a.WriteFiles(nil, files...)
+			require.NoError(t, err)
+			assert.Zero(t, n, "the added byte is not counted")
+			_, err = a.Write([]byte("after"))
+			require.NoError(t, err)
+			buf := make([]byte, 16)
+			n, got, err := b.ReadFiles(buf, 1)
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			got[0].Close()
+			assert.Equal(t, []byte{0}, buf[:n], "exactly one NUL byte came with the file")
+			n, err = b.Read(buf)
+			require.NoError(t, err)
+			assert.Equal(t, "after", string(buf[:n]))
+
+			// With no buffer, the byte is consumed and not reported.
+			_, err = a.WriteFiles(nil, files...)
+			require.NoError(t, err)
+			_, err = a.Write([]byte("after"))
+			require.NoError(t, err)
+			n, got, err = b.ReadFiles(nil, 1)
+			require.NoError(t, err)
+			assert.Zero(t, n)
+			require.Len(t, got, 1)
+			got[0].Close()
+			n, err = b.Read(buf)
+			require.NoError(t, err)
+			assert.Equal(t, "after", string(buf[:n]), "the NUL byte is gone, not left for the next read")
+
+			// Without files an empty write sends nothing.
+			n, err = a.WriteFiles(nil)
+			require.NoError(t, err)
+			assert.Zero(t, n)
+			require.NoError(t, b.SetReadDeadline(time.Now().Add(30*time.Millisecond)))
+			_, err = b.Read(buf)
+			assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+		})
+	}
+}
+
+// TestFilesStreamLargePayload: on a stream the whole payload is written,
+// as Write does, even when it is larger than the socket buffer.
+func TestFilesStreamLargePayload(t *testing.T) {
+	a, b, err := uds.Pair()
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	files := fdFiles(t, 1)
+	payload := msgPattern(4<<20, 3)
+	done := make(chan error, 1)
+	go func() {
+		n, err := a.WriteFiles(payload, files...)
+		if err == nil && n != len(payload) {
+			err = fmt.Errorf("wrote %d of %d bytes", n, len(payload))
+		}
+		done <- err
+	}()
+	got := make([]byte, 0, len(payload))
+	buf := make([]byte, 64<<10)
+	n, fs, err := b.ReadFiles(buf, 1)
+	require.NoError(t, err)
+	require.Len(t, fs, 1)
+	fs[0].Close()
+	got = append(got, buf[:n]...)
+	for len(got) < len(payload) {
+		n, err := b.Read(buf)
+		require.NoError(t, err)
+		got = append(got, buf[:n]...)
+	}
+	require.NoError(t, <-done)
+	assert.True(t, string(got) == string(payload))
+}
+
+// TestFilesEOF: the end of a connection is io.EOF, with no descriptors.
+func TestFilesEOF(t *testing.T) {
+	for _, p := range fdPairs() {
+		if p.typ == uds.Datagram {
+			continue
+		}
+		t.Run(p.name, func(t *testing.T) {
+			a, b := p.mk(t)
+			require.NoError(t, a.Close())
+			n, got, err := b.ReadFiles(make([]byte, 8), 1)
+			assert.Zero(t, n)
+			assert.Nil(t, got)
+			assert.ErrorIs(t, err, io.EOF)
+		})
+	}
+}
+
+// TestFilesDatagramAddresses: WriteFilesTo and ReadFilesFrom between bound,
+// unconnected sockets carry the sender's exact address.
+func TestFilesDatagramAddresses(t *testing.T) {
+	srvAddr := uds.Abstract(msgTag() + "\x00srv")
+	srv := msgListenDatagram(t, nil, srvAddr)
+	cli := msgListenDatagram(t, nil, uds.Path(filepath.Join(msgDir(t), "cli.sock")))
+	files := fdFiles(t, 2)
+	_, err := cli.WriteFilesTo([]byte("to srv"), srvAddr, files...)
+	require.NoError(t, err)
+	var from uds.Addr
+	buf := make([]byte, 16)
+	n, got, err := srv.ReadFilesFrom(buf, &from, 2)
+	require.NoError(t, err)
+	assert.Equal(t, "to srv", string(buf[:n]))
+	assert.Equal(t, cli.LocalAddr(), from)
+	require.Len(t, got, 2)
+	fdCloseAll(got)
+
+	_, err = srv.WriteFDsTo(nil, from, fdInts(files[:1]))
+	require.NoError(t, err)
+	fds := make([]int, 2)
+	n, nfd, err := cli.ReadFDsFrom(buf, &from, fds)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Equal(t, srvAddr.WithType(uds.Datagram), from)
+	require.Equal(t, 1, nfd)
+	assert.True(t, fdSame(t, files[0], fds[0]))
+	unix.Close(fds[0])
+
+	// An unnamed destination is the connected peer: here there is none.
+	_, err = cli.WriteFilesTo([]byte("x"), uds.Unnamed(), files[0])
+	assert.Error(t, err)
+}
+
+// TestFilesUnexpectedPIDFD: a PIDFD the kernel attaches (SO_PASSPIDFD) is
+// closed when reading files, which does not ask for credentials.
+func TestFilesUnexpectedPIDFD(t *testing.T) {
+	a, b, err := uds.SeqPacketPair()
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	if err := uds.PassCred(b, true); err != nil {
+		if errors.Is(err, uds.ErrUnsupported) {
+			t.Skip("no SO_PASSPIDFD:", err)
+		}
+		require.NoError(t, err)
+	}
+	files := fdFiles(t, 1)
+	buf := make([]byte, 8)
+	before := fdCount(t)
+	for range 200 {
+		_, err = a.WriteFiles([]byte("x"), files...)
+		require.NoError(t, err)
+		_, got, err := b.ReadFiles(buf, 1)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		got[0].Close()
+	}
+	assert.Equal(t, before, fdCount(t), "PIDFDs attached to messages are closed")
+}
+
+// TestFilesZeroAlloc: passing descriptors allocates nothing on the uds
+// types but the files returned.
+func TestFilesZeroAlloc(t *testing.T) {
+	files := fdFiles(t, 2)
+	ints := fdInts(files)
+	msg := []byte("zero")
+	buf := make([]byte, 16)
+	fds := make([]int, 4)
+	for _, p := range fdPairs()[:4] {
+		t.Run(p.name, func(t *testing.T) {
+			a, b := p.mk(t)
+			var failed error
+			round := func(send func() (int, error)) {
+				if _, err := send(); err != nil {
+					failed = err
+				}
+				n, nfd, err := b.ReadFDs(buf, fds)
+				if err != nil || n != len(msg) || nfd != 2 {
+					failed = errors.Join(failed, err, fmt.Errorf("read %d bytes, %d descriptors", n, nfd))
+				}
+				for _, fd := range fds[:nfd] {
+					unix.Close(fd)
+				}
+			}
+			allocs := testing.AllocsPerRun(200, func() { round(func() (int, error) { return a.WriteFDs(msg, ints) }) })
+			require.NoError(t, failed)
+			assert.Equal(t, 0.0, allocs, "WriteFDs+ReadFDs")
+			allocs = testing.AllocsPerRun(200, func() { round(func() (int, error) { return a.WriteFiles(msg, files...) }) })
+			require.NoError(t, failed)
+			assert.Equal(t, 0.0, allocs, "WriteFiles+ReadFDs")
+			allocs = testing.AllocsPerRun(200, func() { round(func() (int, error) { return uds.SendFDs(a, msg, ints) }) })
+			require.NoError(t, failed)
+			assert.Equal(t, 0.0, allocs, "SendFDs on a uds type")
+
+			// ReadFiles allocates the slice and the files, nothing more.
+			perFile := testing.AllocsPerRun(100, func() {
+				fd, _ := unix.Dup(ints[0])
+				os.NewFile(uintptr(fd), "x").Close()
+			})
+			allocs = testing.AllocsPerRun(200, func() {
+				if _, err := a.WriteFiles(msg, files...); err != nil {
+					failed = err
+				}
+				_, got, err := b.ReadFiles(buf, 2)
+				if err != nil || len(got) != 2 {
+					failed = errors.Join(failed, err)
+				}
+				fdCloseAll(got)
+			})
+			require.NoError(t, failed)
+			assert.LessOrEqual(t, allocs, 1+2*perFile, "ReadFiles: the slice and two files (%.0f allocations each)", perFile)
+		})
+	}
+	t.Run("datagram ReadFDsFrom", func(t *testing.T) {
+		srvAddr := uds.Abstract(msgTag())
+		srv := msgListenDatagram(t, nil, srvAddr)
+		cli := msgListenDatagram(t, nil, uds.Autobind())
+		var from uds.Addr
+		var failed error
+		allocs := testing.AllocsPerRun(200, func() {
+			if _, err := cli.WriteFDsTo(msg, srvAddr, ints); err != nil {
+				failed = err
+			}
+			_, nfd, err := srv.ReadFDsFrom(buf, &from, fds)
+			if err != nil || nfd != 2 {
+				failed = errors.Join(failed, err)
+			}
+			for _, fd := range fds[:nfd] {
+				unix.Close(fd)
+			}
+		})
+		require.NoError(t, failed)
+		assert.Equal(t, cli.LocalAddr(), from)
+		assert.Equal(t, 0.0, allocs)
+	})
+}
+
+// TestRefuseFiles: with SO_PASSRIGHTS=0 (Linux 6.16+) the kernel refuses
+// the sender (EPERM) and nothing reaches the receiver; plain data still
+// flows.
+func TestRefuseFiles(t *testing.T) {
+	files := fdFiles(t, 1)
+	check := func(t *testing.T, snd, rcv fdEnd) {
+		t.Helper()
+		_, err := snd.WriteFiles([]byte("files"), files...)
+		require.ErrorIs(t, err, syscall.EPERM, "the kernel refuses the sender")
+		_, err = snd.Write([]byte("data"))
+		require.NoError(t, err)
+		buf := make([]byte, 16)
+		n, got, err := rcv.ReadFiles(buf, 1)
+		require.NoError(t, err)
+		assert.Equal(t, "data", string(buf[:n]), "the refused message never arrived")
+		assert.Nil(t, got)
+	}
+	t.Run("RefuseFiles on a pair", func(t *testing.T) {
+		a, b, err := uds.SeqPacketPair()
+		require.NoError(t, err)
+		defer a.Close()
+		defer b.Close()
+		if err := uds.RefuseFiles(b); errors.Is(err, uds.ErrUnsupported) {
+			t.Skip("kernel without SO_PASSRIGHTS:", err)
+		} else {
+			require.NoError(t, err)
+		}
+		check(t, a, b)
+		// The other direction is unaffected.
+		_, err = b.WriteFiles([]byte("back"), files...)
+		require.NoError(t, err)
+		_, got, err := a.ReadFiles(make([]byte, 8), 1)
+		require.NoError(t, err)
+		fdCloseAll(got)
+	})
+	t.Run("ListenConfig.RefuseFiles, accepted connections inherit it", func(t *testing.T) {
+		lc := uds.ListenConfig{RefuseFiles: true}
+		ln, err := lc.Listen(context.Background(), uds.Path(filepath.Join(msgDir(t), "s.sock")))
+		if errors.Is(err, uds.ErrUnsupported) {
+			t.Skip("kernel without SO_PASSRIGHTS:", err)
+		}
+		require.NoError(t, err)
+		defer ln.Close()
+		cli, err := uds.Dial(context.Background(), ln.Addr().(uds.Addr))
+		require.NoError(t, err)
+		defer cli.Close()
+		srv, err := ln.AcceptUnix()
+		require.NoError(t, err)
+		defer srv.Close()
+		check(t, cli, srv)
+	})
+	t.Run("ListenConfig.RefuseFiles on a datagram socket", func(t *testing.T) {
+		lc := uds.ListenConfig{RefuseFiles: true}
+		addr := uds.Abstract(msgTag())
+		srv, err := lc.ListenDatagram(context.Background(), addr)
+		if errors.Is(err, uds.ErrUnsupported) {
+			t.Skip("kernel without SO_PASSRIGHTS:", err)
+		}
+		require.NoError(t, err)
+		defer srv.Close()
+		cli := msgDialDatagram(t, nil, addr)
+		check(t, cli, srv)
+	})
+}
+
+// ---- a receiver out of descriptors (RLIMIT_NOFILE) ----------------------
+
+const roleFDsRlimit = "fds-rlimit-recv" // args: socket type; fd 3 is the socket
+
+func init() { childproc.Register(roleFDsRlimit, childFDsRlimit) }
+
+type fdsRlimitReport struct {
+	N, Files         int
+	Err              string
+	Truncated        bool
+	Data             string
+	FreeAfter        int // descriptors that could be opened right after the truncated read
+	N2, Files2       int
+	Data2, Err2      string
+	Before, After    int
+	Limit, Occupying int
+}
+
+func childFDsRlimit(args []string) int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
+	f := os.NewFile(3, "sock")
+	var c fdEnd
+	var err error
+	switch args[0] {
+	case "stream":
+		c, err = uds.FileConn(f)
+	case "seqpacket":
+		c, err = uds.FileSeqPacketConn(f)
+	default:
+		c, err = uds.FileDatagramConn(f)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	f.Close()
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return fail(err)
+	}
+	count := func() int { ents, _ := os.ReadDir("/proc/self/fd"); return len(ents) }
+	var r fdsRlimitReport
+	r.Limit = int(lim.Cur)
+	r.Before = count()
+	// Fill the descriptor table, then free exactly two slots.
+	var fillers []int
+	for {
+		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			break
+		}
+		fillers = append(fillers, fd)
+	}
+	r.Occupying = len(fillers)
+	for range 2 {
+		unix.Close(fillers[len(fillers)-1])
+		fillers = fillers[:len(fillers)-1]
+	}
+	fmt.Println(childproc.Ready)
+	buf := make([]byte, 64)
+	n, files, err := c.ReadFiles(buf, 8)
+	r.N, r.Files, r.Data = n, len(files), string(buf[:n])
+	if err != nil {
+		r.Err, r.Truncated = err.Error(), errors.Is(err, uds.ErrTruncated)
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	// The two descriptors that did arrive must have been closed: the two
+	// slots are free again, and no more.
+	var probe []int
+	for {
+		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			break
+		}
+		probe = append(probe, fd)
+	}
+	r.FreeAfter = len(probe)
+	for _, fd := range probe {
+		unix.Close(fd)
+	}
+	fmt.Println("FIRST")
+	n, files, err = c.ReadFiles(buf, 8)
+	r.N2, r.Files2, r.Data2 = n, len(files), string(buf[:n])
+	if err != nil {
+		r.Err2 = err.Error()
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	for _, fd := range fillers {
+		unix.Close(fd)
+	}
+	r.After = count()
+	out, _ := json.Marshal(r)
+	fmt.Println("REPORT", string(out))
+	return 0
+}
+
+// TestFilesRlimitTruncation: a receiver whose descriptor table is full
+// (run under prlimit --nofile) gets MSG_CTRUNC with the data delivered:
+// RecvFiles returns the byte count and ErrTruncated, the descriptors that
+// did arrive are closed (the freed slots are free again), the connection
+// stays in step, and the child ends with the descriptors it began with.
+func TestFilesRlimitTruncation(t *testing.T) {
+	prlimit := msgRequireTool(t, "prlimit")
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
+		t.Run(typ.String(), func(t *testing.T) {
+			mine, theirs, err := uds.PairFiles(typ)
+			require.NoError(t, err)
+			defer mine.Close()
+			cmd := exec.Command(prlimit, "--nofile=12:12", exe, "-test.run=^$")
+			cmd.Env = append(os.Environ(), "UDS_CHILD_ROLE="+roleFDsRlimit, `UDS_CHILD_ARGS=["`+typ.String()+`"]`)
+			cmd.ExtraFiles = []*os.File{theirs}
+			var stderr msgSyncBuffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			require.NoError(t, err)
+			require.NoError(t, cmd.Start())
+			theirs.Close()
+			defer cmd.Process.Kill()
+			lines := bufio.NewScanner(stdout)
+			next := func() string {
+				t.Helper()
+				require.True(t, lines.Scan(), "child output ended; stderr:\n%s", stderr.String())
+				return lines.Text()
+			}
+			require.Equal(t, childproc.Ready, next())
+
+			files := fdFiles(t, 4)
+			_, err = uds.SendFiles(mine, []byte("payload-1"), files...)
+			require.NoError(t, err)
+			require.Equal(t, "FIRST", next())
+			_, err = uds.SendFiles(mine, []byte("second"), files[:1]...)
+			require.NoError(t, err)
+			line := next()
+			require.NoError(t, cmd.Wait(), "stderr:\n%s", stderr.String())
+
+			var r fdsRlimitReport
+			rest, ok := strings.CutPrefix(line, "REPORT ")
+			require.True(t, ok, line)
+			require.NoError(t, json.Unmarshal([]byte(rest), &r))
+			t.Logf("child: %+v", r)
+			assert.Equal(t, 12, r.Limit)
+			assert.True(t, r.Truncated, "ErrTruncated: %s", r.Err)
+			assert.Contains(t, r.Err, "MSG_CTRUNC")
+			assert.Contains(t, r.Err, "the 2 that arrived were closed")
+			assert.Equal(t, 9, r.N, "the data is delivered with the error")
+			assert.Equal(t, "payload-1", r.Data)
+			assert.Zero(t, r.Files)
+			assert.Equal(t, 2, r.FreeAfter, "the two descriptors that arrived were closed at once")
+			assert.Equal(t, "second", r.Data2, "the connection stays in step")
+			assert.Equal(t, 1, r.Files2)
+			assert.Empty(t, r.Err2)
+			assert.Equal(t, r.Before, r.After, "no descriptor leaked in the child")
+		})
+	}
+}
+
+// ---- interoperability ---------------------------------------------------
+
+// fdPython starts a python3 script with sock as its descriptor 3 (closed
+// here once the child has it); wait returns the script's standard output.
+func fdPython(t *testing.T, sock *os.File, script string) (wait func() string) {
+	t.Helper()
+	py := msgRequireTool(t, "python3")
+	cmd := exec.Command(py, "-c", script)
+	cmd.ExtraFiles = []*os.File{sock}
+	var stdout, stderr msgSyncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	sock.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	return func() string {
+		t.Helper()
+		select {
+		case err := <-exited:
+			require.NoError(t, err, "python3 stderr:\n%s", stderr.String())
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("python3 still running; stderr:\n%s", stderr.String())
+		}
+		return stdout.String()
+	}
+}
+
+// fdConnFromFile rebuilds a uds connection of type typ from a socket file.
+func fdConnFromFile(t *testing.T, f *os.File, typ uds.SocketType) fdEnd {
+	t.Helper()
+	var c fdEnd
+	var err error
+	switch typ {
+	case uds.Stream:
+		c, err = uds.FileConn(f)
+	case uds.SeqPacket:
+		c, err = uds.FileSeqPacketConn(f)
+	default:
+		c, err = uds.FileDatagramConn(f)
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestFilesPythonSender: python3's socket.send_fds to uds.
+func TestFilesPythonSender(t *testing.T) {
+	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
+		t.Run(typ.String(), func(t *testing.T) {
+			mine, theirs, err := uds.PairFiles(typ)
+			require.NoError(t, err)
+			c := fdConnFromFile(t, mine, typ)
+			mine.Close()
+			path := filepath.Join(t.TempDir(), "from-python")
+			wait := fdPython(t, theirs, fmt.Sprintf(`
+import os, socket
+s = socket.socket(fileno=3)
+fd = os.open(%q, os.O_RDWR | os.O_CREAT, 0o600)
+os.write(fd, b"written by python")
+socket.send_fds(s, [b"one file"], [fd])
+socket.send_fds(s, [b"four files"], [fd, fd, fd, fd])
+socket.send_fds(s, [b"end"], [])
+print("sent")
+`, path))
+			buf := make([]byte, 32)
+			n, got, err := c.ReadFiles(buf, 2)
+			require.NoError(t, err)
+			assert.Equal(t, "one file", string(buf[:n]))
+			require.Len(t, got, 1)
+			data := make([]byte, 64)
+			m, _ := got[0].ReadAt(data, 0)
+			assert.Equal(t, "written by python", string(data[:m]))
+			got[0].Close()
+
+			n, got, err = c.ReadFiles(buf, 2)
+			assert.ErrorIs(t, err, uds.ErrTruncated)
+			assert.Equal(t, "four files", string(buf[:n]))
+			assert.Nil(t, got)
+			n, err = c.Read(buf)
+			require.NoError(t, err)
+			assert.Equal(t, "end", string(buf[:n]))
+			assert.Equal(t, "sent\n", wait())
+			f, err := os.Open(path)
+			require.NoError(t, err)
+			defer f.Close()
+			assert.Zero(t, msgFDsOpenOn(t, f, int(f.Fd())), "no descriptor of python's file is left open here")
+		})
+	}
+}
+
+// TestFilesPythonReceiver: uds to python3's socket.recv_fds, which reads the
+// passed file's content.
+func TestFilesPythonReceiver(t *testing.T) {
+	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
+		t.Run(typ.String(), func(t *testing.T) {
+			mine, theirs, err := uds.PairFiles(typ)
+			require.NoError(t, err)
+			c := fdConnFromFile(t, mine, typ)
+			mine.Close()
+			f, err := os.CreateTemp(t.TempDir(), "to-python")
+			require.NoError(t, err)
+			defer f.Close()
+			_, err = f.WriteString("written by uds")
+			require.NoError(t, err)
+			_, err = c.WriteFiles([]byte("take this"), f)
+			require.NoError(t, err)
+			_, err = c.WriteFiles(nil, f, f)
+			require.NoError(t, err)
+			out := fdPython(t, theirs, `
+import json, os, socket
+s = socket.socket(fileno=3)
+res = []
+for _ in range(2):
+    msg, fds, flags, addr = socket.recv_fds(s, 100, 4)
+    os.lseek(fds[0], 0, 0)
+    res.append({"msg": msg.hex(), "n": len(fds), "flags": flags, "data": os.read(fds[0], 100).decode()})
+print(json.dumps(res))
+`)()
+			var res []struct {
+				Msg   string
+				N     int
+				Flags int
+				Data  string
+			}
+			require.NoError(t, json.Unmarshal([]byte(out), &res))
+			require.Len(t, res, 2)
+			assert.Equal(t, fmt.Sprintf("%x", "take this"), res[0].Msg)
+			assert.Equal(t, 1, res[0].N)
+			assert.Zero(t, res[0].Flags)
+			assert.Equal(t, "written by uds", res[0].Data)
+			assert.Equal(t, 2, res[1].N)
+			assert.Equal(t, "written by uds", res[1].Data)
+			if typ == uds.Stream {
+				assert.Equal(t, "00", res[1].Msg, "files with no data take one NUL byte on a stream")
+			} else {
+				assert.Equal(t, "", res[1].Msg, "no hidden byte on SEQPACKET and DGRAM")
+			}
+		})
+	}
+}
+
+// TestFilesNetcatSender: nc -F, a real SCM_RIGHTS sender, passes its
+// connected TCP socket over its standard output; uds receives it and talks
+// TCP through it.
+func TestFilesNetcatSender(t *testing.T) {
+	nc := msgRequireTool(t, "nc")
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer tl.Close()
+	mine, theirs, err := uds.PairFiles(uds.Stream)
+	require.NoError(t, err)
+	c := fdConnFromFile(t, mine, uds.Stream)
+	mine.Close()
+
+	cmd := exec.Command(nc, "-F", "127.0.0.1", fmt.Sprint(tl.Addr().(*net.TCPAddr).Port))
+	cmd.Stdout = theirs
+	var stderr msgSyncBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	theirs.Close()
+	defer cmd.Process.Kill()
+
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	buf := make([]byte, 8)
+	n, got, err := c.ReadFiles(buf, 1)
+	require.NoError(t, err, "nc stderr: %s", stderr.String())
+	require.Len(t, got, 1)
+	assert.Equal(t, []byte{0}, buf[:n], "nc sends one NUL byte with the descriptor")
+	require.NoError(t, cmd.Wait(), "nc exits after passing the socket")
+
+	tc, err := net.FileConn(got[0])
+	got[0].Close()
+	require.NoError(t, err)
+	defer tc.Close()
+	require.IsType(t, &net.TCPConn{}, tc)
+	srv, err := tl.Accept()
+	require.NoError(t, err)
+	defer srv.Close()
+	assert.Equal(t, srv.RemoteAddr().String(), tc.LocalAddr().String(), "the descriptor is nc's TCP connection")
+	_, err = tc.Write([]byte("ping"))
+	require.NoError(t, err)
+	_, err = io.ReadFull(srv, buf[:4])
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(buf[:4]))
+	_, err = srv.Write([]byte("pong"))
+	require.NoError(t, err)
+	_, err = io.ReadFull(tc, buf[:4])
+	require.NoError(t, err)
+	assert.Equal(t, "pong", string(buf[:4]))
+}
