@@ -16,7 +16,9 @@ var (
 	// ErrNoCredentials means a message carried no sender credentials: the
 	// receiving socket did not have SO_PASSCRED set when the message was
 	// sent (the kernel then attaches a credential with PID 0, which uds does
-	// not report as an identity), or the peer is not a local process.
+	// not report as an identity), or the peer is not a local process. The
+	// Cred filled by a read that fails with it has PID 0 and UID and GID -1,
+	// so that code that skips the error does not take the sender for root.
 	ErrNoCredentials = errors.New("no sender credentials recorded")
 
 	// ErrRefused is wrapped by the errors of the ready-made authorization

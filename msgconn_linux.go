@@ -43,6 +43,9 @@ type msgConn struct {
 	rerrno syscall.Errno
 	readFn func(uintptr) bool
 
+	batchOnce sync.Once
+	batchSt   *batchState
+
 	wmu     sync.Mutex
 	whdr    unix.Msghdr
 	wiov    unix.Iovec
@@ -177,7 +180,7 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 	if c.rhdr.Controllen > 0 {
 		credErr = c.parseControl(cred)
 	} else if cred != nil {
-		*cred = Cred{}
+		*cred = Cred{UID: -1, GID: -1}
 		credErr = ErrNoCredentials
 	}
 	switch {
@@ -197,12 +200,16 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 	return full, nil
 }
 
-// parseControl reads the control messages of the last recvmsg: it fills
-// cred (if not nil) from SCM_CREDENTIALS and SCM_PIDFD, and closes every
-// descriptor nobody asked for, so that a peer cannot leak descriptors into
-// this process.
+// parseControl reads the control messages of the last recvmsg; see
+// parseControlInto.
 func (c *msgConn) parseControl(cred *Cred) error {
-	ctl := c.rctl[:c.rhdr.Controllen]
+	return parseControlInto(c.rctl[:c.rhdr.Controllen], cred)
+}
+
+// parseControlInto reads the control messages in ctl: it fills cred (if not
+// nil) from SCM_CREDENTIALS and SCM_PIDFD, and closes every descriptor nobody
+// asked for. It returns ErrNoCredentials if cred was asked for and none came.
+func parseControlInto(ctl []byte, cred *Cred) error {
 	gotCred := false
 	if cred != nil {
 		*cred = Cred{}
@@ -218,8 +225,6 @@ func (c *msgConn) parseControl(cred *Cred) error {
 			case unix.SCM_CREDENTIALS:
 				if cred != nil && len(data) >= unix.SizeofUcred {
 					uc := (*unix.Ucred)(unsafe.Pointer(&data[0]))
-					// PID 0 is what the kernel attaches when SO_PASSCRED
-					// was set after the message was sent: no identity.
 					if uc.Pid != 0 {
 						cred.PID, cred.UID, cred.GID = int(uc.Pid), int(uc.Uid), int(uc.Gid)
 						gotCred = true
@@ -248,7 +253,8 @@ func (c *msgConn) parseControl(cred *Cred) error {
 	}
 	if cred != nil && !gotCred {
 		cred.Close()
-		*cred = Cred{}
+		// IDs of -1 so that code that skips the error does not read root.
+		*cred = Cred{UID: -1, GID: -1}
 		return ErrNoCredentials
 	}
 	return nil

@@ -1,0 +1,269 @@
+package uds
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// mmsghdr is struct mmsghdr from sendmmsg(2); Go pads it as C does.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+}
+
+// batchCtl is the control space of one message in a batch: room for a
+// timestamp, credentials and a PIDFD, like msgConn's.
+const batchCtl = 128
+
+// batchBufs are the kernel-facing arrays of one direction of batch I/O,
+// grown to the largest batch seen and reused.
+type batchBufs struct {
+	hdrs  []mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrUnix
+	ctl   []byte
+	off   int // first message of the current call
+	n     int // messages in the current call
+	got   int // result of the system call
+	errno syscall.Errno
+	fn    func(uintptr) bool
+	wait  bool // writes: wait in the poller on EAGAIN
+}
+
+func (b *batchBufs) grow(n int) {
+	if len(b.hdrs) >= n {
+		return
+	}
+	b.hdrs = make([]mmsghdr, n)
+	b.iovs = make([]unix.Iovec, n)
+	b.names = make([]unix.RawSockaddrUnix, n)
+	b.ctl = make([]byte, n*batchCtl)
+}
+
+// batchState is a socket's batch machinery, made on first use.
+type batchState struct {
+	rmu sync.Mutex
+	r   batchBufs
+	wmu sync.Mutex
+	w   batchBufs
+}
+
+func (c *msgConn) batch() *batchState {
+	c.batchOnce.Do(func() {
+		b := &batchState{}
+		b.r.fn = func(fd uintptr) bool {
+			for {
+				r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.r.hdrs[0])), uintptr(b.r.n),
+					unix.MSG_TRUNC|unix.MSG_CMSG_CLOEXEC, 0, 0)
+				switch e {
+				case unix.EINTR:
+					continue
+				case unix.EAGAIN:
+					return false
+				}
+				b.r.got, b.r.errno = int(r), e
+				return true
+			}
+		}
+		b.w.fn = func(fd uintptr) bool {
+			for {
+				r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.w.hdrs[b.w.off])), uintptr(b.w.n),
+					unix.MSG_NOSIGNAL, 0, 0)
+				switch e {
+				case unix.EINTR:
+					continue
+				case unix.EAGAIN:
+					if b.w.wait {
+						return false
+					}
+				}
+				b.w.got, b.w.errno = int(r), e
+				return true
+			}
+		}
+		c.batchSt = b
+	})
+	return c.batchSt
+}
+
+func (c *msgConn) readBatch(ms []Message) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	b := c.batch()
+	b.rmu.Lock()
+	defer b.rmu.Unlock()
+	r := &b.r
+	r.grow(len(ms))
+	r.n = len(ms)
+	wantCtl := c.typ == SeqPacket
+	for i := range ms {
+		m := &ms[i]
+		iov := &r.iovs[i]
+		iov.Base = nil
+		if len(m.Buf) > 0 {
+			iov.Base = &m.Buf[0]
+		}
+		iov.SetLen(len(m.Buf))
+		h := &r.hdrs[i].hdr
+		*h = unix.Msghdr{Iov: iov}
+		h.SetIovlen(1)
+		if c.typ == Datagram {
+			h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+			h.Namelen = uint32(unsafe.Sizeof(r.names[i]))
+		}
+		if wantCtl || m.Cred != nil {
+			h.Control = &r.ctl[i*batchCtl]
+			h.SetControllen(batchCtl)
+		}
+		r.hdrs[i].len = 0
+	}
+	r.errno = 0
+	err := c.rc.Read(r.fn)
+	defer func() {
+		for i := range ms {
+			r.iovs[i].Base = nil
+		}
+	}()
+	if err != nil {
+		return 0, c.opErr("read", err)
+	}
+	if r.errno != 0 {
+		return 0, c.opErr("read", os.NewSyscallError("recvmmsg", r.errno))
+	}
+	n := r.got
+	for i := 0; i < n; i++ {
+		m := &ms[i]
+		h := &r.hdrs[i].hdr
+		full := int(r.hdrs[i].len)
+		if c.typ == SeqPacket && full == 0 && h.Controllen == 0 {
+			// The end of the connection: what came before is the batch.
+			for j := i; j < n; j++ {
+				closeControl(r.ctl[j*batchCtl:], int(r.hdrs[j].hdr.Controllen))
+			}
+			if i == 0 {
+				return 0, io.EOF
+			}
+			return i, nil
+		}
+		m.Err = nil
+		if h.Controllen > 0 {
+			if cerr := parseControlInto(r.ctl[i*batchCtl:i*batchCtl+int(h.Controllen)], m.Cred); cerr != nil {
+				m.Err = cerr
+			}
+		} else if m.Cred != nil {
+			*m.Cred = Cred{UID: -1, GID: -1}
+			m.Err = ErrNoCredentials
+		}
+		m.Len = full
+		m.N = min(full, len(m.Buf))
+		if full > len(m.Buf) {
+			m.Err = ErrTruncated
+		}
+		if c.typ == Datagram {
+			decodeInto(&r.names[i], h.Namelen, Datagram, &m.Addr)
+		}
+	}
+	return n, nil
+}
+
+// closeControl closes the descriptors in a control buffer that is dropped.
+func closeControl(ctl []byte, n int) {
+	if n > 0 {
+		_ = parseControlInto(ctl[:n], nil)
+	}
+}
+
+func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	b := c.batch()
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	w := &b.w
+	w.grow(len(ms))
+	defer func() {
+		for i := range w.iovs[:len(ms)] {
+			w.iovs[i].Base = nil
+		}
+	}()
+	unconnected := false
+	for i := range ms {
+		m := &ms[i]
+		iov := &w.iovs[i]
+		iov.Base = nil
+		if len(m.Buf) > 0 {
+			iov.Base = &m.Buf[0]
+		}
+		iov.SetLen(len(m.Buf))
+		h := &w.hdrs[i].hdr
+		*h = unix.Msghdr{Iov: iov}
+		h.SetIovlen(1)
+		m.N = 0
+		if addrs && m.Addr.kind != KindUnnamed {
+			if err := validateTarget(m.Addr); err != nil {
+				return i, c.opErrTo("write", m.Addr, err)
+			}
+			if m.Addr.kind == KindPath && len(m.Addr.name) > MaxPathLen {
+				return i, c.opErrTo("write", m.Addr, errLongBatchPath)
+			}
+			n, err := encodeSockaddr(m.Addr, &w.names[i])
+			if err != nil {
+				return i, c.opErrTo("write", m.Addr, err)
+			}
+			h.Name = (*byte)(unsafe.Pointer(&w.names[i]))
+			h.Namelen = n
+			unconnected = true
+		}
+		if m.Cred != nil {
+			ctl := w.ctl[i*batchCtl:]
+			ch := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
+			ch.Level, ch.Type = unix.SOL_SOCKET, unix.SCM_CREDENTIALS
+			ch.SetLen(unix.CmsgLen(unix.SizeofUcred))
+			uc := (*unix.Ucred)(unsafe.Pointer(&ctl[unix.SizeofCmsghdr]))
+			uc.Pid, uc.Uid, uc.Gid = int32(m.Cred.PID), uint32(m.Cred.UID), uint32(m.Cred.GID)
+			h.Control = &ctl[0]
+			h.SetControllen(unix.CmsgSpace(unix.SizeofUcred))
+		}
+	}
+	sent := 0
+	var delay time.Duration
+	for sent < len(ms) {
+		w.off, w.n = sent, len(ms)-sent
+		w.wait = !unconnected
+		w.errno = 0
+		err := c.rc.Write(w.fn)
+		if err != nil {
+			return sent, c.opErrTo("write", ms[sent].Addr, err)
+		}
+		switch w.errno {
+		case 0:
+			for i := sent; i < sent+w.got; i++ {
+				ms[i].N = int(w.hdrs[i].len)
+			}
+			sent += w.got
+			delay = 0
+			continue
+		case unix.EAGAIN:
+			delay = retryDelay(delay, 10*time.Millisecond)
+			if err := c.waitWritable(delay); err != nil {
+				return sent, c.opErrTo("write", ms[sent].Addr, err)
+			}
+			continue
+		case unix.EMSGSIZE:
+			return sent, c.opErrTo("write", ms[sent].Addr, c.tooLong(len(ms[sent].Buf)))
+		}
+		return sent, c.opErrTo("write", ms[sent].Addr, os.NewSyscallError("sendmmsg", w.errno))
+	}
+	return sent, nil
+}
+
+var errLongBatchPath = fmt.Errorf("%w: WriteBatch takes paths of up to %d bytes; send to a longer one with WriteTo", ErrInvalidAddr, MaxPathLen)

@@ -1,0 +1,43 @@
+//go:build !linux
+
+package uds
+
+import "errors"
+
+// readBatch is the portable fallback: one message per call, with the same
+// per-message results as the batch path.
+func (c *msgConn) readBatch(ms []Message) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	m := &ms[0]
+	full, err := c.recv("read", m.Buf, false, &m.Addr, m.Cred)
+	m.Err, m.N, m.Len = nil, full, full
+	var te *TruncatedError
+	switch {
+	case errors.As(err, &te):
+		m.N, m.Len, m.Err = te.Buf, te.Len, ErrTruncated
+	case errors.Is(err, ErrNoCredentials):
+		m.Err = ErrNoCredentials
+	case err != nil:
+		return 0, err
+	}
+	return 1, nil
+}
+
+// writeBatch is the portable fallback: one message per call.
+func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {
+	for i := range ms {
+		m := &ms[i]
+		var to *Addr
+		if addrs && m.Addr.kind != KindUnnamed {
+			to = &m.Addr
+		}
+		n, err := c.send("write", m.Buf, to, m.Cred)
+		if err != nil {
+			return i, err
+		}
+		m.N = n
+	}
+	return len(ms), nil
+}
