@@ -76,6 +76,34 @@
 // foreign server replacing the file between the last check and the removal
 // in step 2 or 4, a window of two system calls.
 //
+// # Message sockets
+//
+// SeqPacketConn (SOCK_SEQPACKET) and DatagramConn (SOCK_DGRAM) keep message
+// boundaries and never lose data silently: a message longer than the buffer
+// returns the bytes that fit and an error wrapping ErrTruncated with the true
+// length, PeekSize reports the next message's length, and an empty message is
+// told apart from the end of a seqpacket connection. Datagram reads report
+// every sender's exact address; DialDatagram autobinds so that servers can
+// reply. ReadBatch and WriteBatch move many messages per system call. The
+// message paths allocate nothing.
+//
+// # Credentials and descriptors
+//
+// PeerCred reads who is at the other end of any Unix connection (PID, UID,
+// GID, groups, security label and, on Linux 6.5 and later, a PIDFD that pins
+// the process). ListenConfig.Authorize checks every peer inside Accept, which
+// is how abstract sockets, which have no file permissions, are protected.
+// ListenConfig.PassCred makes the kernel attach the sender's credentials to
+// every message, read with the ReadCred methods; a credential the kernel did
+// not really record is ErrNoCredentials, never an identity.
+//
+// SendFiles and RecvFiles (and the methods on every connection type) pass
+// descriptors with SCM_RIGHTS. Received descriptors are close-on-exec from
+// the start; on truncation every descriptor that arrived is closed and the
+// byte count is still returned; no hidden byte is added to message sockets.
+// FileListener, FileConn and their siblings rebuild live sockets passed to
+// another process, with their exact addresses, for zero-downtime restarts.
+//
 // # Errors
 //
 // Errors are *net.OpError values that wrap ErrInUse (as an *InUseError
@@ -84,13 +112,16 @@
 //
 // # Platforms
 //
-//	feature                          linux   darwin, freebsd, windows, others
-//	addresses: parse, print          yes     yes (abstract names are invalid)
-//	stream listen, dial, pair        yes     not yet: ErrUnsupported
-//	abstract names, autobind         yes     no: ErrUnsupported
-//	stale-path reclaim               yes     not yet
-//	paths longer than sun_path       yes     no: ErrInvalidAddr
+//	feature                              linux   darwin, freebsd   windows, others
+//	addresses: parse, print              yes     yes               yes
+//	abstract names, autobind             yes     ErrUnsupported    ErrUnsupported
+//	listen, dial, pair (every type)      yes     ErrUnsupported    ErrUnsupported
+//	stale-path reclaim, permissions      yes     (with listen)     (with listen)
+//	paths longer than sun_path           yes     ErrInvalidAddr    ErrInvalidAddr
+//	PeerCred                             yes     yes (no PIDFD)    ErrUnsupported
+//	SCM_CREDENTIALS, descriptors, batch  yes     ErrUnsupported    ErrUnsupported
 //
 // Every platform compiles; the operations a platform lacks return errors that
-// wrap ErrUnsupported and so errors.ErrUnsupported.
+// wrap ErrUnsupported and so errors.ErrUnsupported. PeerCred works on darwin
+// and FreeBSD on any *net.UnixConn.
 package uds
