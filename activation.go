@@ -1,0 +1,198 @@
+package uds
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Activation is the set of sockets a service manager passed to this process
+// (systemd socket activation: LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES). Get it
+// with Activated. Each socket is handed out once, as the uds type of its
+// socket type, with its exact address; sockets passed in are never unlinked
+// by uds, since the service manager owns their paths.
+type Activation struct {
+	mu    sync.Mutex
+	files []activatedFile
+}
+
+type activatedFile struct {
+	name  string
+	file  *os.File // nil once taken
+	taken bool
+}
+
+var (
+	activationOnce sync.Once
+	activation     *Activation
+	activationErr  error
+)
+
+// Activated returns the sockets passed by the service manager. The
+// environment is read once, on the first call, and the result cached: later
+// calls return the same Activation. Descriptors are marked close-on-exec at
+// once, so that they do not leak into child processes. If unsetEnv is true
+// on the first call, LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES and
+// LISTEN_PIDFDID are removed from the environment (so that children do not
+// think the sockets are theirs).
+//
+// When no sockets were passed to this process (the variables are missing,
+// or LISTEN_PID names another process), the Activation is empty and the
+// error nil. An error means the variables are malformed or name descriptors
+// that are not open.
+func Activated(unsetEnv bool) (*Activation, error) {
+	activationOnce.Do(func() {
+		activation, activationErr = parseActivation()
+		if unsetEnv {
+			for _, v := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PIDFDID"} {
+				os.Unsetenv(v)
+			}
+		}
+	})
+	return activation, activationErr
+}
+
+// listenFDsStart is the first descriptor systemd passes (SD_LISTEN_FDS_START).
+const listenFDsStart = 3
+
+func parseActivation() (*Activation, error) {
+	a := &Activation{}
+	pidText, ok := os.LookupEnv("LISTEN_PID")
+	if !ok {
+		return a, nil
+	}
+	if pidText != fmt.Sprint(os.Getpid()) {
+		return a, nil // meant for another process
+	}
+	nText := os.Getenv("LISTEN_FDS")
+	var n int
+	if _, err := fmt.Sscanf(nText, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != nText {
+		return a, fmt.Errorf("uds: activation: LISTEN_FDS=%q is not a count of descriptors", nText)
+	}
+	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
+	if os.Getenv("LISTEN_FDNAMES") == "" || len(names) != n {
+		// The names are optional; systemd calls unnamed ones "unknown".
+		names = slices.Repeat([]string{"unknown"}, n)
+	}
+	for i := 0; i < n; i++ {
+		fd := listenFDsStart + i
+		if err := claimInheritedFD(fd); err != nil {
+			for _, f := range a.files {
+				f.file.Close()
+			}
+			return &Activation{}, fmt.Errorf("uds: activation: LISTEN_FDS=%d but descriptor %d: %w", n, fd, err)
+		}
+		a.files = append(a.files, activatedFile{name: names[i], file: os.NewFile(uintptr(fd), names[i])})
+	}
+	return a, nil
+}
+
+// Names returns the names of the sockets passed in, in descriptor order
+// ("unknown" for sockets passed without names), including those already
+// taken.
+func (a *Activation) Names() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]string, len(a.files))
+	for i, f := range a.files {
+		out[i] = f.name
+	}
+	return out
+}
+
+// take hands out the first socket named name not yet taken ("" for any),
+// converted by conv; a socket that conv refuses stays available.
+func (a *Activation) take(name, what string, conv func(*os.File) error) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var errs []string
+	for i := range a.files {
+		f := &a.files[i]
+		if f.taken || (name != "" && f.name != name) {
+			continue
+		}
+		if err := conv(f.file); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		f.file.Close() // conv made its own descriptor
+		f.file, f.taken = nil, true
+		return nil
+	}
+	label := fmt.Sprintf("named %q", name)
+	if name == "" {
+		label = "at all"
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("uds: activation: no %s %s: %s", what, label, strings.Join(errs, "; "))
+	}
+	return fmt.Errorf("uds: activation: no %s %s left (passed: %s): %w", what, label, a.describe(), os.ErrNotExist)
+}
+
+func (a *Activation) describe() string {
+	if len(a.files) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, f := range a.files {
+		s := f.name
+		if f.taken {
+			s += " (taken)"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Listener takes the stream listener named name ("" for the first one not
+// yet taken). It checks that the descriptor is a listening AF_UNIX stream
+// socket and reads its exact address. Its Close never unlinks the path.
+func (a *Activation) Listener(name string) (*Listener, error) {
+	var l *Listener
+	err := a.take(name, "Unix stream listener", func(f *os.File) (err error) {
+		l, err = FileListener(f)
+		return err
+	})
+	return l, err
+}
+
+// SeqPacketListener takes the seqpacket listener named name ("" for the
+// first one not yet taken); see Listener.
+func (a *Activation) SeqPacketListener(name string) (*SeqPacketListener, error) {
+	var l *SeqPacketListener
+	err := a.take(name, "Unix seqpacket listener", func(f *os.File) (err error) {
+		l, err = FileSeqPacketListener(f)
+		return err
+	})
+	return l, err
+}
+
+// DatagramConn takes the datagram socket named name ("" for the first one
+// not yet taken); see Listener.
+func (a *Activation) DatagramConn(name string) (*DatagramConn, error) {
+	var c *DatagramConn
+	err := a.take(name, "Unix datagram socket", func(f *os.File) (err error) {
+		c, err = FileDatagramConn(f)
+		return err
+	})
+	return c, err
+}
+
+// File takes the descriptor named name ("" for the first one not yet taken)
+// as it is, for sockets uds does not wrap (TCP, UDP, FIFOs). The caller owns
+// the file.
+func (a *Activation) File(name string) (*os.File, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := range a.files {
+		f := &a.files[i]
+		if !f.taken && (name == "" || f.name == name) {
+			file := f.file
+			f.file, f.taken = nil, true
+			return file, nil
+		}
+	}
+	return nil, fmt.Errorf("uds: activation: no descriptor named %q left (passed: %s): %w", name, a.describe(), os.ErrNotExist)
+}

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package uds
+
+func claimInheritedFD(int) error { return unsupported("socket activation") }
