@@ -1,13 +1,19 @@
 package uds
 
 import (
+	"cmp"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,7 +44,7 @@ type diagSocket struct {
 	Ino    uint32 // the socket's own inode (socket:[Ino] in /proc/PID/fd)
 	Type   uint8  // SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET
 	State  uint8  // TCP_LISTEN, TCP_ESTABLISHED, TCP_CLOSE, ...
-	Name   []byte // the bound address as sun_path bytes (abstract: leading NUL); nil if unbound
+	Name   string // the bound address as sun_path bytes (abstract: leading NUL); "" if unbound
 	HasVFS bool
 	VFSDev uint64 // st_dev of the socket file, in stat(2)'s encoding
 	VFSIno uint64 // st_ino of the socket file
@@ -53,10 +59,10 @@ type diagSocket struct {
 // diagDump lists every Unix socket of the network namespace, with the
 // attributes in show (udiagShow* bits).
 func diagDump(show uint32) ([]diagSocket, error) {
-	return diagQuery(unix.NLM_F_DUMP, 0, show)
+	return diagQuery(context.Background(), unix.NLM_F_DUMP, 0, show)
 }
 
-func diagQuery(flags uint16, ino uint32, show uint32) ([]diagSocket, error) {
+func diagQuery(ctx context.Context, flags uint16, ino uint32, show uint32) ([]diagSocket, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
 		return nil, os.NewSyscallError("socket(netlink sock_diag)", err)
@@ -67,6 +73,14 @@ func diagQuery(flags uint16, ino uint32, show uint32) ([]diagSocket, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		f.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { f.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 
 	var req [unix.NLMSG_HDRLEN + sizeofUnixDiagReq]byte
 	ne := binary.NativeEndian
@@ -104,6 +118,9 @@ func diagQuery(flags uint16, ino uint32, show uint32) ([]diagSocket, error) {
 			return rerr != unix.EAGAIN
 		})
 		if err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
 			return nil, err
 		}
 		if rerr != nil {
@@ -170,7 +187,7 @@ func parseDiagSocket(b []byte) (diagSocket, bool) {
 		v := attrs[unix.SizeofRtAttr:l]
 		switch typ {
 		case unixDiagName:
-			s.Name = append([]byte(nil), v...)
+			s.Name = string(v)
 		case unixDiagVFS:
 			if len(v) >= 8 {
 				s.HasVFS = true
@@ -228,31 +245,12 @@ func boundTo(dev, ino uint64) ([]diagSocket, error) {
 // the socket with inode ino, found by reading /proc/*/fd. Processes whose
 // descriptors cannot be read (other users', without privilege) are skipped.
 func socketHolders(ino uint32) []int {
-	want := "socket:[" + strconv.FormatUint(uint64(ino), 10) + "]"
-	procs, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	var pids []int
-	var buf [64]byte
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil {
-			continue
+	_ = scanProcFDs(context.Background(), func(pid int, _ func() string, _ int, sock uint64) {
+		if sock == uint64(ino) && (len(pids) == 0 || pids[len(pids)-1] != pid) {
+			pids = append(pids, pid)
 		}
-		dir := "/proc/" + p.Name() + "/fd"
-		fds, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			n, err := unix.Readlink(dir+"/"+fd.Name(), buf[:])
-			if err == nil && string(buf[:n]) == want {
-				pids = append(pids, pid)
-				break
-			}
-		}
-	}
+	})
 	return pids
 }
 
@@ -294,4 +292,369 @@ func flockHolder(dev, ino uint64) int {
 		}
 	}
 	return 0
+}
+
+// udiagShowAll is every attribute Sockets reports.
+const udiagShowAll = udiagShowName | udiagShowVFS | udiagShowPeer | udiagShowIcons | udiagShowRQLen | udiagShowUID
+
+func listSockets(ctx context.Context) ([]Socket, error) {
+	all, err := diagQuery(ctx, unix.NLM_F_DUMP, 0, udiagShowAll)
+	if err != nil {
+		return nil, err
+	}
+	socks := make([]Socket, len(all))
+	for i := range all {
+		socks[i] = all[i].export()
+	}
+	sortSockets(socks)
+	markShadowed(socks)
+	if err := addProcs(ctx, socks); err != nil {
+		return nil, err
+	}
+	return socks, nil
+}
+
+func sortSockets(socks []Socket) {
+	slices.SortFunc(socks, func(a, b Socket) int { return cmp.Compare(a.Inode, b.Inode) })
+}
+
+// export turns the kernel's answer into a Socket, without its processes.
+func (s *diagSocket) export() Socket {
+	typ := socketType(s.Type)
+	out := Socket{
+		Addr:   decodeDiagName(s.Name, typ),
+		Type:   typ,
+		State:  SocketState(s.State),
+		Inode:  uint64(s.Ino),
+		UID:    -1,
+		RQueue: s.RQueue,
+		WQueue: s.WQueue,
+		Peer:   uint64(s.Peer),
+	}
+	if s.HasVFS {
+		out.FileDev, out.FileIno = s.VFSDev, s.VFSIno
+	}
+	if s.HasUID {
+		out.UID = int(s.UID)
+	}
+	if len(s.Icons) > 0 {
+		out.Pending = make([]uint64, len(s.Icons))
+		for i, ino := range s.Icons {
+			out.Pending[i] = uint64(ino)
+		}
+	}
+	return out
+}
+
+func socketType(t uint8) SocketType {
+	switch t {
+	case unix.SOCK_DGRAM:
+		return Datagram
+	case unix.SOCK_SEQPACKET:
+		return SeqPacket
+	}
+	return Stream
+}
+
+// decodeDiagName decodes UNIX_DIAG_NAME: sun_path's bytes, exactly as long
+// as the kernel keeps them. An abstract name starts with NUL and is taken
+// whole (it may contain more NULs); a path ends at its first NUL (the kernel
+// keeps the terminating NUL that bind counted).
+func decodeDiagName(name string, typ SocketType) Addr {
+	switch {
+	case name == "":
+		return Addr{typ: typ}
+	case name[0] == 0:
+		return Addr{kind: KindAbstract, typ: typ, name: name[1:]}
+	}
+	if i := strings.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	return Path(name).WithType(typ)
+}
+
+// markShadowed sets Shadowed on sockets bound to an absolute path whose file
+// is gone or is another one now. Relative names depend on the binder's
+// working directory and /proc/self/... names on the binder itself, so they
+// are left alone.
+func markShadowed(socks []Socket) {
+	type fileID struct{ dev, ino uint64 }
+	type answer struct {
+		id fileID
+		ok bool // a socket file is at the path
+	}
+	seen := map[string]answer{}
+	for i := range socks {
+		s := &socks[i]
+		name := s.Addr.name
+		if s.Addr.kind != KindPath || s.FileIno == 0 || !strings.HasPrefix(name, "/") || strings.HasPrefix(name, "/proc/") {
+			continue
+		}
+		ans, ok := seen[name]
+		if !ok {
+			var st unix.Stat_t
+			if err := unix.Lstat(name, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK {
+				ans = answer{fileID{st.Dev, st.Ino}, true}
+			} else if err != nil && err != unix.ENOENT && err != unix.ENOTDIR {
+				// Cannot tell (permission denied): say nothing.
+				seen[name] = answer{fileID{s.FileDev, s.FileIno}, true}
+				continue
+			}
+			seen[name] = ans
+		}
+		s.Shadowed = !ans.ok || ans.id != fileID{s.FileDev, s.FileIno}
+	}
+}
+
+func whoServes(ctx context.Context, a Addr) ([]Socket, error) {
+	all, err := diagQuery(ctx, unix.NLM_F_DUMP, 0, udiagShowAll)
+	if err != nil {
+		return nil, err
+	}
+	var out []Socket
+	switch a.kind {
+	case KindAbstract:
+		want := "\x00" + a.name
+		for i := range all {
+			if all[i].Name == want {
+				out = append(out, all[i].export())
+			}
+		}
+	case KindPath:
+		var dev, ino uint64
+		var st unix.Stat_t
+		switch err := unix.Lstat(a.name, &st); {
+		case err == nil:
+			if st.Mode&unix.S_IFMT == unix.S_IFSOCK {
+				dev, ino = st.Dev, st.Ino
+			}
+		case err == unix.ENOENT || err == unix.ENOTDIR:
+		default:
+			return nil, &os.PathError{Op: "lstat", Path: a.name, Err: err}
+		}
+		for i := range all {
+			s := &all[i]
+			if ino != 0 && s.HasVFS && s.VFSDev == dev && s.VFSIno == ino {
+				out = append(out, s.export())
+				continue
+			}
+			if s.Name == "" || s.Name[0] == 0 {
+				continue
+			}
+			if e := s.export(); sameBoundName(e.Addr.name, a.name) {
+				e.Shadowed = true
+				out = append(out, e)
+			}
+		}
+	}
+	out = dropAccepted(out)
+	slices.SortFunc(out, func(x, y Socket) int {
+		if x.Shadowed != y.Shadowed {
+			if x.Shadowed {
+				return 1
+			}
+			return -1
+		}
+		if xl, yl := x.State == StateListen, y.State == StateListen; xl != yl {
+			if xl {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(x.Inode, y.Inode)
+	})
+	if err := addProcs(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sameBoundName reports whether a socket's bound name is the text of path p:
+// equal once cleaned, or equal to p made absolute.
+func sameBoundName(bound, p string) bool {
+	bound, p = filepath.Clean(bound), filepath.Clean(p)
+	if bound == p {
+		return true
+	}
+	if filepath.IsAbs(bound) && !filepath.IsAbs(p) {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs == bound
+		}
+	}
+	return false
+}
+
+// dropAccepted removes the connections that a listener in socks accepted
+// (or has queued): connected stream and seqpacket sockets that carry the
+// address of a listener of their type.
+func dropAccepted(socks []Socket) []Socket {
+	type key struct {
+		typ  SocketType
+		name string
+		ino  uint64
+	}
+	listening := map[key]bool{}
+	for _, s := range socks {
+		if s.State == StateListen {
+			listening[key{s.Type, s.Addr.name, s.FileIno}] = true
+		}
+	}
+	if len(listening) == 0 {
+		return socks
+	}
+	return slices.DeleteFunc(socks, func(s Socket) bool {
+		return s.State != StateListen && s.Type != Datagram && listening[key{s.Type, s.Addr.name, s.FileIno}]
+	})
+}
+
+// addProcs fills in the processes holding socks, with one pass over
+// /proc/*/fd. The Procs slices share one backing array.
+func addProcs(ctx context.Context, socks []Socket) error {
+	if len(socks) == 0 {
+		return nil
+	}
+	idx := make(map[uint64]int32, len(socks))
+	for i := range socks {
+		idx[socks[i].Inode] = int32(i)
+	}
+	type hit struct {
+		sock int32
+		proc Proc
+	}
+	hits := make([]hit, 0, len(socks))
+	err := scanProcFDs(ctx, func(pid int, comm func() string, fd int, ino uint64) {
+		if i, ok := idx[ino]; ok {
+			hits = append(hits, hit{i, Proc{PID: pid, Comm: comm(), FD: fd}})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	// Count per socket, then hand out consecutive slices of one array in
+	// the order of the scan (PID, then descriptor).
+	start := make([]int32, len(socks)+1)
+	for _, h := range hits {
+		start[h.sock+1]++
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	procs := make([]Proc, len(hits))
+	next := slices.Clone(start[:len(socks)])
+	for _, h := range hits {
+		procs[next[h.sock]] = h.proc
+		next[h.sock]++
+	}
+	for i := range socks {
+		if lo, hi := start[i], start[i+1]; hi > lo {
+			socks[i].Procs = procs[lo:hi:hi]
+		}
+	}
+	return nil
+}
+
+// scanProcFDs calls fn for every socket descriptor of every process it can
+// read, in PID and descriptor order; comm returns the process's command
+// name (read once per process, on first use). Processes that go away or
+// cannot be read are skipped.
+func scanProcFDs(ctx context.Context, fn func(pid int, comm func() string, fd int, ino uint64)) error {
+	procDir, err := os.Open("/proc")
+	if err != nil {
+		return err
+	}
+	names, err := procDir.Readdirnames(-1)
+	procDir.Close()
+	if err != nil {
+		return err
+	}
+	pids := make([]int, 0, len(names))
+	for _, n := range names {
+		if pid, err := strconv.Atoi(n); err == nil && pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	slices.Sort(pids)
+
+	dents := make([]byte, 32<<10)
+	var stx unix.Statx_t
+	var path []byte
+	for _, pid := range pids {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		path = append(path[:0], "/proc/"...)
+		path = strconv.AppendInt(path, int64(pid), 10)
+		path = append(path, "/fd"...)
+		dirfd, err := unix.Open(string(path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		var commName string
+		commRead := false
+		comm := func() string {
+			if !commRead {
+				commRead = true
+				if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm"); err == nil {
+					commName = strings.TrimSuffix(string(b), "\n")
+				}
+			}
+			return commName
+		}
+		for {
+			n, err := unix.Getdents(dirfd, dents)
+			if err != nil || n <= 0 {
+				break
+			}
+			for off := 0; off+19 < n; {
+				// struct linux_dirent64: d_ino u64, d_off s64, d_reclen
+				// u16, d_type u8, d_name (NUL-terminated).
+				reclen := int(binary.NativeEndian.Uint16(dents[off+16:]))
+				if reclen <= 0 || off+reclen > n {
+					break
+				}
+				name := dents[off+19 : off+reclen]
+				rec := off
+				off += reclen
+				fd, ok := atoiBytes(name)
+				if !ok {
+					continue // "." and ".."
+				}
+				if statxAt(dirfd, &dents[rec+19], &stx) == nil && stx.Mode&unix.S_IFMT == unix.S_IFSOCK {
+					fn(pid, comm, fd, stx.Ino)
+				}
+			}
+		}
+		unix.Close(dirfd)
+	}
+	return nil
+}
+
+// statxAt stats the file that the descriptor link name (NUL-terminated, in
+// the directory dirfd, /proc/PID/fd) refers to, asking only for its type and
+// inode. It allocates nothing, is several times cheaper than reading the
+// link, and with AT_STATX_DONT_SYNC does not wait on a network or FUSE file
+// system for fresh attributes: a socket's type and inode never need them.
+func statxAt(dirfd int, name *byte, stx *unix.Statx_t) error {
+	_, _, e := unix.Syscall6(unix.SYS_STATX, uintptr(dirfd), uintptr(unsafe.Pointer(name)),
+		unix.AT_STATX_DONT_SYNC, unix.STATX_TYPE|unix.STATX_INO, uintptr(unsafe.Pointer(stx)), 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// atoiBytes parses a NUL-terminated decimal number.
+func atoiBytes(b []byte) (int, bool) {
+	n, digits := 0, 0
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		if c < '0' || c > '9' || digits > 9 {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+		digits++
+	}
+	return n, digits > 0
 }

@@ -1,9 +1,12 @@
 // Command uds inspects and uses Unix domain sockets with the uds library's
 // rules: exact abstract names, stale socket files told apart from live ones,
-// and a live socket never removed.
+// a live socket never removed, and the processes behind every socket shown.
 //
 // Usage:
 //
+//	uds ls [-l] [--path PATH] [--name ADDR] [--pid PID] [--state STATE] [--type TYPE] [--json]
+//	uds who [--json] ADDR
+//	uds lock [--file] [--wait DURATION] NAME [--] CMD [ARGS...]
 //	uds probe [--json] [--type stream|seqpacket|dgram] ADDR
 //	uds listen [--mode MODE] [--owner USER] [--group GROUP] [--keep] [--once|--keep-open] ADDR
 //	uds dial [--timeout DURATION] [--wait] [--bind ADDR] ADDR
@@ -12,6 +15,13 @@
 //
 // The subcommands:
 //
+//	ls      list the Unix sockets of the network namespace with the
+//	        processes holding them, like "ss -xp", with filters.
+//	who     show the processes serving ADDR (PID, command, descriptor,
+//	        socket inode), found by the socket file's inode for a path;
+//	        sockets shadowed by a later listener on the same path are marked.
+//	lock    run a command while holding a single-instance lock on an
+//	        abstract name (or a file, with --file), like flock(1).
 //	probe   tell whether a process serves ADDR: live (with its PID), stale,
 //	        missing or not a socket. Changes nothing.
 //	listen  listen on ADDR (reclaiming a stale socket file, refusing a live
@@ -26,17 +36,25 @@
 //
 // Exit status:
 //
-//	0    success; for probe: the address is live
-//	1    probe: a stale socket file (no process holds it)
+//	0    success; for probe: the address is live; for who: a socket
+//	     serves ADDR
+//	1    probe: a stale socket file (no process holds it); who: nothing
+//	     serves ADDR
 //	2    probe: nothing at the address
 //	3    probe: the path is not a socket
 //	64   usage error: unknown command or option, invalid address
 //	69   the operation failed: connection refused, permission denied,
-//	     an I/O error on the connection, ...
+//	     an I/O error on the connection, no sock_diag (not Linux), ...
 //	73   listen: the address is in use (the message names the process
 //	     holding it), or the path is not a socket
-//	130  listen, dial: ended by SIGINT (128+2)
-//	143  listen, dial: ended by SIGTERM (128+15)
+//	75   lock: the lock is held by another process (the message names it)
+//	126  lock: the command could not be executed
+//	127  lock: the command was not found
+//	130  listen, dial, lock: ended by SIGINT (128+2)
+//	143  listen, dial, lock: ended by SIGTERM (128+15)
+//
+// Once its command ran, lock exits with the command's exit status (128+N if
+// signal N killed it).
 //
 // "uds help COMMAND" and "uds COMMAND --help" describe each command with
 // examples.
@@ -89,6 +107,9 @@ type command struct {
 
 // commands is the dispatch table, in the order the overview lists them.
 var commands = []*command{
+	lsCmd,
+	whoCmd,
+	lockCmd,
 	probeCmd,
 	listenCmd,
 	dialCmd,
@@ -197,19 +218,22 @@ const addrHelp = `Addresses:
 `
 
 const exitHelp = `Exit status:
-  0    success (probe: live)
-  1    probe: a stale socket file
+  0    success (probe: live; who: a socket serves ADDR)
+  1    probe: a stale socket file; who: nothing serves ADDR
   2    probe: nothing at the address
   3    probe: not a socket
   64   usage error
   69   failure: connection refused, permission denied, I/O error, ...
   73   listen: address in use (the message names the holder), not a socket
+  75   lock: held by another process (the message names the holder)
+  126  lock: CMD cannot be executed; 127 lock: CMD not found
   130  ended by SIGINT; 143 ended by SIGTERM
+  lock exits with CMD's exit status once CMD ran
 `
 
 func printOverview(w io.Writer) {
-	fmt.Fprint(w, "Usage: uds COMMAND [OPTIONS] ADDR\n\n")
-	fmt.Fprint(w, "Unix domain socket tool: probe, serve and connect to sockets by path or\nabstract name.\n\nCommands:\n")
+	fmt.Fprint(w, "Usage: uds COMMAND [OPTIONS] [ADDR]\n\n")
+	fmt.Fprint(w, "Unix domain socket tool: list sockets and the processes serving them, hold\nsingle-instance locks, probe, serve and connect to sockets by path or\nabstract name.\n\nCommands:\n")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
