@@ -195,7 +195,15 @@ func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {
 			w.iovs[i].Base = nil
 		}
 	}()
+	for i := range ms {
+		ms[i].N = 0
+	}
+	// A destination that cannot be encoded ends the batch there: the
+	// messages before it are sent, and its error is returned after them.
+	limit := len(ms)
+	var prepErr error
 	unconnected := false
+prep:
 	for i := range ms {
 		m := &ms[i]
 		iov := &w.iovs[i]
@@ -207,17 +215,18 @@ func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {
 		h := &w.hdrs[i].hdr
 		*h = unix.Msghdr{Iov: iov}
 		h.SetIovlen(1)
-		m.N = 0
 		if addrs && m.Addr.kind != KindUnnamed {
-			if err := validateTarget(m.Addr); err != nil {
-				return i, c.opErrTo("write", m.Addr, err)
+			err := validateTarget(m.Addr)
+			if err == nil && m.Addr.kind == KindPath && len(m.Addr.name) > MaxPathLen {
+				err = errLongBatchPath
 			}
-			if m.Addr.kind == KindPath && len(m.Addr.name) > MaxPathLen {
-				return i, c.opErrTo("write", m.Addr, errLongBatchPath)
+			var n uint32
+			if err == nil {
+				n, err = encodeSockaddr(m.Addr, &w.names[i])
 			}
-			n, err := encodeSockaddr(m.Addr, &w.names[i])
 			if err != nil {
-				return i, c.opErrTo("write", m.Addr, err)
+				limit, prepErr = i, c.opErrTo("write", m.Addr, err)
+				break prep
 			}
 			h.Name = (*byte)(unsafe.Pointer(&w.names[i]))
 			h.Namelen = n
@@ -236,8 +245,8 @@ func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {
 	}
 	sent := 0
 	var delay time.Duration
-	for sent < len(ms) {
-		w.off, w.n = sent, len(ms)-sent
+	for sent < limit {
+		w.off, w.n = sent, limit-sent
 		w.wait = !unconnected
 		w.errno = 0
 		err := c.rc.Write(w.fn)
@@ -263,7 +272,7 @@ func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {
 		}
 		return sent, c.opErrTo("write", ms[sent].Addr, os.NewSyscallError("sendmmsg", w.errno))
 	}
-	return sent, nil
+	return sent, prepErr
 }
 
 var errLongBatchPath = fmt.Errorf("%w: WriteBatch takes paths of up to %d bytes; send to a longer one with WriteTo", ErrInvalidAddr, MaxPathLen)
