@@ -66,7 +66,10 @@ func parseActivation() (*Activation, error) {
 	if pidText != fmt.Sprint(os.Getpid()) {
 		return a, nil // meant for another process
 	}
-	nText := os.Getenv("LISTEN_FDS")
+	nText, ok := os.LookupEnv("LISTEN_FDS")
+	if !ok {
+		return a, nil // as sd_listen_fds: no count, no sockets
+	}
 	var n int
 	if _, err := fmt.Sscanf(nText, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != nText {
 		return a, fmt.Errorf("uds: activation: LISTEN_FDS=%q is not a count of descriptors", nText)
@@ -76,14 +79,17 @@ func parseActivation() (*Activation, error) {
 		// The names are optional; systemd calls unnamed ones "unknown".
 		names = slices.Repeat([]string{"unknown"}, n)
 	}
+	// Check every descriptor before taking any: if the count is wrong, the
+	// descriptors past the real ones belong to someone else (the Go
+	// runtime's own among them) and must be left alone.
+	for i := 0; i < n; i++ {
+		if err := checkInheritedFD(listenFDsStart + i); err != nil {
+			return a, fmt.Errorf("uds: activation: LISTEN_FDS=%d but descriptor %d %w", n, listenFDsStart+i, err)
+		}
+	}
 	for i := 0; i < n; i++ {
 		fd := listenFDsStart + i
-		if err := claimInheritedFD(fd); err != nil {
-			for _, f := range a.files {
-				f.file.Close()
-			}
-			return &Activation{}, fmt.Errorf("uds: activation: LISTEN_FDS=%d but descriptor %d: %w", n, fd, err)
-		}
+		claimInheritedFD(fd)
 		a.files = append(a.files, activatedFile{name: names[i], file: os.NewFile(uintptr(fd), names[i])})
 	}
 	return a, nil

@@ -2,4 +2,6 @@
 
 package uds
 
-func claimInheritedFD(int) error { return unsupported("socket activation") }
+func checkInheritedFD(int) error { return unsupported("socket activation") }
+
+func claimInheritedFD(int) {}

@@ -4,8 +4,11 @@ package uds_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,4 +158,86 @@ func TestHTTPClient(t *testing.T) {
 	t.Run("cleanup", func(t *testing.T) {
 		assert.Empty(t, dirListing(t, dir))
 	})
+}
+
+// TestHTTPTransportKeepAlive: the transport from Dialer.HTTPTransport keeps
+// connections alive and reuses them, like any http.Transport, and its
+// connections are uds connections to the right socket.
+func TestHTTPTransportKeepAlive(t *testing.T) {
+	dir := mkSockDir(t)
+	for _, tc := range []struct {
+		kind string
+		addr uds.Addr
+	}{
+		{"path", uds.Path(filepath.Join(dir, "ka.sock"))},
+		{"abstract", uds.Abstract(uniqTag() + "\x00keepalive")},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			ln, err := uds.Listen(context.Background(), tc.addr)
+			require.NoError(t, err)
+			var mu sync.Mutex
+			newConns := 0
+			srv := &http.Server{
+				Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					io.WriteString(w, "ok "+r.URL.Path)
+				}),
+				ReadHeaderTimeout: 5 * time.Second,
+				ConnState: func(_ net.Conn, s http.ConnState) {
+					if s == http.StateNew {
+						mu.Lock()
+						newConns++
+						mu.Unlock()
+					}
+				},
+			}
+			done := make(chan error, 1)
+			go func() { done <- srv.Serve(ln) }()
+			defer func() {
+				srv.Close()
+				assert.ErrorIs(t, <-done, http.ErrServerClosed)
+			}()
+			conns := func() int {
+				mu.Lock()
+				defer mu.Unlock()
+				return newConns
+			}
+
+			tr := (&uds.Dialer{Timeout: 5 * time.Second}).HTTPTransport(tc.addr)
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			get := func(url string) (reused bool, remote net.Addr) {
+				t.Helper()
+				trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+					reused, remote = info.Reused, info.Conn.RemoteAddr()
+				}}
+				req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", url, nil)
+				require.NoError(t, err)
+				resp, err := client.Do(req)
+				require.NoError(t, err)
+				body, err := io.ReadAll(resp.Body) // read to the end: the connection goes back to the pool
+				resp.Body.Close()
+				require.NoError(t, err)
+				assert.Equal(t, "ok "+req.URL.Path, string(body))
+				return reused, remote
+			}
+
+			for i := range 5 {
+				reused, remote := get(fmt.Sprintf("http://unix/req%d", i))
+				assert.Equal(t, i > 0, reused, "request %d: only the first one dials", i)
+				assert.Equal(t, tc.addr, remote, "the transport's connections are uds connections to the socket")
+			}
+			assert.Equal(t, 1, conns(), "five requests, one connection")
+
+			// The pool is per host, but every host leads to the socket.
+			reused, remote := get("http://another-host/x")
+			assert.False(t, reused)
+			assert.Equal(t, tc.addr, remote)
+			assert.Equal(t, 2, conns())
+
+			tr.CloseIdleConnections()
+			reused, _ = get("http://unix/after-close")
+			assert.False(t, reused, "idle connections were closed")
+			assert.Equal(t, 3, conns())
+		})
+	}
 }

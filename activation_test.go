@@ -1,0 +1,807 @@
+//go:build linux
+
+package uds_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/udskit/uds"
+	"github.com/udskit/uds/internal/childproc"
+)
+
+// roleActivated is a child that calls uds.Activated and reports what it
+// finds as "READY <json actReport>". args[0] is what to take: "report"
+// (nothing), "stream", "seqpacket" or "datagram"; a later "unset" calls
+// Activated(true), "nowarm" leaves the netpoller uninitialized until
+// Activated runs. Taken sockets are served (each reply is "<name>:" and
+// the message) until standard input ends; the child then closes them,
+// prints "CLOSED <errors>" and exits 0.
+const roleActivated = "activated"
+
+func init() { childproc.Register(roleActivated, childActivated) }
+
+// The childproc variables; the tests set them themselves, since
+// systemd-socket-activate must pass them on with -E.
+const (
+	actEnvRole = "UDS_CHILD_ROLE"
+	actEnvArgs = "UDS_CHILD_ARGS"
+)
+
+var actEnvVars = []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_PIDFDID"}
+
+// actFirstFD and actNumFDs are the descriptors the child inspects.
+const actFirstFD, actNumFDs = 3, 8
+
+type actFD struct {
+	Open, CloseOnExec bool
+}
+
+type actTaken struct {
+	Name    string
+	Addr    string // Addr().String() or LocalAddr().String()
+	Kind    string
+	Network string
+	Err     string
+	// WrongType are the errors of asking for the descriptor as the other
+	// two types first; WrongNotExist whether any of them wrapped
+	// os.ErrNotExist (it must not: the descriptor is there).
+	WrongType     []string
+	WrongNotExist bool
+}
+
+type actReport struct {
+	PID           int
+	Err           string
+	NilActivation bool
+	Names         []string
+	SameAgain     bool // a second Activated call returns the same values
+	Before, After []actFD
+	Env           map[string]string // value, or "<unset>"
+	Taken         []actTaken
+	Again         string // taking Names()[0] again
+	AgainNotExist bool
+	FileAgain     string // the same with File
+	FileNotExist  bool
+	PollErr       string // a new socket after Activated, through the netpoller
+}
+
+func actFDs() []actFD {
+	out := make([]actFD, actNumFDs)
+	for i := range out {
+		flags, err := unix.FcntlInt(uintptr(actFirstFD+i), unix.F_GETFD, 0)
+		out[i] = actFD{Open: err == nil, CloseOnExec: err == nil && flags&unix.FD_CLOEXEC != 0}
+	}
+	return out
+}
+
+func childActivated(args []string) int {
+	mode := args[0]
+	unset := slices.Contains(args[1:], "unset")
+	r := actReport{PID: os.Getpid(), Env: map[string]string{}}
+	// Make the runtime open its own descriptors (the netpoller's) now, so
+	// that the snapshot before Activated is what Activated finds; with
+	// "nowarm", Activated's first os.NewFile of a non-blocking socket opens
+	// them.
+	if !slices.Contains(args[1:], "nowarm") {
+		if pr, pw, err := os.Pipe(); err == nil {
+			pr.Close()
+			pw.Close()
+		}
+	}
+	r.Before = actFDs()
+	a, err := uds.Activated(unset)
+	a2, err2 := uds.Activated(!unset)
+	// Let finalizers run, so that an *os.File dropped by Activated (and
+	// closing its descriptor when collected) shows in the snapshot.
+	runtime.GC()
+	runtime.GC()
+	time.Sleep(10 * time.Millisecond)
+	r.After = actFDs()
+	// The runtime must still work: a new socket goes through the
+	// netpoller, and an idle moment makes the scheduler poll it.
+	if c, err := uds.ListenDatagram(context.Background(), uds.Autobind()); err != nil {
+		r.PollErr = err.Error()
+	} else {
+		c.Close()
+	}
+	time.Sleep(50 * time.Millisecond)
+	r.SameAgain = a == a2 && fmt.Sprint(err) == fmt.Sprint(err2)
+	for _, v := range actEnvVars {
+		val, ok := os.LookupEnv(v)
+		if !ok {
+			val = "<unset>"
+		}
+		r.Env[v] = val
+	}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	r.NilActivation = a == nil
+	if a == nil {
+		return actPrintReport(r)
+	}
+	r.Names = a.Names()
+
+	type served struct {
+		name string
+		c    io.Closer
+	}
+	var socks []served
+	take := map[string]func(name string) (io.Closer, net.Addr, error){
+		"stream": func(name string) (io.Closer, net.Addr, error) {
+			l, err := a.Listener(name)
+			if err != nil {
+				return nil, nil, err
+			}
+			return l, l.Addr(), nil
+		},
+		"seqpacket": func(name string) (io.Closer, net.Addr, error) {
+			l, err := a.SeqPacketListener(name)
+			if err != nil {
+				return nil, nil, err
+			}
+			return l, l.Addr(), nil
+		},
+		"datagram": func(name string) (io.Closer, net.Addr, error) {
+			c, err := a.DatagramConn(name)
+			if err != nil {
+				return nil, nil, err
+			}
+			return c, c.LocalAddr(), nil
+		},
+	}
+	if take[mode] != nil {
+		for _, name := range r.Names {
+			tk := actTaken{Name: name}
+			for _, other := range []string{"stream", "seqpacket", "datagram"} {
+				if other == mode {
+					continue
+				}
+				c, _, err := take[other](name)
+				if err == nil {
+					c.Close()
+					tk.WrongType = append(tk.WrongType, "<no error as "+other+">")
+					continue
+				}
+				tk.WrongType = append(tk.WrongType, err.Error())
+				tk.WrongNotExist = tk.WrongNotExist || errors.Is(err, os.ErrNotExist)
+			}
+			c, addr, err := take[mode](name)
+			if err != nil {
+				tk.Err = err.Error()
+			} else {
+				tk.Addr, tk.Network = addr.String(), addr.Network()
+				if ua, ok := addr.(uds.Addr); ok {
+					tk.Kind = ua.Kind().String()
+				}
+				socks = append(socks, served{name, c})
+			}
+			r.Taken = append(r.Taken, tk)
+		}
+		if len(r.Names) > 0 {
+			_, _, err := take[mode](r.Names[0])
+			if err != nil {
+				r.Again = err.Error()
+				r.AgainNotExist = errors.Is(err, os.ErrNotExist)
+			}
+			f, err := a.File(r.Names[0])
+			if err != nil {
+				r.FileAgain = err.Error()
+				r.FileNotExist = errors.Is(err, os.ErrNotExist)
+			} else {
+				f.Close()
+			}
+		}
+	}
+	if code := actPrintReport(r); code != 0 || take[mode] == nil {
+		return code
+	}
+
+	var wg sync.WaitGroup
+	for _, s := range socks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			actServe(s.name, s.c)
+		}()
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes our stdin
+	var errs []string
+	for _, s := range socks {
+		if err := s.c.Close(); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	wg.Wait()
+	fmt.Println("CLOSED", strings.Join(errs, "; "))
+	return 0
+}
+
+func actPrintReport(r actReport) int {
+	b, err := json.Marshal(r)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "json:", err)
+		return 1
+	}
+	fmt.Println(childproc.Ready, string(b))
+	return 0
+}
+
+// actServe answers every message on the socket c with "<name>:<message>"
+// (a line for a line on stream sockets), until c is closed.
+func actServe(name string, c io.Closer) {
+	switch s := c.(type) {
+	case *uds.Listener:
+		for {
+			conn, err := s.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if _, err := io.WriteString(conn, name+":"+line); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	case *uds.SeqPacketListener:
+		for {
+			conn, err := s.AcceptSeqPacket()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				buf := make([]byte, 512)
+				for {
+					n, err := conn.Read(buf)
+					if err != nil || n == 0 {
+						return
+					}
+					if _, err := conn.Write(append([]byte(name+":"), buf[:n]...)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	case *uds.DatagramConn:
+		buf := make([]byte, 512)
+		var from uds.Addr
+		for {
+			n, err := s.ReadFromAddr(buf, &from)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue
+			}
+			_, _ = s.WriteToAddr(append([]byte(name+":"), buf[:n]...), from)
+		}
+	}
+}
+
+// ---- test side -------------------------------------------------------------
+
+// actProc is a running activation child (possibly still
+// systemd-socket-activate, before it execs the test binary).
+type actProc struct {
+	*msgForeign
+	exited chan struct{}
+}
+
+// startActProc runs argv with exactly env and extra files, in its own
+// process group, killed at the end of the test.
+func startActProc(t *testing.T, argv, env []string, extra ...*os.File) *actProc {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
+	cmd.ExtraFiles = extra
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	// Not StdoutPipe: Wait, which runs at once below, would close it when
+	// the child exits, maybe before its last line is read.
+	stdout, stdoutW, err := os.Pipe()
+	require.NoError(t, err)
+	t.Cleanup(func() { stdout.Close() })
+	cmd.Stdout = stdoutW
+	stderr := new(msgSyncBuffer)
+	cmd.Stderr = stderr
+	err = cmd.Start()
+	stdoutW.Close()
+	require.NoError(t, err)
+	p := &actProc{
+		msgForeign: &msgForeign{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout), stderr: stderr},
+		exited:     make(chan struct{}),
+	}
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-p.exited
+		}
+		if t.Failed() {
+			t.Logf("%s (%v) stderr:\n%s", argv[0], cmd.ProcessState, stderr.String())
+		}
+	})
+	return p
+}
+
+// report reads the child's READY line.
+func (p *actProc) report(t *testing.T) actReport {
+	t.Helper()
+	line := strings.TrimSuffix(p.readLine(t, 30*time.Second), "\n")
+	js, ok := strings.CutPrefix(line, childproc.Ready+" ")
+	require.True(t, ok, "child said %q, not READY", line)
+	var r actReport
+	require.NoError(t, json.Unmarshal([]byte(js), &r), "report %q", js)
+	return r
+}
+
+// finish closes the child's standard input, which makes it close its
+// sockets and exit, and checks that it did so cleanly.
+func (p *actProc) finish(t *testing.T) {
+	t.Helper()
+	require.NoError(t, p.stdin.Close())
+	line := p.readLine(t, 10*time.Second)
+	assert.Equal(t, "CLOSED \n", line, "closing the activated sockets")
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the child did not exit after its input ended")
+	}
+	assert.Equal(t, 0, p.cmd.ProcessState.ExitCode(), "child exit (stderr: %s)", p.stderr.String())
+}
+
+// actChildEnv is this process's environment without the activation
+// variables, plus the childproc variables for roleActivated with args, plus
+// extra.
+func actChildEnv(args []string, extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "LISTEN_") || name == actEnvRole || name == actEnvArgs || name == "GORACE" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(append(env, actRoleVars(args)...), extra...)
+}
+
+func actRoleVars(args []string) []string {
+	enc, _ := json.Marshal(args)
+	return []string{
+		actEnvRole + "=" + roleActivated, actEnvArgs + "=" + string(enc),
+		"GORACE=atexit_sleep_ms=0", // -race children otherwise sleep 1s at exit
+	}
+}
+
+func actTestBinary(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	return exe
+}
+
+// startSocketActivate runs systemd-socket-activate with opts (its -l,
+// --seqpacket, --datagram and --fdname options) on the activated role with
+// args. systemd-socket-activate passes the command only TERM, PATH, USER,
+// HOME and what -E names, so the role goes through -E.
+func startSocketActivate(t *testing.T, opts []string, args ...string) *actProc {
+	t.Helper()
+	sa := msgRequireTool(t, "systemd-socket-activate")
+	argv := append([]string{sa}, opts...)
+	for _, kv := range actRoleVars(args) {
+		argv = append(argv, "-E", kv)
+	}
+	argv = append(argv, actTestBinary(t), "-test.run=^$")
+	return startActProc(t, argv, actChildEnv(nil))
+}
+
+// actWrapper runs the test binary through sh so that LISTEN_PID, set by
+// the shell to its own PID, is the test binary's PID after exec.
+func actWrapper(t *testing.T) []string {
+	t.Helper()
+	sh := msgRequireTool(t, "sh")
+	return []string{sh, "-c", `LISTEN_PID=$$ exec "$0" "$@"`, actTestBinary(t), "-test.run=^$"}
+}
+
+// actCheckCommon checks what every successful activation must show.
+func actCheckCommon(t *testing.T, r actReport, p *actProc, names []string, unset bool) {
+	t.Helper()
+	assert.Equal(t, p.cmd.Process.Pid, r.PID, "systemd-socket-activate execs the command in its own process")
+	assert.Empty(t, r.Err)
+	assert.False(t, r.NilActivation)
+	assert.Equal(t, names, r.Names)
+	assert.True(t, r.SameAgain, "Activated is read once and cached")
+	assert.Empty(t, r.PollErr)
+	for i := range names {
+		assert.True(t, r.Before[i].Open, "fd %d passed in", actFirstFD+i)
+		assert.False(t, r.Before[i].CloseOnExec, "systemd-socket-activate passes fd %d without FD_CLOEXEC", actFirstFD+i)
+		assert.True(t, r.After[i].CloseOnExec, "fd %d is close-on-exec once Activated has run", actFirstFD+i)
+	}
+	if unset {
+		for _, v := range actEnvVars {
+			assert.Equal(t, "<unset>", r.Env[v], "Activated(true) removes %s", v)
+		}
+	} else {
+		assert.Equal(t, strconv.Itoa(r.PID), r.Env["LISTEN_PID"])
+		assert.Equal(t, strconv.Itoa(len(names)), r.Env["LISTEN_FDS"])
+	}
+	require.Len(t, r.Taken, len(names))
+	for _, tk := range r.Taken {
+		assert.Empty(t, tk.Err, "taking %q", tk.Name)
+		assert.Len(t, tk.WrongType, 2, "%q asked as the two other types", tk.Name)
+		for _, e := range tk.WrongType {
+			assert.Contains(t, e, strconv.Quote(tk.Name), "the error names the descriptor asked for")
+			assert.Contains(t, e, "not a", "the error says what the descriptor is not")
+		}
+		assert.False(t, tk.WrongNotExist, "a descriptor of another type is there, not missing: %q", tk.WrongType)
+	}
+	assert.True(t, r.AgainNotExist, "a second take of %q: %s", names[0], r.Again)
+	assert.True(t, r.FileNotExist, "File after the take of %q: %s", names[0], r.FileAgain)
+}
+
+// actAssertAddr checks a reported address: its text is want's, and it
+// parses back to want.
+func actAssertAddr(t *testing.T, want uds.Addr, tk actTaken) {
+	t.Helper()
+	assert.Equal(t, want.String(), tk.Addr, "the exact address of %q", tk.Name)
+	assert.Equal(t, want.Kind().String(), tk.Kind)
+	assert.Equal(t, want.Network(), tk.Network, "the address's socket type")
+	got, err := uds.ParseAddr(tk.Addr)
+	if assert.NoError(t, err) {
+		assert.Equal(t, want, got.WithType(want.Type()))
+	}
+}
+
+func assertSocketFile(t *testing.T, path string, why string) {
+	t.Helper()
+	fi, err := os.Lstat(path)
+	if assert.NoError(t, err, why) {
+		assert.Equal(t, os.ModeSocket, fi.Mode().Type(), why)
+	}
+}
+
+// actStreamExchange sends a line on c and expects "<name>:" and the line
+// back.
+func actStreamExchange(t *testing.T, c net.Conn, name, line string) {
+	t.Helper()
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err := io.WriteString(c, line+"\n")
+	require.NoError(t, err)
+	got, err := bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, name+":"+line+"\n", got)
+}
+
+func TestActivatedSocketActivateStream(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fdname []string
+		names  []string
+		unset  bool
+	}{
+		{"fdnames", []string{"--fdname=a:b"}, []string{"a", "b"}, false},
+		{"no fdnames", nil, []string{"unknown", "unknown"}, false},
+		{"unset env", []string{"--fdname=a:b"}, []string{"a", "b"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := mkSockDir(t)
+			path := filepath.Join(dir, "act.sock")
+			abstract := uniqTag() + "-act"
+			opts := append([]string{"-l", path, "-l", "@" + abstract}, tc.fdname...)
+			args := []string{"stream"}
+			if tc.unset {
+				args = append(args, "unset")
+			}
+			p := startSocketActivate(t, opts, args...)
+
+			// systemd-socket-activate execs its command on the first
+			// connection attempt; this connection waits in the backlog.
+			d := uds.Dialer{WaitForListener: true, Timeout: 15 * time.Second}
+			c1, err := d.Dial(context.Background(), uds.Path(path))
+			require.NoError(t, err, "systemd-socket-activate listens on %s (stderr: %s)", path, p.stderr.String())
+			defer c1.Close()
+
+			r := p.report(t)
+			actCheckCommon(t, r, p, tc.names, tc.unset)
+			if !tc.unset && tc.fdname != nil {
+				assert.Equal(t, "a:b", r.Env["LISTEN_FDNAMES"])
+			}
+			if tc.fdname == nil && !tc.unset {
+				assert.Equal(t, "<unset>", r.Env["LISTEN_FDNAMES"], "no --fdname, no LISTEN_FDNAMES")
+			}
+			actAssertAddr(t, uds.Path(path).WithType(uds.Stream), r.Taken[0])
+			actAssertAddr(t, uds.Abstract(abstract).WithType(uds.Stream), r.Taken[1])
+
+			// The queued connection is served by the listener taken as
+			// names[0], and a new one on the abstract name by names[1].
+			actStreamExchange(t, c1, tc.names[0], "ping path")
+			pid, err := peerPID(c1)
+			require.NoError(t, err)
+			assert.Equal(t, r.PID, pid, "the activated child serves")
+			c2, err := d.Dial(context.Background(), uds.Abstract(abstract))
+			require.NoError(t, err)
+			defer c2.Close()
+			actStreamExchange(t, c2, tc.names[1], "ping abstract")
+
+			p.finish(t)
+			assertSocketFile(t, path, "the activated child never unlinks the path it inherited")
+			assert.Equal(t, []string{"act.sock"}, dirNames(t, dir), "no lock file either")
+		})
+	}
+}
+
+func TestActivatedSocketActivateSeqPacket(t *testing.T) {
+	dir := mkSockDir(t)
+	path := filepath.Join(dir, "sp.sock")
+	abstract := uniqTag() + "-actsp"
+	p := startSocketActivate(t, []string{"--seqpacket", "-l", path, "-l", "@" + abstract, "--fdname=ctl:data"}, "seqpacket")
+
+	d := uds.Dialer{WaitForListener: true, Timeout: 15 * time.Second}
+	c1, err := d.DialSeqPacket(context.Background(), uds.Path(path))
+	require.NoError(t, err, "stderr: %s", p.stderr.String())
+	defer c1.Close()
+
+	r := p.report(t)
+	actCheckCommon(t, r, p, []string{"ctl", "data"}, false)
+	for _, tk := range r.Taken {
+		if assert.Len(t, tk.WrongType, 2) {
+			assert.Contains(t, tk.WrongType[0], "is a seqpacket socket, not a stream socket", "asked as a stream listener")
+			assert.Contains(t, tk.WrongType[1], "is a seqpacket socket, not a datagram socket", "asked as a datagram socket")
+		}
+	}
+	actAssertAddr(t, uds.Path(path).WithType(uds.SeqPacket), r.Taken[0])
+	actAssertAddr(t, uds.Abstract(abstract).WithType(uds.SeqPacket), r.Taken[1])
+
+	c2, err := d.DialSeqPacket(context.Background(), uds.Abstract(abstract))
+	require.NoError(t, err)
+	defer c2.Close()
+	for _, tc := range []struct {
+		c    *uds.SeqPacketConn
+		name string
+	}{{c1, "ctl"}, {c2, "data"}} {
+		_, err := tc.c.Write([]byte("one message"))
+		require.NoError(t, err)
+		msgExpect(t, tc.c, 512, []byte(tc.name+":one message"))
+	}
+
+	p.finish(t)
+	assertSocketFile(t, path, "the activated child never unlinks the path it inherited")
+}
+
+func TestActivatedSocketActivateDatagram(t *testing.T) {
+	dir := mkSockDir(t)
+	path := filepath.Join(dir, "dg.sock")
+	abstract := uniqTag() + "-actdg"
+	p := startSocketActivate(t, []string{"--datagram", "-l", path, "-l", "@" + abstract, "--fdname=log:metrics"}, "datagram")
+
+	client := msgListenDatagram(t, nil, uds.Autobind())
+	// The first datagram wakes systemd-socket-activate; it waits in the
+	// socket's queue for the child.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := client.WriteToAddr([]byte("first"), uds.Path(path))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || !(errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)) {
+			t.Fatalf("sending to %s: %v (stderr: %s)", path, err, p.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	r := p.report(t)
+	actCheckCommon(t, r, p, []string{"log", "metrics"}, false)
+	for _, tk := range r.Taken {
+		if assert.Len(t, tk.WrongType, 2) {
+			assert.Contains(t, tk.WrongType[0], "is a datagram socket, not a stream socket")
+			assert.Contains(t, tk.WrongType[1], "is a datagram socket, not a seqpacket socket")
+		}
+	}
+	actAssertAddr(t, uds.Path(path).WithType(uds.Datagram), r.Taken[0])
+	actAssertAddr(t, uds.Abstract(abstract).WithType(uds.Datagram), r.Taken[1])
+
+	buf := make([]byte, 512)
+	var from uds.Addr
+	msgDeadline(t, client)
+	n, err := client.ReadFromAddr(buf, &from)
+	require.NoError(t, err)
+	assert.Equal(t, "log:first", string(buf[:n]), "the datagram that woke the activator is served")
+	assert.Equal(t, uds.Path(path).WithType(uds.Datagram), from)
+
+	_, err = client.WriteToAddr([]byte("second"), uds.Abstract(abstract))
+	require.NoError(t, err)
+	msgDeadline(t, client)
+	n, err = client.ReadFromAddr(buf, &from)
+	require.NoError(t, err)
+	assert.Equal(t, "metrics:second", string(buf[:n]))
+	assert.Equal(t, uds.Abstract(abstract).WithType(uds.Datagram), from)
+
+	p.finish(t)
+	assertSocketFile(t, path, "the activated child never unlinks the path it inherited")
+}
+
+// actListenerFile returns a listening stream socket's descriptor for
+// ExtraFiles.
+func actListenerFile(t *testing.T) *os.File {
+	t.Helper()
+	ln, err := uds.Listen(context.Background(), uds.Abstract(uniqTag()+"-actenv"))
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	f, err := ln.File()
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func TestActivatedOtherPID(t *testing.T) {
+	f := actListenerFile(t)
+	// PID 1 is never the test binary.
+	argv := []string{actTestBinary(t), "-test.run=^$"}
+	p := startActProc(t, argv, actChildEnv([]string{"stream"}, "LISTEN_PID=1", "LISTEN_FDS=1", "LISTEN_FDNAMES=x"), f)
+	r := p.report(t)
+	assert.Empty(t, r.Err, "sockets meant for another process are no error")
+	assert.False(t, r.NilActivation)
+	assert.Empty(t, r.Names, "nothing is ours")
+	assert.Empty(t, r.Taken)
+	assert.True(t, r.SameAgain)
+	assert.True(t, r.Before[0].Open)
+	assert.Equal(t, r.Before[0], r.After[0], "a descriptor meant for another process is left alone")
+	assert.Equal(t, "1", r.Env["LISTEN_PID"], "Activated(false) leaves the environment")
+	p.finish(t)
+}
+
+func TestActivatedMalformed(t *testing.T) {
+	for _, fds := range []string{"abc", "-1", "1x", " 1", ""} {
+		t.Run(strconv.Quote(fds), func(t *testing.T) {
+			f := actListenerFile(t)
+			p := startActProc(t, actWrapper(t), actChildEnv([]string{"stream"}, "LISTEN_FDS="+fds), f)
+			r := p.report(t)
+			assert.Equal(t, strconv.Itoa(p.cmd.Process.Pid), r.Env["LISTEN_PID"], "the wrapper's LISTEN_PID is the child's")
+			assert.Contains(t, r.Err, "LISTEN_FDS="+strconv.Quote(fds))
+			assert.False(t, r.NilActivation)
+			assert.Empty(t, r.Names)
+			assert.True(t, r.SameAgain, "the error is cached too")
+			p.finish(t)
+		})
+	}
+}
+
+func TestActivatedClosedDescriptor(t *testing.T) {
+	f := actListenerFile(t)
+	// fd 3 is open, the next ones were closed at exec; the Go runtime
+	// opens some of its own (cgroup CPU limit files, the netpoller), so
+	// the child reports which are open.
+	p := startActProc(t, actWrapper(t), actChildEnv([]string{"stream"}, "LISTEN_FDS="+strconv.Itoa(actNumFDs)), f)
+	r := p.report(t)
+	first := -1
+	for i, fd := range r.Before {
+		if !fd.Open {
+			first = actFirstFD + i
+			break
+		}
+	}
+	require.NotEqual(t, -1, first, "one of descriptors 3..%d must be closed: %+v", actFirstFD+actNumFDs-1, r.Before)
+	assert.Contains(t, r.Err, fmt.Sprintf("LISTEN_FDS=%d but descriptor %d", actNumFDs, first), "the error names the closed descriptor")
+	assert.Contains(t, r.Err, "not open")
+	assert.False(t, r.NilActivation)
+	assert.Empty(t, r.Names)
+	assert.True(t, r.SameAgain, "the error is cached")
+	p.finish(t)
+}
+
+// TestActivatedErrorClosesNothing: when LISTEN_FDS counts past the
+// descriptors really passed, the ones before the first closed descriptor
+// may belong to anyone, the Go runtime included (its cgroup CPU limit
+// files, the netpoller's epoll descriptor). A failing Activated must leave
+// them open, as sd_listen_fds does.
+func TestActivatedErrorClosesNothing(t *testing.T) {
+	t.Run("descriptors stay open", func(t *testing.T) {
+		f := actListenerFile(t)
+		p := startActProc(t, actWrapper(t), actChildEnv([]string{"stream"}, "LISTEN_FDS="+strconv.Itoa(actNumFDs)), f)
+		r := p.report(t)
+		require.NotEmpty(t, r.Err)
+		for i := range r.Before {
+			assert.Equal(t, r.Before[i].Open, r.After[i].Open, "fd %d: open before the failing Activated, open after (%s)", actFirstFD+i, r.Err)
+		}
+		p.finish(t)
+	})
+	t.Run("runtime survives", func(t *testing.T) {
+		// The netpoller is started by Activated itself (os.NewFile of the
+		// non-blocking fd 3), so its descriptors fall inside the range.
+		f := actListenerFile(t)
+		p := startActProc(t, actWrapper(t), actChildEnv([]string{"stream", "nowarm"}, "LISTEN_FDS=20"), f)
+		r := p.report(t)
+		require.NotEmpty(t, r.Err)
+		assert.Empty(t, r.PollErr, "sockets still work after the failing Activated")
+		p.finish(t)
+		assert.NotContains(t, p.stderr.String(), "netpoll failed")
+	})
+}
+
+// TestActivatedWrapperTakes checks the env-only path end to end: a listener
+// passed by a plain exec with LISTEN_PID set by the shell is taken and
+// served.
+func TestActivatedWrapperTakes(t *testing.T) {
+	dir := mkSockDir(t)
+	path := filepath.Join(dir, "w.sock")
+	lc := uds.ListenConfig{KeepPath: true}
+	ln, err := lc.Listen(context.Background(), uds.Path(path))
+	require.NoError(t, err)
+	f, err := ln.File()
+	require.NoError(t, err)
+	defer f.Close()
+
+	p := startActProc(t, actWrapper(t), actChildEnv([]string{"stream", "unset"}, "LISTEN_FDS=1", "LISTEN_FDNAMES=web"), f)
+	r := p.report(t)
+	require.Empty(t, r.Err)
+	assert.Equal(t, []string{"web"}, r.Names)
+	require.Len(t, r.Taken, 1)
+	actAssertAddr(t, uds.Path(path).WithType(uds.Stream), r.Taken[0])
+	assert.True(t, r.After[0].CloseOnExec)
+	for _, v := range actEnvVars {
+		assert.Equal(t, "<unset>", r.Env[v])
+	}
+	// Our listener stops accepting; the child's is the same socket.
+	require.NoError(t, ln.Close())
+	f.Close()
+	assertSocketFile(t, path, "KeepPath left it for the child")
+	c, err := uds.Dial(context.Background(), uds.Path(path))
+	require.NoError(t, err)
+	defer c.Close()
+	actStreamExchange(t, c, "web", "hello")
+	p.finish(t)
+	assertSocketFile(t, path, "the child never unlinks the path it inherited")
+}
+
+// peerPID returns the PID of c's peer (SO_PEERCRED).
+func peerPID(c syscall.Conn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var pid int
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		var cred *unix.Ucred
+		cred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if serr == nil {
+			pid = int(cred.Pid)
+		}
+	}); err != nil {
+		return 0, err
+	}
+	return pid, serr
+}
