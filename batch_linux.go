@@ -107,11 +107,7 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 	for i := range ms {
 		m := &ms[i]
 		iov := &r.iovs[i]
-		iov.Base = nil
-		if len(m.Buf) > 0 {
-			iov.Base = &m.Buf[0]
-		}
-		iov.SetLen(len(m.Buf))
+		setIov(iov, m.Buf)
 		h := &r.hdrs[i].hdr
 		*h = unix.Msghdr{Iov: iov}
 		h.SetIovlen(1)
@@ -207,11 +203,7 @@ prep:
 	for i := range ms {
 		m := &ms[i]
 		iov := &w.iovs[i]
-		iov.Base = nil
-		if len(m.Buf) > 0 {
-			iov.Base = &m.Buf[0]
-		}
-		iov.SetLen(len(m.Buf))
+		setIov(iov, m.Buf)
 		h := &w.hdrs[i].hdr
 		*h = unix.Msghdr{Iov: iov}
 		h.SetIovlen(1)

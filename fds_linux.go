@@ -157,19 +157,7 @@ func (c *msgConn) recvFDsLocked(op string, b []byte, from *Addr, fds []int) (int
 		// would take the descriptors and leave the byte for the next Read.
 		b = c.rone[:]
 	}
-	c.riov.Base = nil
-	if len(b) > 0 {
-		c.riov.Base = &b[0]
-	}
-	c.riov.SetLen(len(b))
-	c.rhdr.Iov = &c.riov
-	c.rhdr.SetIovlen(1)
-	c.rhdr.Name = nil
-	c.rhdr.Namelen = 0
-	if from != nil {
-		c.rhdr.Name = (*byte)(unsafe.Pointer(&c.rname))
-		c.rhdr.Namelen = uint32(unsafe.Sizeof(c.rname))
-	}
+	c.setRecvBuf(b, from)
 	// Room for one descriptor more than asked for, so that a message with
 	// too many is seen, not silently cut by the kernel.
 	c.rhdr.Control = &c.rfdctl[0]

@@ -103,6 +103,12 @@ func pidInFile(path string) int {
 	if err != nil {
 		return 0
 	}
+	return livePIDInFD(fd)
+}
+
+// livePIDInFD reads a PID from the start of the file open as fd, returns it
+// if that process runs (0 otherwise), and closes fd.
+func livePIDInFD(fd int) int {
 	defer unix.Close(fd)
 	var buf [32]byte
 	n, _ := unix.Read(fd, buf[:])

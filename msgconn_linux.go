@@ -161,19 +161,7 @@ func (c *msgConn) doWrite(fd uintptr) bool {
 func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (n int, err error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	c.riov.Base = nil
-	if len(b) > 0 {
-		c.riov.Base = &b[0]
-	}
-	c.riov.SetLen(len(b))
-	c.rhdr.Iov = &c.riov
-	c.rhdr.SetIovlen(1)
-	c.rhdr.Name = nil
-	c.rhdr.Namelen = 0
-	if from != nil {
-		c.rhdr.Name = (*byte)(unsafe.Pointer(&c.rname))
-		c.rhdr.Namelen = uint32(unsafe.Sizeof(c.rname))
-	}
+	c.setRecvBuf(b, from)
 	c.rhdr.Control = nil
 	c.rhdr.SetControllen(0)
 	if c.typ == SeqPacket || cred != nil {
@@ -220,6 +208,29 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 		return full, c.opErr(op, credErr)
 	}
 	return full, nil
+}
+
+// setRecvBuf points the read header at b and, if from is not nil, at the
+// buffer for the sender's address.
+func (c *msgConn) setRecvBuf(b []byte, from *Addr) {
+	setIov(&c.riov, b)
+	c.rhdr.Iov = &c.riov
+	c.rhdr.SetIovlen(1)
+	c.rhdr.Name = nil
+	c.rhdr.Namelen = 0
+	if from != nil {
+		c.rhdr.Name = (*byte)(unsafe.Pointer(&c.rname))
+		c.rhdr.Namelen = uint32(unsafe.Sizeof(c.rname))
+	}
+}
+
+// setIov points iov at b (a nil base for an empty b).
+func setIov(iov *unix.Iovec, b []byte) {
+	iov.Base = nil
+	if len(b) > 0 {
+		iov.Base = &b[0]
+	}
+	iov.SetLen(len(b))
 }
 
 // parseControl reads the control messages of the last recvmsg; see
@@ -316,11 +327,7 @@ func (c *msgConn) sendLocked(op string, b []byte, to *Addr, ctl []byte) (int, er
 		c.whdr.Control = &ctl[0]
 		c.whdr.SetControllen(len(ctl))
 	}
-	c.wiov.Base = nil
-	if len(b) > 0 {
-		c.wiov.Base = &b[0]
-	}
-	c.wiov.SetLen(len(b))
+	setIov(&c.wiov, b)
 	c.whdr.Iov = &c.wiov
 	c.whdr.SetIovlen(1)
 	c.whdr.Name = nil

@@ -83,9 +83,7 @@ func (po *pathOwner) lock() error {
 					// /proc/locks unreadable: the file names the holder if
 					// it is a uds process (and names a dead one otherwise,
 					// so check that it runs).
-					if pid = readPIDFile(po.dirfd, name); pid > 0 && unix.Kill(pid, 0) == unix.ESRCH {
-						pid = 0
-					}
+					pid = readPIDFile(po.dirfd, name)
 				}
 				return &InUseError{PID: pid, How: "lock " + name + " held", Err: err}
 			}
@@ -112,21 +110,7 @@ func readPIDFile(dirfd int, name string) int {
 	if err != nil {
 		return 0
 	}
-	defer unix.Close(fd)
-	var buf [32]byte
-	n, _ := unix.Read(fd, buf[:])
-	if n <= 0 {
-		return 0
-	}
-	s := string(buf[:n])
-	for i, c := range s {
-		if c < '0' || c > '9' {
-			s = s[:i]
-			break
-		}
-	}
-	pid, _ := strconv.Atoi(s)
-	return pid
+	return livePIDInFD(fd)
 }
 
 // describeMode names a file type for ErrNotSocket messages.
