@@ -2,10 +2,12 @@ package uds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -108,6 +110,10 @@ func connectRetry(ctx context.Context, fd int, a Addr, wait bool) error {
 // dialSocket creates a socket of type typ, binds laddr unless it is unnamed,
 // connects it to a with retries, and hands it to the runtime poller.
 func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr Addr) (_ *net.UnixConn, _ *pathOwner, err error) {
+	if canDialWithNet(a, laddr) {
+		uc, err := d.dialWithNet(ctx, a, typ, laddr)
+		return uc, nil, err
+	}
 	fd, err := unix.Socket(unix.AF_UNIX, sockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socket", err)
@@ -237,4 +243,94 @@ func (d *Dialer) dialMsg(ctx context.Context, a Addr, typ SocketType, laddr Addr
 	}
 	m.owner = owner
 	return m, nil
+}
+
+// canDialWithNet reports whether package net can make the connection
+// exactly: it encodes abstract names with their full length on connect (only
+// reading them back is lossy), but cannot reach paths longer than sun_path or
+// bind a local path with the reclaim rules.
+func canDialWithNet(a, laddr Addr) bool {
+	if a.kind == KindPath && len(a.name) > MaxPathLen {
+		return false
+	}
+	return laddr.kind != KindPath
+}
+
+// dialWithNet connects through net.Dialer, which hands the socket to the
+// runtime poller without the descriptor copy that net.FileConn makes. The
+// Control hook binds the local address exactly (package net treats an empty
+// name as no address, so it cannot autobind) and sets SO_PASSCRED. Full
+// backlogs and, with WaitForListener, missing listeners are retried with
+// capped backoff, a new socket each time.
+func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr Addr) (*net.UnixConn, error) {
+	nd := net.Dialer{}
+	if d.Control != nil || d.PassCred || laddr.kind != KindUnnamed {
+		nd.Control = func(_, _ string, c syscall.RawConn) error {
+			if d.Control != nil {
+				if err := d.Control(typ.Network(), a.String(), c); err != nil {
+					return err
+				}
+			}
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				if d.PassCred {
+					if serr = setPassCred(int(fd), false); serr != nil {
+						return
+					}
+				}
+				if laddr.kind != KindUnnamed {
+					if err := sysBind(int(fd), laddr); err != nil {
+						if err == unix.EADDRINUSE {
+							serr = bindInUse(laddr, typ, err)
+						} else {
+							serr = os.NewSyscallError("bind", err)
+						}
+					}
+				}
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	target := a.name
+	if a.kind == KindAbstract {
+		target = "@" + a.name
+	}
+	var delay time.Duration
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		c, err := nd.DialContext(ctx, typ.Network(), target)
+		if err == nil {
+			return c.(*net.UnixConn), nil
+		}
+		if oe, ok := err.(*net.OpError); ok {
+			err = oe.Err
+		}
+		var errno syscall.Errno
+		if !errors.As(err, &errno) {
+			return nil, err
+		}
+		var limit time.Duration
+		switch {
+		case errno == unix.EINTR:
+			continue
+		case errno == unix.EAGAIN:
+			limit = backlogRetryLimit
+		case d.WaitForListener && (errno == unix.ENOENT || errno == unix.ECONNREFUSED):
+			limit = waitRetryLimit
+		default:
+			if bare, ok := err.(syscall.Errno); ok {
+				return nil, os.NewSyscallError("connect", bare)
+			}
+			return nil, err
+		}
+		delay = retryDelay(delay, limit)
+		if cerr := sleepCtx(ctx, delay); cerr != nil {
+			return nil, fmt.Errorf("%w (last attempt: %w)", cerr, os.NewSyscallError("connect", errno))
+		}
+	}
 }
