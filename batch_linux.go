@@ -47,6 +47,12 @@ func (b *batchBufs) grow(n int) {
 	b.ctl = make([]byte, n*batchCtl)
 }
 
+// batchFields is msgConn's hold on its batch machinery.
+type batchFields struct {
+	batchOnce sync.Once
+	batchSt   *batchState
+}
+
 // batchState is a socket's batch machinery, made on first use.
 type batchState struct {
 	rmu sync.Mutex

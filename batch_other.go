@@ -41,3 +41,7 @@ func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {
 	}
 	return len(ms), nil
 }
+
+// batchFields holds Linux's batch machinery in msgConn; the fallback needs
+// none.
+type batchFields struct{}

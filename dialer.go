@@ -13,7 +13,9 @@ import (
 //
 // Unlike net.Dialer, a Dialer does not fail at once when the listener's
 // backlog is full (EAGAIN on Linux): it tries again with a capped backoff
-// until the timeout or the context ends.
+// until the timeout or the context ends. darwin and FreeBSD refuse
+// (ECONNREFUSED) a connection to a full backlog, which cannot be told from
+// no listener: there it is retried only with WaitForListener.
 type Dialer struct {
 	// Timeout bounds the whole dial, retries included. Zero means no limit
 	// beyond the context's.

@@ -112,16 +112,59 @@
 //
 // # Platforms
 //
-//	feature                              linux   darwin, freebsd   windows, others
-//	addresses: parse, print              yes     yes               yes
-//	abstract names, autobind             yes     ErrUnsupported    ErrUnsupported
-//	listen, dial, pair (every type)      yes     ErrUnsupported    ErrUnsupported
-//	stale-path reclaim, permissions      yes     (with listen)     (with listen)
-//	paths longer than sun_path           yes     ErrInvalidAddr    ErrInvalidAddr
-//	PeerCred                             yes     yes (no PIDFD)    ErrUnsupported
-//	SCM_CREDENTIALS, descriptors, batch  yes     ErrUnsupported    ErrUnsupported
+//	feature                          linux   darwin            freebsd           windows
+//	addresses: parse, print          yes     yes               yes               yes
+//	abstract names, autobind         yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
+//	path stream listen, dial         yes     yes               yes               yes (package net)
+//	datagram sockets                 yes     yes               yes               ErrUnsupported
+//	seqpacket sockets                yes     ErrUnsupported    yes               ErrUnsupported
+//	socket pairs, File*, Probe       yes     yes               yes               ErrUnsupported
+//	stale-path reclaim, lock file    yes     yes (see below)   yes (see below)   no (bind fails)
+//	Mode, Owner, Group               yes     yes (see below)   yes (see below)   ErrUnsupported
+//	paths longer than sun_path       yes     ErrInvalidAddr    ErrInvalidAddr    ErrInvalidAddr
+//	PeerCred, Authorize              yes     yes (no PIDFD)    yes (no PIDFD)    ErrUnsupported
+//	SendFiles, RecvFiles             yes     yes               yes               ErrUnsupported
+//	ReadBatch, WriteBatch            yes     one per call      one per call      ErrUnsupported
+//	PassCred, ReadCred, WriteCred    yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
+//	RefuseFiles, PeerPIDFD           yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
+//	Sockets, Who, Lock (abstract)    yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
+//	LockFile                         yes     yes               yes               ErrUnsupported
 //
-// Every platform compiles; the operations a platform lacks return errors that
-// wrap ErrUnsupported and so errors.ErrUnsupported. PeerCred works on darwin
-// and FreeBSD on any *net.UnixConn.
+// Linux is tested on every change; darwin, FreeBSD and Windows are
+// cross-compiled (the package and its tests) but not run by CI. Other
+// systems compile and return ErrUnsupported for every socket operation.
+// Operations a platform lacks return errors that wrap ErrUnsupported and so
+// errors.ErrUnsupported.
+//
+// Differences on darwin and FreeBSD:
+//
+//   - Reclaim: there is no sock_diag to tell a socket bound and not yet
+//     listening from a dead one, so a refused probe is repeated three times,
+//     20ms apart, before the file is taken for stale. darwin (and FreeBSD)
+//     also refuse, rather than fail with EAGAIN, when a listener's backlog is
+//     full: a server of another program that stays swamped for the whole
+//     probe can be taken for dead and lose its path (uds servers are safe:
+//     they hold the lock file). The holder's PID comes from the lock file and
+//     from LOCAL_PEERPID (darwin) or cr_pid (FreeBSD 13 and later).
+//   - Permissions: the kernel gives the socket file 0777 less the umask at
+//     bind, so Mode, Owner and Group are applied right after bind (fchmodat
+//     and fchownat, not following symbolic links). For stream and seqpacket
+//     sockets this is before listen, so no connection sees the wider mode;
+//     a datagram socket can receive messages in that window of two system
+//     calls. Set a restrictive umask or use a private directory if that
+//     matters.
+//   - Dial: a full backlog is ECONNREFUSED, indistinguishable from no
+//     listener, so it is retried only with WaitForListener.
+//   - Messages: the kernel does not report the full length of a truncated
+//     message on darwin (TruncatedError.Len is -1; PeekSize peeks with
+//     growing buffers). On FreeBSD an empty seqpacket message may read as
+//     the end of the connection.
+//   - Descriptors: received descriptors are close-on-exec from the start on
+//     FreeBSD (MSG_CMSG_CLOEXEC); darwin marks them right after recvmsg
+//     while holding syscall.ForkLock, so no fork and exec of package os or
+//     syscall can inherit them. On darwin an empty datagram cannot carry
+//     descriptors, and the message paths allocate (they go through
+//     libSystem).
+//   - The parent directory is opened O_SEARCH on FreeBSD and O_RDONLY on
+//     darwin (no O_PATH), so on darwin it must be readable.
 package uds

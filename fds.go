@@ -59,7 +59,8 @@ func SendFDs(c syscall.Conn, b []byte, fds []int) (int, error) {
 // the connected Unix socket c (see SendFiles for the kinds of c). It returns
 // the bytes read and the files that came with them, which the caller closes.
 // The descriptors are close-on-exec from the moment they exist
-// (MSG_CMSG_CLOEXEC), so a concurrent fork and exec cannot inherit them.
+// (MSG_CMSG_CLOEXEC; on darwin they are marked right after recvmsg under
+// syscall.ForkLock), so a concurrent fork and exec cannot inherit them.
 //
 // No descriptor ever leaks into this process: on every error all the
 // descriptors that arrived are closed and no files are returned. In

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin && !freebsd
 
 package uds
 
@@ -20,8 +20,6 @@ func (c *msgConn) recvFiles(string, []byte, *Addr, int) (int, []*os.File, error)
 }
 
 func (c *msgConn) setUnlinkOnClose(bool) {}
-
-func (po *pathOwner) setKeep(bool) {}
 
 func foreignEngine(syscall.Conn) (*msgConn, error) { return nil, unsupported("SCM_RIGHTS") }
 

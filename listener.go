@@ -20,6 +20,9 @@ type ListenConfig struct {
 	// the umask took away is restored before the socket accepts anything.
 	// The process's umask is never changed. Abstract sockets have no
 	// permissions; protect them by checking the peer's credentials.
+	// On darwin and FreeBSD the mode is set right after bind: before listen
+	// for stream and seqpacket sockets, but a datagram socket can receive
+	// messages for those two system calls. Not available on Windows.
 	Mode os.FileMode
 
 	// Owner and Group, if not empty, are the user and group (a name or a

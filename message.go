@@ -15,7 +15,7 @@ var ErrTruncated = errors.New("message truncated")
 // TruncatedError reports a message longer than the read buffer.
 // errors.Is(err, ErrTruncated) is true for it.
 type TruncatedError struct {
-	Len int // the message's full length
+	Len int // the message's full length; -1 where the kernel does not report it (darwin)
 	Buf int // the buffer's length: the bytes returned
 }
 

@@ -171,10 +171,25 @@ func (c *SeqPacketConn) SyscallConn() (syscall.RawConn, error) { return c.m.uc.S
 // peekSize returns the length of the next message without consuming it.
 func peekSize(m *msgConn) (int, error) {
 	n, err := m.recv("peek", nil, true, nil, nil)
-	if te, ok := truncated(err); ok {
+	te, ok := truncated(err)
+	if !ok {
+		return n, err
+	}
+	if te.Len >= 0 {
 		return te.Len, nil
 	}
-	return n, err
+	// The kernel does not tell the length (darwin): peek into larger
+	// buffers until the message fits.
+	for size := 64 << 10; size <= 64<<20; size *= 4 {
+		n, err = m.recv("peek", make([]byte, size), true, nil, nil)
+		if te, ok = truncated(err); !ok {
+			return n, err
+		}
+		if te.Len >= 0 {
+			return te.Len, nil
+		}
+	}
+	return 0, err
 }
 
 func truncated(err error) (*TruncatedError, bool) {

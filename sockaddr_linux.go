@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,8 +23,6 @@ const (
 
 	// pathMax is Linux's PATH_MAX, the most open(2) and friends accept.
 	pathMax = 4096
-
-	sizeofFamily = uint32(unsafe.Sizeof(unix.RawSockaddrUnix{}.Family))
 )
 
 // procFDPrefix is where the long-path trick names a directory descriptor.
@@ -47,102 +44,6 @@ func checkPathLen(p string) error {
 			ErrInvalidAddr, len(p), MaxPathLen, len(base), procFDPrefix, maxLongBase)
 	}
 	return nil
-}
-
-// encodeSockaddr fills sa for a and returns the exact socket address length.
-// Paths longer than MaxPathLen are the caller's business (see longPath).
-func encodeSockaddr(a Addr, sa *unix.RawSockaddrUnix) (uint32, error) {
-	*sa = unix.RawSockaddrUnix{Family: unix.AF_UNIX}
-	switch a.kind {
-	case KindPath:
-		if len(a.name) > MaxPathLen {
-			return 0, fmt.Errorf("%w: path is %d bytes, longer than the %d-byte limit of sun_path", ErrInvalidAddr, len(a.name), MaxPathLen)
-		}
-		for i := 0; i < len(a.name); i++ {
-			sa.Path[i] = int8(a.name[i])
-		}
-		return sizeofFamily + uint32(len(a.name)) + 1, nil
-	case KindAbstract:
-		if len(a.name) > MaxAbstractLen {
-			return 0, fmt.Errorf("%w: abstract name is %d bytes, longer than the limit of %d", ErrInvalidAddr, len(a.name), MaxAbstractLen)
-		}
-		for i := 0; i < len(a.name); i++ {
-			sa.Path[i+1] = int8(a.name[i])
-		}
-		return sizeofFamily + 1 + uint32(len(a.name)), nil
-	case KindAutobind:
-		return sizeofFamily, nil
-	}
-	return 0, a.validate()
-}
-
-// decodeSockaddr returns the address in sa's first n bytes, exactly.
-func decodeSockaddr(sa *unix.RawSockaddrUnix, n uint32, typ SocketType) Addr {
-	if n <= sizeofFamily || sa.Family != unix.AF_UNIX {
-		return Addr{typ: typ}
-	}
-	if n > uint32(unsafe.Sizeof(*sa)) {
-		n = uint32(unsafe.Sizeof(*sa))
-	}
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), n-sizeofFamily)
-	if raw[0] == 0 {
-		return Addr{kind: KindAbstract, typ: typ, name: string(raw[1:])}
-	}
-	for i, c := range raw {
-		if c == 0 {
-			raw = raw[:i]
-			break
-		}
-	}
-	return Path(string(raw)).WithType(typ)
-}
-
-func sockaddrSyscall(trap uintptr, fd int, sa *unix.RawSockaddrUnix, n uint32) error {
-	_, _, e := unix.Syscall(trap, uintptr(fd), uintptr(unsafe.Pointer(sa)), uintptr(n))
-	if e != 0 {
-		return e
-	}
-	return nil
-}
-
-// sysBind binds fd to a with the exact address length.
-func sysBind(fd int, a Addr) error {
-	var sa unix.RawSockaddrUnix
-	n, err := encodeSockaddr(a, &sa)
-	if err != nil {
-		return err
-	}
-	return sockaddrSyscall(unix.SYS_BIND, fd, &sa, n)
-}
-
-// sysConnect connects fd to a with the exact address length.
-func sysConnect(fd int, a Addr) error {
-	var sa unix.RawSockaddrUnix
-	n, err := encodeSockaddr(a, &sa)
-	if err != nil {
-		return err
-	}
-	return sockaddrSyscall(unix.SYS_CONNECT, fd, &sa, n)
-}
-
-func sockname(trap uintptr, fd int, typ SocketType) (Addr, error) {
-	var sa unix.RawSockaddrUnix
-	n := uint32(unsafe.Sizeof(sa))
-	_, _, e := unix.Syscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&n)))
-	if e != 0 {
-		return Addr{}, e
-	}
-	return decodeSockaddr(&sa, n, typ), nil
-}
-
-// sysGetsockname returns fd's own address exactly.
-func sysGetsockname(fd int, typ SocketType) (Addr, error) {
-	return sockname(unix.SYS_GETSOCKNAME, fd, typ)
-}
-
-// sysGetpeername returns the address of fd's peer exactly.
-func sysGetpeername(fd int, typ SocketType) (Addr, error) {
-	return sockname(unix.SYS_GETPEERNAME, fd, typ)
 }
 
 // procPath names base inside the directory open as dirfd.

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin && !freebsd && !windows
 
 package uds
 
@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"time"
 )
 
 // This platform has no implementation yet: every operation that touches a
@@ -37,6 +36,8 @@ type pathOwner struct{}
 
 func (*pathOwner) release() error { return nil }
 
+func (po *pathOwner) setKeep(bool) {}
+
 func (lc *ListenConfig) listenSocket(Addr, SocketType) (*net.UnixListener, Addr, *pathOwner, error) {
 	return nil, Addr{}, nil, unsupported("listen")
 }
@@ -61,40 +62,3 @@ func PairFiles(SocketType) (*os.File, *os.File, error) {
 func sysGetsockname(int, SocketType) (Addr, error) { return Addr{}, unsupported("getsockname") }
 
 func sysGetpeername(int, SocketType) (Addr, error) { return Addr{}, unsupported("getpeername") }
-
-func probe(Addr) (ProbeResult, error) { return ProbeResult{}, unsupported("probe") }
-
-func (lc *ListenConfig) packetSocket(Addr) (*net.UnixConn, Addr, *pathOwner, error) {
-	return nil, Addr{}, nil, unsupported("listen")
-}
-
-// msgConn stands in for the message-socket engine, which this platform
-// lacks; no value of it is ever made.
-type msgConn struct {
-	uc    *net.UnixConn
-	laddr Addr
-	raddr Addr
-	owner *pathOwner
-}
-
-func (c *msgConn) recv(string, []byte, bool, *Addr, *Cred) (int, error) {
-	return 0, unsupported("recvmsg")
-}
-func (c *msgConn) send(string, []byte, *Addr, *Cred) (int, error) { return 0, unsupported("sendmsg") }
-func (c *msgConn) close() error                                   { return unsupported("close") }
-func (c *msgConn) setDeadline(time.Time) error                    { return unsupported("deadline") }
-func (c *msgConn) setWriteDeadline(time.Time) error               { return unsupported("deadline") }
-func (c *msgConn) remote() net.Addr                               { return nil }
-func (c *msgConn) opErr(_ string, err error) error                { return err }
-
-func newMsgConn(*net.UnixConn, SocketType, Addr, Addr, bool, bool) (*msgConn, error) {
-	return nil, unsupported("message sockets")
-}
-
-func msgPair(SocketType) (*msgConn, *msgConn, error) {
-	return nil, nil, unsupported("socketpair")
-}
-
-func (d *Dialer) dialMsg(context.Context, Addr, SocketType, Addr) (*msgConn, error) {
-	return nil, unsupported("dial")
-}

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package uds
 
 import (
@@ -20,7 +22,7 @@ func probe(a Addr) (ProbeResult, error) {
 	if dir == "" {
 		dir = "."
 	}
-	dirfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dirfd, err := openDir(dir)
 	if err != nil {
 		if err == unix.ENOENT {
 			return ProbeResult{State: ProbeMissing, Detail: "no directory " + dir}, nil
@@ -40,9 +42,9 @@ func probe(a Addr) (ProbeResult, error) {
 			return ProbeResult{}, &os.PathError{Op: "lstat", Path: a.name, Err: err}
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-			return ProbeResult{State: ProbeNotSocket, Detail: describeMode(st.Mode)}, nil
+			return ProbeResult{State: ProbeNotSocket, Detail: describeMode(uint32(st.Mode))}, nil
 		}
-		stale, err := po.probe(a, a.typ, st.Dev, st.Ino)
+		stale, err := po.probe(a, a.typ, uint64(st.Dev), uint64(st.Ino))
 		var inUse *InUseError
 		switch {
 		case errors.As(err, &inUse):
@@ -56,46 +58,17 @@ func probe(a Addr) (ProbeResult, error) {
 		// taking the lock and listening.
 		var lst unix.Stat_t
 		if unix.Fstatat(dirfd, po.lockName(), &lst, unix.AT_SYMLINK_NOFOLLOW) == nil {
-			if pid := flockHolder(lst.Dev, lst.Ino); pid > 0 {
+			pid := lockFileHolder(uint64(lst.Dev), uint64(lst.Ino))
+			if pid == 0 && !lockTableReadable {
+				// No /proc/locks: a uds holder wrote its PID in the file,
+				// and removes the file when it lets go.
+				pid = readPIDFile(dirfd, po.lockName())
+			}
+			if pid > 0 {
 				return ProbeResult{State: ProbeLive, PID: pid, Detail: "lock " + po.lockName() + " held"}, nil
 			}
 		}
 		return ProbeResult{State: ProbeStale}, nil
 	}
 	return ProbeResult{State: ProbeMissing}, nil
-}
-
-func probeAbstract(a Addr) (ProbeResult, error) {
-	fd, err := unix.Socket(unix.AF_UNIX, sockType(a.typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return ProbeResult{}, os.NewSyscallError("socket", err)
-	}
-	defer unix.Close(fd)
-	switch err := sysConnect(fd, a); err {
-	case nil:
-		pid := 0
-		if cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-			pid = int(cred.Pid)
-		}
-		return ProbeResult{State: ProbeLive, PID: pid, Detail: "accepting connections"}, nil
-	case unix.EAGAIN, unix.EPROTOTYPE, unix.ECONNREFUSED:
-		how := map[error]string{unix.EAGAIN: "listening, backlog full", unix.EPROTOTYPE: "socket of another type", unix.ECONNREFUSED: "bound, not listening"}[err]
-		var match []diagSocket
-		socks, derr := diagDump(udiagShowName)
-		if derr == nil {
-			want := "\x00" + a.name
-			for _, s := range socks {
-				// Each socket type has its own abstract namespace.
-				if string(s.Name) == want && int(s.Type) == sockType(a.typ) {
-					match = append(match, s)
-				}
-			}
-		}
-		if err == unix.ECONNREFUSED && (derr != nil || len(match) == 0) {
-			return ProbeResult{State: ProbeMissing}, nil
-		}
-		return ProbeResult{State: ProbeLive, PID: holderPID(match), Detail: how}, nil
-	default:
-		return ProbeResult{}, os.NewSyscallError("connect", err)
-	}
 }

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package uds
 
 import (
@@ -5,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,7 +37,7 @@ func claimPath(a Addr, typ SocketType) (*pathOwner, error) {
 	if dir == "" {
 		dir = "."
 	}
-	dirfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dirfd, err := openDir(dir)
 	if err != nil {
 		return nil, &os.PathError{Op: "open directory", Path: dir, Err: err}
 	}
@@ -78,7 +81,7 @@ func (po *pathOwner) lock() error {
 		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			unix.Close(fd)
 			if err == unix.EWOULDBLOCK {
-				pid := flockHolder(st.Dev, st.Ino)
+				pid := lockFileHolder(uint64(st.Dev), uint64(st.Ino))
 				if pid == 0 {
 					// /proc/locks unreadable: the file names the holder if
 					// it is a uds process (and names a dead one otherwise,
@@ -145,9 +148,9 @@ func (po *pathOwner) clear(a Addr, typ SocketType) error {
 			return &os.PathError{Op: "lstat", Path: a.name, Err: err}
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-			return fmt.Errorf("%w: %s is %s; nothing was removed", ErrNotSocket, a.name, describeMode(st.Mode))
+			return fmt.Errorf("%w: %s is %s; nothing was removed", ErrNotSocket, a.name, describeMode(uint32(st.Mode)))
 		}
-		stale, err := po.probe(a, typ, st.Dev, st.Ino)
+		stale, err := po.probe(a, typ, uint64(st.Dev), uint64(st.Ino))
 		if err != nil {
 			return err
 		}
@@ -175,10 +178,32 @@ func (po *pathOwner) clear(a Addr, typ SocketType) error {
 // probe tells whether the socket file (dev, ino) at the path is stale. It
 // returns an *InUseError if a process holds it, (false, nil) if the file
 // vanished, and (true, nil) only when no socket is bound to it.
+//
+// Where the kernel cannot list the sockets bound to a file (no sock_diag:
+// darwin, FreeBSD), a refused probe is repeated a few times, refusedRetries,
+// refusedRetryDelay apart, before the file is declared stale: a server
+// between bind and listen is refused too, for as long as it takes to set
+// the file's mode and owner. On darwin and FreeBSD a listener whose backlog
+// is full also refuses, so a server that stays swamped through every retry
+// is taken for dead: its file is removed and it keeps serving the
+// connections it has, unreachable by name. The lock file rules that out
+// between uds processes; it is the residual risk with other servers.
 func (po *pathOwner) probe(a Addr, typ SocketType, dev, ino uint64) (stale bool, err error) {
-	fd, err := unix.Socket(unix.AF_UNIX, sockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	for try := 0; ; try++ {
+		stale, again, err := po.probeOnce(a, typ, dev, ino, try < refusedRetries)
+		if !again {
+			return stale, err
+		}
+		time.Sleep(refusedRetryDelay)
+	}
+}
+
+// probeOnce makes one probe connection; again asks for another attempt
+// (a refusal with retry set and no other evidence).
+func (po *pathOwner) probeOnce(a Addr, typ SocketType, dev, ino uint64, retry bool) (stale, again bool, err error) {
+	fd, err := newSocket(typ)
 	if err != nil {
-		return false, os.NewSyscallError("socket", err)
+		return false, false, os.NewSyscallError("socket", err)
 	}
 	defer unix.Close(fd)
 	var cerr error
@@ -191,45 +216,42 @@ func (po *pathOwner) probe(a Addr, typ SocketType, dev, ino uint64) (stale bool,
 	case nil, unix.EINPROGRESS:
 		if typ == Datagram {
 			// A datagram socket has no listener credentials to read.
-			return false, po.inUse(dev, ino, "bound", nil)
+			return false, false, po.inUse(dev, ino, "bound", nil)
 		}
-		pid := 0
-		if cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-			pid = int(cred.Pid)
-		}
-		return false, &InUseError{PID: pid, How: "accepting connections"}
+		return false, false, &InUseError{PID: probePeerPID(fd), How: "accepting connections"}
 	case unix.EAGAIN:
-		return false, po.inUse(dev, ino, "listening, backlog full", cerr)
+		return false, false, po.inUse(dev, ino, "listening, backlog full", cerr)
 	case unix.EPROTOTYPE:
-		return false, po.inUse(dev, ino, "socket of another type", cerr)
+		return false, false, po.inUse(dev, ino, "socket of another type", cerr)
 	case unix.ENOENT:
-		return false, nil
+		return false, false, nil
 	case unix.ECONNREFUSED:
 		// Refused means stale, or bound and not listening yet. sock_diag
 		// tells the two apart: a bound socket holds the file's inode.
-		socks, derr := boundTo(dev, ino)
+		pid, n, derr := socketsBoundTo(dev, ino)
 		if derr != nil {
-			// Without sock_diag, refusal is the best evidence there is.
-			return true, nil
+			// Without sock_diag, refusal is the best evidence there is;
+			// where that is normal, ask again a few times first.
+			return !retry, retry, nil
 		}
-		if len(socks) > 0 {
-			return false, &InUseError{PID: holderPID(socks), How: "bound, not listening", Err: cerr}
+		if n > 0 {
+			return false, false, &InUseError{PID: pid, How: "bound, not listening", Err: cerr}
 		}
-		return true, nil
+		return true, false, nil
 	case unix.EACCES, unix.EPERM:
-		socks, derr := boundTo(dev, ino)
-		if derr == nil && len(socks) > 0 {
-			return false, &InUseError{PID: holderPID(socks), How: "bound, no permission to connect", Err: cerr}
+		pid, n, derr := socketsBoundTo(dev, ino)
+		if derr == nil && n > 0 {
+			return false, false, &InUseError{PID: pid, How: "bound, no permission to connect", Err: cerr}
 		}
-		return false, fmt.Errorf("cannot probe existing socket %s, so it was not removed: %w", a.name, cerr)
+		return false, false, fmt.Errorf("cannot probe existing socket %s, so it was not removed: %w", a.name, cerr)
 	}
-	return false, fmt.Errorf("probing existing socket %s failed, so it was not removed: %w", a.name, os.NewSyscallError("connect", cerr))
+	return false, false, fmt.Errorf("probing existing socket %s failed, so it was not removed: %w", a.name, os.NewSyscallError("connect", cerr))
 }
 
 func (po *pathOwner) inUse(dev, ino uint64, how string, cause error) error {
 	pid := 0
-	if socks, err := boundTo(dev, ino); err == nil {
-		pid = holderPID(socks)
+	if p, _, err := socketsBoundTo(dev, ino); err == nil {
+		pid = p
 	}
 	return &InUseError{PID: pid, How: how, Err: cause}
 }
@@ -243,7 +265,7 @@ func (po *pathOwner) bound() error {
 	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		return fmt.Errorf("%w: %s was replaced right after bind", ErrNotSocket, po.base)
 	}
-	po.dev, po.ino = st.Dev, st.Ino
+	po.dev, po.ino = uint64(st.Dev), uint64(st.Ino)
 	return nil
 }
 
@@ -260,7 +282,7 @@ func (po *pathOwner) removeSocket() error {
 	if err != nil {
 		return &os.PathError{Op: "lstat", Path: po.base, Err: err}
 	}
-	if st.Dev != po.dev || st.Ino != po.ino {
+	if uint64(st.Dev) != po.dev || uint64(st.Ino) != po.ino {
 		return nil // another server has the path now: leave it
 	}
 	if err := unix.Unlinkat(po.dirfd, po.base, 0); err != nil && err != unix.ENOENT {

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package uds
 
 import (
@@ -43,14 +45,13 @@ type msgConn struct {
 	rerrno syscall.Errno
 	readFn func(uintptr) bool
 
-	batchOnce sync.Once
-	batchSt   *batchState
+	batchFields // recvmmsg and sendmmsg buffers (Linux)
 
 	wmu     sync.Mutex
 	whdr    unix.Msghdr
 	wiov    unix.Iovec
 	wname   unix.RawSockaddrUnix
-	wctl    [unix.SizeofCmsghdr + 16]byte
+	wctl    [credCtlSize]byte
 	wwait   bool // wait in the poller on EAGAIN
 	wn      int
 	werrno  syscall.Errno
@@ -84,14 +85,7 @@ func newMsgConn(uc *net.UnixConn, typ SocketType, laddr, raddr Addr, connected, 
 				return
 			}
 		}
-		if typ == SeqPacket {
-			// A timestamp rides on every message, so a zero-length read
-			// that carries none is the end of the stream, and one that
-			// carries one is an empty message.
-			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMP, 1); serr != nil {
-				serr = os.NewSyscallError("setsockopt(SO_TIMESTAMP)", serr)
-			}
-		}
+		serr = prepMsgSocket(int(fd), typ)
 	})
 	if err == nil {
 		err = serr
@@ -104,20 +98,7 @@ func newMsgConn(uc *net.UnixConn, typ SocketType, laddr, raddr Addr, connected, 
 
 func (c *msgConn) doRead(fd uintptr) bool {
 	for {
-		var r uintptr
-		var e syscall.Errno
-		if c.rhdr.Control == nil {
-			// No control data wanted: recvfrom takes one buffer and
-			// spares the kernel copying in a msghdr and an iovec.
-			var namelen uintptr
-			if c.rhdr.Name != nil {
-				namelen = uintptr(unsafe.Pointer(&c.rhdr.Namelen))
-			}
-			r, _, e = unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(c.riov.Base)), uintptr(c.riov.Len),
-				c.rflags, uintptr(unsafe.Pointer(c.rhdr.Name)), namelen)
-		} else {
-			r, _, e = unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rhdr)), c.rflags)
-		}
+		r, e := c.sysRecv(fd)
 		switch e {
 		case unix.EINTR:
 			continue
@@ -131,16 +112,7 @@ func (c *msgConn) doRead(fd uintptr) bool {
 
 func (c *msgConn) doWrite(fd uintptr) bool {
 	for {
-		var r uintptr
-		var e syscall.Errno
-		if c.whdr.Control == nil {
-			// No control data: sendto takes one buffer, cheaper than a
-			// msghdr for the kernel. MSG_NOSIGNAL as for sendmsg.
-			r, _, e = unix.Syscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(c.wiov.Base)), uintptr(c.wiov.Len),
-				unix.MSG_NOSIGNAL, uintptr(unsafe.Pointer(c.whdr.Name)), uintptr(c.whdr.Namelen))
-		} else {
-			r, _, e = unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.whdr)), unix.MSG_NOSIGNAL)
-		}
+		r, e := c.sysSend(fd)
 		switch e {
 		case unix.EINTR:
 			continue
@@ -169,9 +141,9 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 		c.rhdr.SetControllen(len(c.rctl))
 	}
 	c.rhdr.Flags = 0
-	c.rflags = unix.MSG_CMSG_CLOEXEC
+	c.rflags = recvCloexec
 	if c.typ != Stream {
-		c.rflags |= unix.MSG_TRUNC
+		c.rflags |= recvTrunc
 	}
 	if peek {
 		c.rflags |= unix.MSG_PEEK
@@ -203,6 +175,11 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 	}
 	if full > len(b) {
 		return len(b), c.opErr(op, &TruncatedError{Len: full, Buf: len(b)})
+	}
+	if c.rhdr.Flags&unix.MSG_TRUNC != 0 && c.typ != Stream {
+		// Cut without its length: darwin, and FreeBSD if it ignores
+		// MSG_TRUNC on this socket.
+		return full, c.opErr(op, &TruncatedError{Len: -1, Buf: len(b)})
 	}
 	if credErr != nil {
 		return full, c.opErr(op, credErr)
@@ -240,8 +217,9 @@ func (c *msgConn) parseControl(cred *Cred) error {
 }
 
 // parseControlInto reads the control messages in ctl: it fills cred (if not
-// nil) from SCM_CREDENTIALS and SCM_PIDFD, and closes every descriptor nobody
-// asked for. It returns ErrNoCredentials if cred was asked for and none came.
+// nil) from the credentials the kernel attached (SCM_CREDENTIALS and
+// SCM_PIDFD on Linux), and closes every descriptor nobody asked for. It
+// returns ErrNoCredentials if cred was asked for and none came.
 func parseControlInto(ctl []byte, cred *Cred) error {
 	gotCred := false
 	if cred != nil {
@@ -249,36 +227,26 @@ func parseControlInto(ctl []byte, cred *Cred) error {
 	}
 	for len(ctl) >= unix.SizeofCmsghdr {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
-		if h.Len < unix.SizeofCmsghdr || int(h.Len) > len(ctl) {
+		if h.Len < unix.SizeofCmsghdr {
 			break
 		}
-		data := ctl[unix.SizeofCmsghdr:h.Len]
+		// A header that claims more than arrived (darwin leaves cmsg_len
+		// untruncated) is read as far as the data goes.
+		end := cmsgEnd(h, len(ctl))
+		data := ctl[min(cmsgDataOff, end):end]
 		if h.Level == unix.SOL_SOCKET {
 			switch h.Type {
-			case unix.SCM_CREDENTIALS:
-				if cred != nil && len(data) >= unix.SizeofUcred {
-					uc := (*unix.Ucred)(unsafe.Pointer(&data[0]))
-					if uc.Pid != 0 {
-						cred.PID, cred.UID, cred.GID = int(uc.Pid), int(uc.Uid), int(uc.Gid)
-						gotCred = true
-					}
-				}
-			case unix.SCM_PIDFD:
-				if len(data) >= 4 {
-					fd := int(*(*int32)(unsafe.Pointer(&data[0])))
-					if cred != nil && cred.PIDFD == nil {
-						cred.PIDFD = os.NewFile(uintptr(fd), "pidfd")
-					} else {
-						unix.Close(fd)
-					}
-				}
 			case unix.SCM_RIGHTS:
 				for i := 0; i+4 <= len(data); i += 4 {
 					unix.Close(int(*(*int32)(unsafe.Pointer(&data[i]))))
 				}
+			default:
+				if controlCred(h.Type, data, cred) {
+					gotCred = true
+				}
 			}
 		}
-		next := cmsgAlign(int(h.Len))
+		next := cmsgAlign(end)
 		if next > len(ctl) {
 			break
 		}
@@ -293,9 +261,20 @@ func parseControlInto(ctl []byte, cred *Cred) error {
 	return nil
 }
 
+// cmsgDataOff is the offset of a control message's data (CMSG_DATA).
+var cmsgDataOff = unix.CmsgLen(0)
+
+// cmsgEnd returns where the control message at h ends in a buffer of n
+// bytes: at its cmsg_len, or at the buffer's end if it claims more.
+func cmsgEnd(h *unix.Cmsghdr, n int) int {
+	if uint64(h.Len) < uint64(n) {
+		return int(h.Len)
+	}
+	return n
+}
+
 func cmsgAlign(n int) int {
-	const a = int(unsafe.Sizeof(uintptr(0)))
-	return (n + a - 1) &^ (a - 1)
+	return (n + cmsgAlignTo - 1) &^ (cmsgAlignTo - 1)
 }
 
 // send writes b as one message, to the connected peer or to to. With cred
@@ -308,12 +287,10 @@ func (c *msgConn) send(op string, b []byte, to *Addr, cred *Cred) (int, error) {
 		if c.typ == Stream && len(b) == 0 {
 			return 0, c.opErrTo(op, ptrAddr(to), errCredNeedsData)
 		}
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&c.wctl[0]))
-		h.Level, h.Type = unix.SOL_SOCKET, unix.SCM_CREDENTIALS
-		h.SetLen(unix.CmsgLen(unix.SizeofUcred))
-		uc := (*unix.Ucred)(unsafe.Pointer(&c.wctl[unix.SizeofCmsghdr]))
-		uc.Pid, uc.Uid, uc.Gid = int32(cred.PID), uint32(cred.UID), uint32(cred.GID)
-		ctl = c.wctl[:unix.CmsgSpace(unix.SizeofUcred)]
+		var err error
+		if ctl, err = putCredControl(c.wctl[:], cred); err != nil {
+			return 0, c.opErrTo(op, ptrAddr(to), err)
+		}
 	}
 	return c.sendLocked(op, b, to, ctl)
 }
@@ -467,38 +444,6 @@ func (c *msgConn) opErrTo(op string, to Addr, err error) error {
 	return e
 }
 
-// decodeInto stores the address in sa's first n bytes in *dst, reusing
-// dst's name when it is the same (no allocation for a repeated sender).
-func decodeInto(sa *unix.RawSockaddrUnix, n uint32, typ SocketType, dst *Addr) {
-	if n <= sizeofFamily || sa.Family != unix.AF_UNIX {
-		*dst = Addr{typ: typ}
-		return
-	}
-	if n > uint32(unsafe.Sizeof(*sa)) {
-		n = uint32(unsafe.Sizeof(*sa))
-	}
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), n-sizeofFamily)
-	if raw[0] == 0 {
-		raw = raw[1:]
-		if dst.kind != KindAbstract || dst.name != string(raw) {
-			dst.name = string(raw)
-		}
-		dst.kind, dst.typ = KindAbstract, typ
-		return
-	}
-	for i, ch := range raw {
-		if ch == 0 {
-			raw = raw[:i]
-			break
-		}
-	}
-	if dst.kind == KindPath && dst.name == string(raw) {
-		dst.typ = typ
-		return
-	}
-	*dst = Path(string(raw)).WithType(typ)
-}
-
 func (c *msgConn) close() error {
 	err := c.uc.Close()
 	c.closeOnce.Do(func() {
@@ -545,7 +490,7 @@ func (c *msgConn) remote() net.Addr {
 
 // msgPair makes a socket pair of type typ.
 func msgPair(typ SocketType) (*msgConn, *msgConn, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, sockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, err := newSocketpair(typ, true)
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socketpair", err)
 	}

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package uds
 
 import (
@@ -7,7 +9,6 @@ import (
 	"os"
 	"os/user"
 	"strconv"
-	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -31,11 +32,8 @@ func (c setupRawConn) Write(func(fd uintptr) bool) error {
 }
 
 var somaxconn = sync.OnceValue(func() int {
-	b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
-	if err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
-			return n
-		}
+	if n := systemSomaxconn(); n > 0 {
+		return n
 	}
 	return unix.SOMAXCONN
 })
@@ -81,7 +79,7 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 		}
 		b.owner.keep = lc.KeepPath
 	}
-	b.fd, err = unix.Socket(unix.AF_UNIX, sockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	b.fd, err = newSocket(typ)
 	if err != nil {
 		b.fd = -1
 		return nil, os.NewSyscallError("socket", err)
@@ -102,7 +100,7 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 		}
 	}
 	perm := uint32(lc.Mode.Perm())
-	if a.kind == KindPath && perm != 0 {
+	if a.kind == KindPath && perm != 0 && fchmodBeforeBind {
 		// The kernel creates the file with the socket inode's mode less the
 		// umask: never wider than asked, from the first instant.
 		if err = unix.Fchmod(b.fd, perm); err != nil {
@@ -143,36 +141,6 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 	return b, nil
 }
 
-// bindInUse explains EADDRINUSE from bind: for an abstract name, who holds it.
-func bindInUse(a Addr, typ SocketType, cause error) error {
-	if a.kind != KindAbstract {
-		return &InUseError{How: "bound by another process during setup", Err: cause}
-	}
-	pid := 0
-	fd, err := unix.Socket(unix.AF_UNIX, sockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err == nil {
-		defer unix.Close(fd)
-		if sysConnect(fd, a) == nil {
-			if cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-				pid = int(cred.Pid)
-			}
-		}
-	}
-	if pid == 0 {
-		if socks, err := diagDump(udiagShowName); err == nil {
-			var match []diagSocket
-			want := "\x00" + a.name
-			for _, s := range socks {
-				if string(s.Name) == want && int(s.Type) == sockType(typ) {
-					match = append(match, s)
-				}
-			}
-			pid = holderPID(match)
-		}
-	}
-	return &InUseError{PID: pid, How: "abstract name bound", Err: cause}
-}
-
 // setAttrs gives the socket file exactly the requested mode and owner,
 // without following a symbolic link that might have replaced it.
 func (po *pathOwner) setAttrs(perm uint32, uid, gid int) error {
@@ -188,7 +156,7 @@ func (po *pathOwner) setAttrs(perm uint32, uid, gid int) error {
 	if err := unix.Fstatat(po.dirfd, po.base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return &os.PathError{Op: "lstat", Path: po.base, Err: err}
 	}
-	if st.Mode&0o7777 == perm || st.Dev != po.dev || st.Ino != po.ino {
+	if uint32(st.Mode)&0o7777 == perm || uint64(st.Dev) != po.dev || uint64(st.Ino) != po.ino {
 		return nil
 	}
 	// The umask took bits away; put them back.
@@ -202,22 +170,6 @@ func (po *pathOwner) setAttrs(perm uint32, uid, gid int) error {
 		return &os.PathError{Op: "chmod", Path: po.base, Err: err}
 	}
 	return nil
-}
-
-func (po *pathOwner) chmodPinned(perm uint32) error {
-	fd, err := unix.Openat(po.dirfd, po.base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
-	}
-	if st.Dev != po.dev || st.Ino != po.ino {
-		return nil
-	}
-	return unix.Chmod(procFDPrefix+strconv.Itoa(fd), perm)
 }
 
 func lookupOwner(owner, group string) (uid, gid int, err error) {

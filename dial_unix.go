@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package uds
 
 import (
@@ -65,7 +67,7 @@ func connectTarget(a Addr) (target Addr, dirfd int, err error) {
 	if dir == "" {
 		dir = "."
 	}
-	dirfd, err = unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dirfd, err = openDir(dir)
 	if err != nil {
 		return Addr{}, -1, err
 	}
@@ -114,7 +116,7 @@ func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr A
 		uc, err := d.dialWithNet(ctx, a, typ, laddr)
 		return uc, nil, err
 	}
-	fd, err := unix.Socket(unix.AF_UNIX, sockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := newSocket(typ)
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socket", err)
 	}
@@ -176,7 +178,7 @@ func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {
 // Pair returns two connected stream sockets (socketpair(2)). Both ends'
 // addresses are unnamed.
 func Pair() (*Conn, *Conn, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, err := newSocketpair(Stream, true)
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socketpair", err)
 	}
@@ -204,7 +206,7 @@ func Pair() (*Conn, *Conn, error) {
 // the child) and in blocking mode, as programs that inherit them expect.
 // Turn one end back into a connection with net.FileConn.
 func PairFiles(typ SocketType) (*os.File, *os.File, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, sockType(typ)|unix.SOCK_CLOEXEC, 0)
+	fds, err := newSocketpair(typ, false)
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socketpair", err)
 	}

@@ -1,3 +1,5 @@
+//go:build linux || darwin || freebsd
+
 package uds
 
 import (
@@ -68,6 +70,9 @@ func (c *msgConn) sendFDs(op string, b []byte, to *Addr, fds []int, files []*os.
 	nfd := len(fds) + len(files)
 	if nfd > MaxFilesPerMessage {
 		return 0, c.opErrTo(op, ptrAddr(to), tooManyFiles(nfd))
+	}
+	if !emptyMsgWithFDs && c.typ != Stream && len(b) == 0 && nfd > 0 {
+		return 0, c.opErrTo(op, ptrAddr(to), unsupported("descriptors on an empty message (darwin's sendmsg would add a byte)"))
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -163,9 +168,9 @@ func (c *msgConn) recvFDsLocked(op string, b []byte, from *Addr, fds []int) (int
 	c.rhdr.Control = &c.rfdctl[0]
 	c.rhdr.SetControllen(fdCtlExtra + unix.CmsgSpace((len(fds)+1)*4))
 	c.rhdr.Flags = 0
-	c.rflags = unix.MSG_CMSG_CLOEXEC
+	c.rflags = recvCloexec
 	if c.typ != Stream {
-		c.rflags |= unix.MSG_TRUNC
+		c.rflags |= recvTrunc
 	}
 	c.rerrno = 0
 	err := c.rc.Read(c.readFn)
@@ -195,6 +200,11 @@ func (c *msgConn) recvFDsLocked(op string, b []byte, from *Addr, fds []int) (int
 		closeFDs(fds[:nfd])
 		return len(b), 0, c.opErr(op, &TruncatedError{Len: full, Buf: len(b)})
 	}
+	if c.rhdr.Flags&unix.MSG_TRUNC != 0 && c.typ != Stream {
+		// Cut without its length (darwin; see recv).
+		closeFDs(fds[:nfd])
+		return full, 0, c.opErr(op, &TruncatedError{Len: -1, Buf: len(b)})
+	}
 	if scratch {
 		full = 0
 	}
@@ -217,8 +227,8 @@ func takeRights(ctl []byte, fds []int) (nfd, seen int) {
 		}
 		// A header that claims more than arrived (not Linux, but cheap
 		// to guard) is read as far as the data goes.
-		end := min(int(h.Len), len(ctl))
-		data := ctl[unix.SizeofCmsghdr:end]
+		end := cmsgEnd(h, len(ctl))
+		data := ctl[min(cmsgDataOff, end):end]
 		if h.Level == unix.SOL_SOCKET {
 			switch h.Type {
 			case unix.SCM_RIGHTS:
@@ -232,13 +242,12 @@ func takeRights(ctl []byte, fds []int) (nfd, seen int) {
 						unix.Close(fd)
 					}
 				}
-			case unix.SCM_PIDFD:
-				if len(data) >= 4 {
-					unix.Close(int(*(*int32)(unsafe.Pointer(&data[0]))))
-				}
+			default:
+				// A PIDFD nobody asked for.
+				controlCred(h.Type, data, nil)
 			}
 		}
-		next := cmsgAlign(int(h.Len))
+		next := cmsgAlign(end)
 		if next > len(ctl) {
 			break
 		}
@@ -306,16 +315,6 @@ func unixSocketType(st int) (SocketType, bool) {
 	return 0, false
 }
 
-func setRefuseFiles(fd int) error {
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSRIGHTS, 0); err != nil {
-		if err == unix.ENOPROTOOPT {
-			return unsupported("SO_PASSRIGHTS (Linux 6.16 or later)")
-		}
-		return os.NewSyscallError("setsockopt(SO_PASSRIGHTS)", err)
-	}
-	return nil
-}
-
 func (po *pathOwner) setKeep(keep bool) { po.keep = keep }
 
 func (c *msgConn) setUnlinkOnClose(unlink bool) {
@@ -375,12 +374,12 @@ func fileSocket(f *os.File, typ SocketType, listening bool) (fd int, laddr, radd
 // checkSocket checks that fd is a Unix socket of type typ that listens (or
 // not), makes it non-blocking and reads its addresses.
 func checkSocket(fd int, name string, typ SocketType, listening bool) (laddr, raddr Addr, peer bool, err error) {
-	dom, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	dom, err := socketDomain(fd)
 	if err == unix.ENOTSOCK {
 		return Addr{}, Addr{}, false, fmt.Errorf("%w: %s is not a socket", ErrNotSocket, name)
 	}
 	if err != nil {
-		return Addr{}, Addr{}, false, os.NewSyscallError("getsockopt(SO_DOMAIN)", err)
+		return Addr{}, Addr{}, false, err
 	}
 	if dom != unix.AF_UNIX {
 		return Addr{}, Addr{}, false, fmt.Errorf("%w: %s is a socket of address family %d, not a Unix socket", ErrNotSocket, name, dom)

@@ -1,0 +1,228 @@
+//go:build !linux
+
+package uds_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/udskit/uds"
+)
+
+// These tests run where Linux's features are missing: every operation that
+// needs one must fail with an error wrapping ErrUnsupported (and so
+// errors.ErrUnsupported), never panic or half-work.
+
+// bsd is true where the Unix socket engine runs (darwin and FreeBSD).
+const bsd = runtime.GOOS == "darwin" || runtime.GOOS == "freebsd"
+
+func requireUnsupported(t *testing.T, err error) {
+	t.Helper()
+	require.Error(t, err)
+	assert.ErrorIs(t, err, uds.ErrUnsupported)
+	assert.ErrorIs(t, err, errors.ErrUnsupported)
+}
+
+// shortDir is a directory with a short path: t.TempDir() overflows the
+// 104 bytes of sun_path on macOS.
+func shortDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "uds")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func TestPlatformConstants(t *testing.T) {
+	assert.Zero(t, uds.MaxAbstractLen)
+	want := 103
+	if runtime.GOOS == "windows" {
+		want = 107
+	}
+	assert.Equal(t, want, uds.MaxPathLen)
+}
+
+func TestPlatformAbstractAndAutobind(t *testing.T) {
+	ctx := context.Background()
+	for _, a := range []uds.Addr{uds.Abstract("x"), uds.Abstract(""), uds.Autobind()} {
+		t.Run(a.String(), func(t *testing.T) {
+			requireUnsupported(t, a.Valid())
+			_, err := uds.Listen(ctx, a)
+			requireUnsupported(t, err)
+			_, err = uds.ListenSeqPacket(ctx, a)
+			requireUnsupported(t, err)
+			_, err = uds.ListenDatagram(ctx, a)
+			requireUnsupported(t, err)
+			_, err = uds.Probe(ctx, a)
+			requireUnsupported(t, err)
+			if a.Kind() == uds.KindAbstract {
+				_, err = uds.Dial(ctx, a)
+				requireUnsupported(t, err)
+				_, err = uds.DialDatagram(ctx, a)
+				requireUnsupported(t, err)
+			}
+		})
+	}
+	_, err := uds.ParseAddr("@name")
+	requireUnsupported(t, err)
+	_, err = uds.ParseAddr("(autobind)")
+	requireUnsupported(t, err)
+	d := uds.Dialer{LocalAddr: uds.Autobind()}
+	_, err = d.Dial(ctx, uds.Path(filepath.Join(shortDir(t), "s.sock")))
+	requireUnsupported(t, err)
+}
+
+func TestPlatformLinuxOnly(t *testing.T) {
+	ctx := context.Background()
+	_, err := uds.Lock(ctx, "uds-platform-test")
+	requireUnsupported(t, err)
+	_, err = uds.Sockets(ctx)
+	requireUnsupported(t, err)
+	_, err = uds.Who(ctx, uds.Path(filepath.Join(shortDir(t), "s.sock")))
+	requireUnsupported(t, err)
+}
+
+func TestPlatformLongPath(t *testing.T) {
+	long := filepath.Join(shortDir(t), strings.Repeat("a", uds.MaxPathLen))
+	_, err := uds.Listen(context.Background(), uds.Path(long))
+	require.Error(t, err)
+	assert.ErrorIs(t, err, uds.ErrInvalidAddr)
+}
+
+// TestPlatformPathStream runs a pathname stream socket where the platform
+// has them (darwin, FreeBSD, Windows): listen, dial, exchange, and removal
+// of the file on Close.
+func TestPlatformPathStream(t *testing.T) {
+	if !bsd && runtime.GOOS != "windows" {
+		t.Skip("no socket support on " + runtime.GOOS)
+	}
+	ctx := context.Background()
+	p := filepath.Join(shortDir(t), "s.sock")
+	l, err := uds.Listen(ctx, uds.Path(p))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			_, err = c.Write([]byte("hi"))
+			c.Close()
+		}
+		done <- err
+	}()
+	c, err := uds.Dial(ctx, uds.Path(p))
+	require.NoError(t, err)
+	buf := make([]byte, 2)
+	_, err = c.Read(buf)
+	require.NoError(t, err)
+	assert.Equal(t, "hi", string(buf))
+	require.NoError(t, <-done)
+	require.NoError(t, c.Close())
+	require.NoError(t, l.Close())
+	_, err = os.Lstat(p)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestPlatformWindowsStubs checks each operation Windows lacks.
+func TestPlatformWindowsStubs(t *testing.T) {
+	if runtime.GOOS != "windows" {
+		t.Skip("Windows only")
+	}
+	ctx := context.Background()
+	p := uds.Path(filepath.Join(shortDir(t), "s.sock"))
+	_, _, err := uds.Pair()
+	requireUnsupported(t, err)
+	_, _, err = uds.PairFiles(uds.Stream)
+	requireUnsupported(t, err)
+	_, _, err = uds.SeqPacketPair()
+	requireUnsupported(t, err)
+	_, _, err = uds.DatagramPair()
+	requireUnsupported(t, err)
+	_, err = uds.ListenSeqPacket(ctx, p)
+	requireUnsupported(t, err)
+	_, err = uds.ListenDatagram(ctx, p)
+	requireUnsupported(t, err)
+	_, err = uds.DialSeqPacket(ctx, p)
+	requireUnsupported(t, err)
+	_, err = uds.DialDatagram(ctx, p)
+	requireUnsupported(t, err)
+	_, err = uds.Probe(ctx, p)
+	requireUnsupported(t, err)
+	_, err = uds.LockFile(ctx, p.Name()+".lock")
+	requireUnsupported(t, err)
+	_, err = uds.FileListener(os.Stdin)
+	requireUnsupported(t, err)
+	_, err = uds.FileConn(os.Stdin)
+	requireUnsupported(t, err)
+	_, err = uds.FileDatagramConn(os.Stdin)
+	requireUnsupported(t, err)
+	_, err = uds.FileSeqPacketConn(os.Stdin)
+	requireUnsupported(t, err)
+	for _, lc := range []uds.ListenConfig{{Mode: 0o600}, {Owner: "0"}, {Backlog: 1}, {PassCred: true}, {RefuseFiles: true}, {Authorize: uds.SameUser()}} {
+		_, err = lc.Listen(ctx, p)
+		requireUnsupported(t, err)
+	}
+
+	l, err := uds.Listen(ctx, p)
+	require.NoError(t, err)
+	defer l.Close()
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			defer c.Close()
+			buf := make([]byte, 1)
+			_, _ = c.Read(buf)
+		}
+	}()
+	c, err := uds.Dial(ctx, p)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = uds.PeerCred(c)
+	requireUnsupported(t, err)
+	_, err = uds.PeerPIDFD(c)
+	requireUnsupported(t, err)
+	_, err = c.WriteFiles([]byte("x"), os.Stdin)
+	requireUnsupported(t, err)
+	_, _, err = c.ReadFiles(make([]byte, 1), 1)
+	requireUnsupported(t, err)
+	_, err = c.WriteCred([]byte("x"), nil)
+	requireUnsupported(t, err)
+	_, err = c.File()
+	requireUnsupported(t, err)
+	requireUnsupported(t, uds.PassCred(c, false))
+	requireUnsupported(t, uds.RefuseFiles(c))
+	var _ net.Conn = c
+}
+
+// TestPlatformBSDStubs checks what darwin and FreeBSD lack.
+func TestPlatformBSDStubs(t *testing.T) {
+	if !bsd {
+		t.Skip("darwin and FreeBSD only")
+	}
+	ctx := context.Background()
+	if runtime.GOOS == "darwin" {
+		_, _, err := uds.SeqPacketPair()
+		requireUnsupported(t, err)
+		_, err = uds.ListenSeqPacket(ctx, uds.Path(filepath.Join(shortDir(t), "s.sock")))
+		requireUnsupported(t, err)
+	}
+	a, b, err := uds.Pair()
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	requireUnsupported(t, uds.PassCred(a, false))
+	requireUnsupported(t, uds.RefuseFiles(a))
+	_, err = a.WriteCred([]byte("x"), nil)
+	requireUnsupported(t, err)
+	_, err = uds.PeerPIDFD(a)
+	requireUnsupported(t, err)
+	lc := uds.ListenConfig{PassCred: true}
+	_, err = lc.Listen(ctx, uds.Path(filepath.Join(shortDir(t), "c.sock")))
+	requireUnsupported(t, err)
+}
