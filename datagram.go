@@ -53,6 +53,9 @@ func (lc *ListenConfig) ListenDatagram(ctx context.Context, a Addr) (*DatagramCo
 	if err := a.validate(); err != nil {
 		return nil, opError("listen", a, err)
 	}
+	if err := lc.validate(); err != nil {
+		return nil, opError("listen", a, err)
+	}
 	uc, laddr, owner, err := lc.packetSocket(a)
 	if err != nil {
 		return nil, opError("listen", a, err)
@@ -140,6 +143,9 @@ func (c *DatagramConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	case Addr:
 		to = a
 	case *Addr:
+		if a == nil {
+			return 0, c.m.opErr("write", fmt.Errorf("%w: nil *uds.Addr", ErrInvalidAddr))
+		}
 		to = *a
 	case *net.UnixAddr:
 		to = fromUnixAddr(a)

@@ -45,7 +45,7 @@ func bindLocal(fd int, a Addr, typ SocketType) (*pathOwner, error) {
 		err = sysBind(fd, a)
 	}
 	if err == nil {
-		err = po.bound()
+		err = po.adopt(fd, a.name)
 	} else {
 		err = os.NewSyscallError("bind", err)
 	}

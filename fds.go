@@ -75,8 +75,9 @@ func SendFDs(c syscall.Conn, b []byte, fds []int) (int, error) {
 // empty; a message longer than b is truncated as with Read (an error
 // wrapping ErrTruncated, files closed). On a stream socket a call with an
 // empty b reads one byte, the NUL that SendFiles adds to files sent without
-// data: use it only when the peer sends files that way. maxFiles is at most
-// MaxFilesPerMessage. On a plain *net.UnixConn of type SEQPACKET an empty
+// data: use it only when the peer sends files that way. maxFiles must be
+// from 0 to MaxFilesPerMessage; another value is an error, and the message
+// stays queued. On a plain *net.UnixConn of type SEQPACKET an empty
 // message without files cannot be told from the end of the connection and
 // reads as io.EOF (a *SeqPacketConn tells them apart).
 func RecvFiles(c syscall.Conn, b []byte, maxFiles int) (int, []*os.File, error) {
@@ -129,16 +130,26 @@ func RefuseFiles(c syscall.Conn) error {
 // engineFor returns the message engine for c: the uds types' own, or, for
 // other connections, a pooled one that the caller returns with putEngine.
 func engineFor(c syscall.Conn) (m *msgConn, pooled bool, err error) {
+	errNil := func() error { return fmt.Errorf("uds: nil connection (%T)", c) }
 	switch c := c.(type) {
 	case *Conn:
+		if c == nil {
+			return nil, false, errNil()
+		}
 		m, err = c.msgConn()
 		return m, false, err
 	case *SeqPacketConn:
+		if c == nil {
+			return nil, false, errNil()
+		}
 		return c.m, false, nil
 	case *DatagramConn:
+		if c == nil {
+			return nil, false, errNil()
+		}
 		return c.m, false, nil
 	case nil:
-		return nil, false, fmt.Errorf("uds: nil connection")
+		return nil, false, errNil()
 	}
 	m, err = foreignEngine(c)
 	return m, err == nil, err

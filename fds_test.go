@@ -360,7 +360,11 @@ func TestFilesTooMany(t *testing.T) {
 			_, err = a.WriteFiles([]byte("max"), files[:uds.MaxFilesPerMessage]...)
 			require.NoError(t, err)
 			buf := make([]byte, 8)
-			n, got, err := b.ReadFiles(buf, 1000) // more than the limit reads as the limit
+			// More than the limit is a clear error, and the message stays queued.
+			_, _, err = b.ReadFiles(buf, 1000)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "253")
+			n, got, err := b.ReadFiles(buf, uds.MaxFilesPerMessage)
 			require.NoError(t, err)
 			assert.Equal(t, "max", string(buf[:n]))
 			assert.Len(t, got, uds.MaxFilesPerMessage)

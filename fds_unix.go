@@ -131,7 +131,9 @@ func (c *msgConn) recvFDs(op string, b []byte, from *Addr, fds []int) (n, nfd in
 
 // recvFiles reads data into b and at most maxFiles descriptors, as files.
 func (c *msgConn) recvFiles(op string, b []byte, from *Addr, maxFiles int) (int, []*os.File, error) {
-	maxFiles = min(max(maxFiles, 0), MaxFilesPerMessage)
+	if maxFiles < 0 || maxFiles > MaxFilesPerMessage {
+		return 0, nil, c.opErr(op, fmt.Errorf("maxFiles is %d; it must be between 0 and %d (the kernel's limit per message)", maxFiles, MaxFilesPerMessage))
+	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	if c.rfdint == nil {

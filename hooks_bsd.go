@@ -54,3 +54,10 @@ func putCredControl([]byte, *Cred) ([]byte, error) {
 }
 
 func setRefuseFiles(int) error { return unsupported("SO_PASSRIGHTS") }
+
+// renameNoReplace: no atomic no-replace rename is used here; the caller
+// falls back to checking and removing.
+func renameNoReplace(int, string, string) error { return errNoRenameNoReplace }
+
+// boundFile: without sock_diag the bound file cannot be asked of the socket.
+func boundFile(int) (dev, ino uint64, ok bool) { return 0, 0, false }

@@ -1,6 +1,7 @@
 package uds
 
 import (
+	"context"
 	"os"
 	"strconv"
 	"strings"
@@ -218,4 +219,28 @@ func socketDomain(fd int) (int, error) {
 		err = os.NewSyscallError("getsockopt(SO_DOMAIN)", err)
 	}
 	return dom, err
+}
+
+// renameNoReplace renames old to new in dirfd, failing with EEXIST if new
+// exists; errNoRenameNoReplace if the file system cannot do that atomically.
+func renameNoReplace(dirfd int, old, new string) error {
+	err := unix.Renameat2(dirfd, old, dirfd, new, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL || err == unix.ENOSYS {
+		return errNoRenameNoReplace
+	}
+	return err
+}
+
+// boundFile returns the device and inode of the file the socket fd is bound
+// to, from sock_diag (ok false if the kernel cannot tell).
+func boundFile(fd int) (dev, ino uint64, ok bool) {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return 0, 0, false
+	}
+	socks, err := diagQuery(context.Background(), 0, uint32(st.Ino), udiagShowVFS)
+	if err != nil || len(socks) != 1 || !socks[0].HasVFS {
+		return 0, 0, false
+	}
+	return socks[0].VFSDev, socks[0].VFSIno, true
 }

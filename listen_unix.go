@@ -124,7 +124,7 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 	}
 	switch a.kind {
 	case KindPath:
-		if err = b.owner.bound(); err != nil {
+		if err = b.owner.adopt(b.fd, a.name); err != nil {
 			return nil, err
 		}
 		if err = b.owner.setAttrs(perm, uid, gid); err != nil {

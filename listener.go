@@ -3,6 +3,7 @@ package uds
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -140,6 +141,9 @@ func (lc *ListenConfig) listen(ctx context.Context, a Addr, typ SocketType, l *b
 	if err := a.validate(); err != nil {
 		return opError("listen", a, err)
 	}
+	if err := lc.validate(); err != nil {
+		return opError("listen", a, err)
+	}
 	ul, laddr, owner, err := lc.listenSocket(a, typ)
 	if err != nil {
 		return opError("listen", a, err)
@@ -241,4 +245,15 @@ func (l *baseListener) Close() error {
 		}
 	})
 	return l.closeErr
+}
+
+// validate checks the options that do not depend on the address.
+func (lc *ListenConfig) validate() error {
+	if lc.Backlog < 0 {
+		return fmt.Errorf("invalid Backlog %d: use 0 for the system's maximum or a positive length", lc.Backlog)
+	}
+	if extra := lc.Mode &^ os.ModePerm; extra != 0 {
+		return fmt.Errorf("invalid Mode %v: only permission bits (0o777) apply to a socket file, not %v", lc.Mode, extra)
+	}
+	return nil
 }

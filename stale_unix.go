@@ -3,10 +3,12 @@
 package uds
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -157,19 +159,9 @@ func (po *pathOwner) clear(a Addr, typ SocketType) error {
 		if !stale {
 			continue // the file went away while we probed: look again
 		}
-		// Remove it only if it is still the file we probed.
-		var again unix.Stat_t
-		if err := unix.Fstatat(po.dirfd, po.base, &again, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			if err == unix.ENOENT {
-				return nil
-			}
-			return &os.PathError{Op: "lstat", Path: a.name, Err: err}
-		}
-		if again.Dev != st.Dev || again.Ino != st.Ino {
-			continue
-		}
-		if err := unix.Unlinkat(po.dirfd, po.base, 0); err != nil && err != unix.ENOENT {
-			return &os.PathError{Op: "remove stale socket", Path: a.name, Err: err}
+		// Remove it only if it is still the file we probed; then look again.
+		if _, err := po.removeIfSame(uint64(st.Dev), uint64(st.Ino)); err != nil {
+			return err
 		}
 	}
 	return fmt.Errorf("%s keeps changing; gave up after %d tries", a.name, maxClaimTries)
@@ -274,21 +266,84 @@ func (po *pathOwner) removeSocket() error {
 	if po.ino == 0 {
 		return nil
 	}
+	_, err := po.removeIfSame(po.dev, po.ino) // another server's file stays
+	return err
+}
+
+var errNoRenameNoReplace = errors.New("no atomic no-replace rename")
+
+var asideSeq atomic.Uint64
+
+// removeIfSame removes base if it is the file (dev, ino), and nothing else.
+// Where the file system can rename without replacing, the file is first
+// moved aside under a temporary name and checked there, so that a file
+// another process swaps in at the last moment is put back, never removed.
+// Elsewhere it checks and removes, leaving a window of two system calls.
+func (po *pathOwner) removeIfSame(dev, ino uint64) (removed bool, err error) {
+	aside := fmt.Sprintf(".uds-remove-%d-%d", os.Getpid(), asideSeq.Add(1))
+	switch err := renameNoReplace(po.dirfd, po.base, aside); err {
+	case nil:
+	case unix.ENOENT:
+		return false, nil
+	case errNoRenameNoReplace:
+		var st unix.Stat_t
+		if err := unix.Fstatat(po.dirfd, po.base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err == unix.ENOENT {
+				return false, nil
+			}
+			return false, &os.PathError{Op: "lstat", Path: po.base, Err: err}
+		}
+		if uint64(st.Dev) != dev || uint64(st.Ino) != ino {
+			return false, nil
+		}
+		if err := unix.Unlinkat(po.dirfd, po.base, 0); err != nil && err != unix.ENOENT {
+			return false, &os.PathError{Op: "remove", Path: po.base, Err: err}
+		}
+		return true, nil
+	default:
+		return false, &os.PathError{Op: "rename aside", Path: po.base, Err: err}
+	}
+	var st unix.Stat_t
+	if unix.Fstatat(po.dirfd, aside, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && uint64(st.Dev) == dev && uint64(st.Ino) == ino {
+		if err := unix.Unlinkat(po.dirfd, aside, 0); err != nil && err != unix.ENOENT {
+			return false, &os.PathError{Op: "remove", Path: aside, Err: err}
+		}
+		return true, nil
+	}
+	// Another file took the name at the last moment: put it back.
+	if err := renameNoReplace(po.dirfd, aside, po.base); err != nil {
+		return false, fmt.Errorf("%s was replaced twice while being removed; the first replacement is kept as %s: %w", po.base, aside, err)
+	}
+	return false, nil
+}
+
+// adopt records the socket file that the bind of fd created, after making
+// sure (where the kernel can tell) that the file at the path in the locked
+// directory is that socket's: if the directory was swapped for another one,
+// or the file replaced right after bind, the socket's own file is removed
+// wherever the name led, nothing else is touched, and adopt fails.
+func (po *pathOwner) adopt(fd int, path string) error {
+	dev, ino, ok := boundFile(fd)
+	if !ok {
+		return po.bound()
+	}
 	var st unix.Stat_t
 	err := unix.Fstatat(po.dirfd, po.base, &st, unix.AT_SYMLINK_NOFOLLOW)
-	if err == unix.ENOENT {
+	if err == nil && uint64(st.Dev) == dev && uint64(st.Ino) == ino {
+		po.dev, po.ino = dev, ino
 		return nil
 	}
-	if err != nil {
-		return &os.PathError{Op: "lstat", Path: po.base, Err: err}
+	if dir, base := filepath.Split(path); base != "" {
+		if dir == "" {
+			dir = "."
+		}
+		if dfd, err := openDir(dir); err == nil {
+			stray := &pathOwner{dirfd: dfd, base: base, lockfd: -1}
+			_, _ = stray.removeIfSame(dev, ino)
+			unix.Close(dfd)
+		}
 	}
-	if uint64(st.Dev) != po.dev || uint64(st.Ino) != po.ino {
-		return nil // another server has the path now: leave it
-	}
-	if err := unix.Unlinkat(po.dirfd, po.base, 0); err != nil && err != unix.ENOENT {
-		return &os.PathError{Op: "remove", Path: po.base, Err: err}
-	}
-	return nil
+	return &InUseError{How: "path replaced, or its directory moved, while binding; nothing was kept"}
 }
 
 // releaseLock removes the lock file while still holding it, then unlocks.
