@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# bench/run.sh: runs the uds benchmarks (each paired with the standard
+# library in the same run) and the C reference programs of bench/c, and
+# prints one markdown table of medians.
+#
+#   bench/run.sh                 # COUNT=5 runs of each Go benchmark
+#   COUNT=10 BENCHTIME=2s bench/run.sh
+#   RAW=/tmp/raw bench/run.sh   # also keep the raw go test and C output
+#
+# Needs only Go, gcc and coreutils/awk. Rates: higher is better; the ratio
+# columns are uds's rate over the other's (> 1: uds faster).
+set -euo pipefail
+
+COUNT=${COUNT:-5}
+BENCHTIME=${BENCHTIME:-1s}
+CRUNS=${CRUNS:-5}
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for p in msgrate streamrate fdrate; do
+	gcc -O2 -pthread -o "$tmp/$p" "$root/bench/c/$p.c"
+done
+
+echo "running Go benchmarks (count $COUNT, benchtime $BENCHTIME)..." >&2
+(cd "$root" && go test -run '^$' \
+	-bench 'BenchmarkSuite|BenchmarkMsg|BenchmarkBatch|BenchmarkFDs' \
+	-benchmem -count "$COUNT" -benchtime "$BENCHTIME" .) >"$tmp/go.txt"
+
+# C reference: key, then the command; the rate is the last field printed.
+echo "running C reference ($CRUNS runs each)..." >&2
+crun() {
+	local key=$1
+	shift
+	for _ in $(seq "$CRUNS"); do
+		printf '%s %s\n' "$key" "$("$tmp/$@" | awk '{print $NF}')"
+	done
+}
+{
+	crun stream4k streamrate 4096 500000
+	crun stream64k streamrate 65536 100000
+	crun seq64 msgrate seqpacket 64 500000
+	crun seq4k msgrate seqpacket 4096 300000
+	crun dgram64 msgrate dgram 64 500000
+	crun fdstream fdrate stream 300000
+	crun fdseq fdrate seqpacket 300000
+	crun fddgram fdrate dgram 300000
+} >"$tmp/c.txt"
+if [ -n "${RAW:-}" ]; then
+	cp "$tmp/go.txt" "$RAW.go.txt"
+	cp "$tmp/c.txt" "$RAW.c.txt"
+fi
+
+# Rows: label | uds benchmark | std benchmark | C key | unit | bytes per op.
+# unit "MB/s" rates are bytes*1e3/ns; the others 1e9/ns (operations/s).
+cat >"$tmp/rows.txt" <<'ROWS'
+stream 4 KiB chunks|Suite/stream-4KiB/uds|Suite/stream-4KiB/std|stream4k|MB/s|4096
+stream 64 KiB chunks|Suite/stream-64KiB/uds|Suite/stream-64KiB/std|stream64k|MB/s|65536
+ping-pong 1 B round trip|Suite/pingpong-1B/uds|Suite/pingpong-1B/std|-|op/s|0
+SEQPACKET 64 B|Msg/seqpacket-64B/uds|Msg/seqpacket-64B/std|seq64|msg/s|0
+SEQPACKET 4 KiB|Msg/seqpacket-4KiB/uds|Msg/seqpacket-4KiB/std|seq4k|msg/s|0
+DGRAM 64 B connected|Msg/dgram-connected-64B/uds|Msg/dgram-connected-64B/std|dgram64|msg/s|0
+DGRAM 64 B sendto address|Msg/dgram-sendto-64B/uds|Msg/dgram-sendto-64B/std|dgram64|msg/s|0
+DGRAM 64 B batch (uds ReadBatch/WriteBatch)|Batch/dgram-64B/batch|Batch/dgram-64B/std|dgram64|msg/s|0
+SEQPACKET 64 B batch (uds ReadBatch/WriteBatch)|Batch/seqpacket-64B/batch|Batch/seqpacket-64B/std|seq64|msg/s|0
+fd passing stream (ReadFDs ints)|FDs/stream/uds-ints|FDs/stream/std|fdstream|fds/s|0
+fd passing stream (ReadFiles)|FDs/stream/uds-files|FDs/stream/std|fdstream|fds/s|0
+fd passing SEQPACKET (ints)|FDs/seqpacket/uds-ints|FDs/seqpacket/std|fdseq|fds/s|0
+fd passing DGRAM (ints)|FDs/dgram/uds-ints|FDs/dgram/std|fddgram|fds/s|0
+connect+accept+close|Suite/connect-accept-close/uds|Suite/connect-accept-close/std|-|op/s|0
+Listen+Close (uds: lock + probe)|Suite/listen-close/uds|Suite/listen-close/std|-|op/s|0
+HTTP GET keep-alive, std = net unix socket|Suite/http-get/uds|Suite/http-get/std|-|req/s|0
+HTTP GET keep-alive, std column = TCP 127.0.0.1|Suite/http-get/uds|Suite/http-get/tcp|-|req/s|0
+ROWS
+
+awk -F'|' -v gofile="$tmp/go.txt" -v cfile="$tmp/c.txt" '
+function median(s,    a, n, i, j, t) {
+	n = split(s, a, " ")
+	if (n == 0) return ""
+	for (i = 2; i <= n; i++) {
+		t = a[i] + 0
+		for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
+		a[j + 1] = t
+	}
+	if (n % 2) return a[(n + 1) / 2] + 0
+	return (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function fmt(x) {
+	if (x == "") return "–"
+	if (x >= 100) return sprintf("%.0f", x)
+	return sprintf("%.3g", x)
+}
+function ratio(a, b) {
+	if (a == "" || b == "" || b == 0) return "–"
+	return sprintf("%.2f", a / b)
+}
+BEGIN {
+	while ((getline line < gofile) > 0) {
+		if (line !~ /^Benchmark/) continue
+		nf = split(line, f, /[ \t]+/)
+		name = f[1]
+		sub(/^Benchmark/, "", name)
+		sub(/-[0-9]+$/, "", name)
+		for (i = 2; i < nf; i++) {
+			if (f[i + 1] == "ns/op") ns[name] = ns[name] " " f[i]
+			if (f[i + 1] == "allocs/op") al[name] = al[name] " " f[i]
+		}
+	}
+	while ((getline line < cfile) > 0) {
+		split(line, f, " ")
+		cr[f[1]] = cr[f[1]] " " f[2]
+	}
+	print "| row | uds | stdlib | C | uds/stdlib | uds/C | allocs/op (uds / std) |"
+	print "|---|---:|---:|---:|---:|---:|---:|"
+}
+{
+	label = $1; u = $2; s = $3; ck = $4; unit = $5; bytes = $6 + 0
+	nu = median(ns[u]); nsd = median(ns[s])
+	if (nu == "" || nsd == "") { printf "| %s | missing benchmark %s or %s |||||\n", label, u, s; next }
+	scale = (unit == "MB/s") ? bytes * 1e3 : 1e9
+	ru = scale / nu; rs = scale / nsd
+	rc = (ck == "-") ? "" : median(cr[ck])
+	printf "| %s (%s) | %s | %s | %s | %s | %s | %s / %s |\n", label, unit, fmt(ru), fmt(rs), fmt(rc),
+		ratio(ru, rs), ratio(ru, rc), median(al[u]), median(al[s])
+}' "$tmp/rows.txt"

@@ -1,0 +1,295 @@
+//go:build linux
+
+package uds_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/udskit/uds"
+)
+
+// BenchmarkSuite holds the rows of the performance table (bench/run.sh,
+// BENCHMARKS.md) not covered by BenchmarkMsg, BenchmarkBatch and
+// BenchmarkFDs: BenchmarkSuite/<row>/uds against BenchmarkSuite/<row>/std
+// (and /tcp for HTTP), in the same run.
+func BenchmarkSuite(b *testing.B) {
+	for _, size := range []int{4 << 10, 64 << 10} {
+		b.Run(fmt.Sprintf("stream-%dKiB", size>>10), func(b *testing.B) {
+			b.Run("uds", func(b *testing.B) {
+				w, r, err := uds.Pair()
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer w.Close()
+				defer r.Close()
+				streamBench(b, size, w, r)
+			})
+			b.Run("std", func(b *testing.B) {
+				w, r := msgStdPair(b, syscall.SOCK_STREAM)
+				streamBench(b, size, w, r)
+			})
+		})
+	}
+
+	b.Run("pingpong-1B", func(b *testing.B) {
+		b.Run("uds", func(b *testing.B) {
+			x, y, err := uds.Pair()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer x.Close()
+			defer y.Close()
+			pingPongBench(b, x, y)
+		})
+		b.Run("std", func(b *testing.B) {
+			x, y := msgStdPair(b, syscall.SOCK_STREAM)
+			pingPongBench(b, x, y)
+		})
+	})
+
+	b.Run("connect-accept-close", func(b *testing.B) {
+		b.Run("uds", func(b *testing.B) {
+			a := uds.Path(benchSockPath(b))
+			ln, err := uds.Listen(context.Background(), a)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			ctx := context.Background()
+			connectBench(b, ln, func() (net.Conn, error) { return uds.Dial(ctx, a) })
+		})
+		b.Run("std", func(b *testing.B) {
+			p := benchSockPath(b)
+			ln, err := net.Listen("unix", p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			connectBench(b, ln, func() (net.Conn, error) { return net.Dial("unix", p) })
+		})
+	})
+
+	b.Run("listen-close", func(b *testing.B) {
+		b.Run("uds", func(b *testing.B) {
+			a := uds.Path(benchSockPath(b))
+			ctx := context.Background()
+			listenBench(b, func() (io.Closer, error) { return uds.Listen(ctx, a) })
+		})
+		b.Run("std", func(b *testing.B) {
+			p := benchSockPath(b)
+			listenBench(b, func() (io.Closer, error) { return net.Listen("unix", p) })
+		})
+	})
+
+	b.Run("http-get", func(b *testing.B) {
+		b.Run("uds", func(b *testing.B) {
+			a := uds.Path(benchSockPath(b))
+			ln, err := uds.Listen(context.Background(), a)
+			if err != nil {
+				b.Fatal(err)
+			}
+			httpBench(b, ln, uds.HTTPClient(a), "http://unix/x")
+		})
+		b.Run("std", func(b *testing.B) {
+			p := benchSockPath(b)
+			ln, err := net.Listen("unix", p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var d net.Dialer
+			tr := benchTransport()
+			tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, "unix", p)
+			}
+			httpBench(b, ln, &http.Client{Transport: tr}, "http://unix/x")
+		})
+		b.Run("tcp", func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			httpBench(b, ln, &http.Client{Transport: benchTransport()}, "http://"+ln.Addr().String()+"/x")
+		})
+	})
+}
+
+// benchTransport is the standard library's transport with the settings of
+// uds.HTTPTransport, so that only the connection differs.
+func benchTransport() *http.Transport {
+	return &http.Transport{
+		MaxIdleConns:        100,
+		MaxIdleConnsPerHost: 100,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+}
+
+// benchSockPath returns a short socket path in a fresh directory (b.TempDir
+// may exceed the 108-byte sun_path limit for long benchmark names).
+func benchSockPath(b *testing.B) string {
+	b.Helper()
+	dir, err := os.MkdirTemp("", "udsb")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "s")
+}
+
+// streamBench moves b.N chunks of size bytes from a writer goroutine to a
+// reader goroutine and reports the throughput.
+func streamBench(b *testing.B, size int, w io.Writer, r io.Reader) {
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	msg := make([]byte, size)
+	buf := make([]byte, size)
+	total := int64(b.N) * int64(size)
+	werr := make(chan error, 1)
+	b.ResetTimer()
+	go func() {
+		for i := 0; i < b.N; i++ {
+			if _, err := w.Write(msg); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- nil
+	}()
+	for got := int64(0); got < total; {
+		n, err := r.Read(buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		got += int64(n)
+	}
+	if err := <-werr; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// pingPongBench sends one byte from x to y and back b.N times; an echo
+// goroutine serves y.
+func pingPongBench(b *testing.B, x, y io.ReadWriter) {
+	b.ReportAllocs()
+	done := make(chan error, 1)
+	n := b.N
+	go func() {
+		buf := make([]byte, 1)
+		for i := 0; i < n; i++ {
+			if _, err := io.ReadFull(y, buf); err != nil {
+				done <- err
+				return
+			}
+			if _, err := y.Write(buf); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	buf := []byte{'x'}
+	b.ResetTimer()
+	for i := 0; i < n; i++ {
+		if _, err := x.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(x, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// connectBench dials ln b.N times; an accept goroutine accepts and closes
+// each connection, the dialer closes its end.
+func connectBench(b *testing.B, ln net.Listener, dial func() (net.Conn, error)) {
+	b.ReportAllocs()
+	done := make(chan error, 1)
+	n := b.N
+	go func() {
+		for i := 0; i < n; i++ {
+			c, err := ln.Accept()
+			if err != nil {
+				done <- err
+				return
+			}
+			c.Close()
+		}
+		done <- nil
+	}()
+	b.ResetTimer()
+	for i := 0; i < n; i++ {
+		c, err := dial()
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// listenBench creates and closes a listener b.N times.
+func listenBench(b *testing.B, listen func() (io.Closer, error)) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		ln, err := listen()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ln.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// httpBench serves a small response on ln and makes b.N GET requests with c
+// over kept-alive connections.
+func httpBench(b *testing.B, ln net.Listener, c *http.Client, url string) {
+	b.ReportAllocs()
+	body := []byte("hello\n")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Write(body)
+	})}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		srv.Close()
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			b.Error(err)
+		}
+		c.CloseIdleConnections()
+	}()
+	get := func() {
+		resp, err := c.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	get() // open the kept-alive connection outside the timing
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		get()
+	}
+}
