@@ -47,6 +47,16 @@ func (b *batchBufs) grow(n int) {
 	b.ctl = make([]byte, n*batchCtl)
 }
 
+// set points header i at buf alone, with no name and no control space, and
+// returns it.
+func (b *batchBufs) set(i int, buf []byte) *unix.Msghdr {
+	setIov(&b.iovs[i], buf)
+	b.hdrs[i] = mmsghdr{hdr: unix.Msghdr{Iov: &b.iovs[i]}}
+	h := &b.hdrs[i].hdr
+	h.SetIovlen(1)
+	return h
+}
+
 // batchFields is msgConn's hold on its batch machinery.
 type batchFields struct {
 	batchOnce sync.Once
@@ -112,11 +122,7 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 	wantCtl := c.typ == SeqPacket
 	for i := range ms {
 		m := &ms[i]
-		iov := &r.iovs[i]
-		setIov(iov, m.Buf)
-		h := &r.hdrs[i].hdr
-		*h = unix.Msghdr{Iov: iov}
-		h.SetIovlen(1)
+		h := r.set(i, m.Buf)
 		if c.typ == Datagram {
 			h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
 			h.Namelen = uint32(unsafe.Sizeof(r.names[i]))
@@ -125,7 +131,6 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 			h.Control = &r.ctl[i*batchCtl]
 			h.SetControllen(batchCtl)
 		}
-		r.hdrs[i].len = 0
 	}
 	r.errno = 0
 	err := c.rc.Read(r.fn)
@@ -155,15 +160,9 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 			}
 			return i, nil
 		}
-		m.Err = nil
-		if h.Controllen > 0 {
-			if cerr := parseControlInto(r.ctl[i*batchCtl:i*batchCtl+int(h.Controllen)], m.Cred); cerr != nil {
-				m.Err = cerr
-			}
-		} else if m.Cred != nil {
-			*m.Cred = Cred{UID: -1, GID: -1}
-			m.Err = ErrNoCredentials
-		}
+		// With no control message this still closes nothing and reports
+		// ErrNoCredentials if credentials were asked for.
+		m.Err = parseControlInto(r.ctl[i*batchCtl:i*batchCtl+int(h.Controllen)], m.Cred)
 		m.Len = full
 		m.N = min(full, len(m.Buf))
 		if full > len(m.Buf) {
@@ -198,7 +197,7 @@ func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {
 		}
 	}()
 	for i := range ms {
-		ms[i].N = 0
+		ms[i].N = 0 // also those after a destination that ends the batch
 	}
 	// A destination that cannot be encoded ends the batch there: the
 	// messages before it are sent, and its error is returned after them.
@@ -208,11 +207,7 @@ func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {
 prep:
 	for i := range ms {
 		m := &ms[i]
-		iov := &w.iovs[i]
-		setIov(iov, m.Buf)
-		h := &w.hdrs[i].hdr
-		*h = unix.Msghdr{Iov: iov}
-		h.SetIovlen(1)
+		h := w.set(i, m.Buf)
 		if addrs && m.Addr.kind != KindUnnamed {
 			err := validateTarget(m.Addr)
 			if err == nil && m.Addr.kind == KindPath && len(m.Addr.name) > MaxPathLen {
@@ -231,14 +226,13 @@ prep:
 			unconnected = true
 		}
 		if m.Cred != nil {
-			ctl := w.ctl[i*batchCtl:]
-			ch := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
-			ch.Level, ch.Type = unix.SOL_SOCKET, unix.SCM_CREDENTIALS
-			ch.SetLen(unix.CmsgLen(unix.SizeofUcred))
-			uc := (*unix.Ucred)(unsafe.Pointer(&ctl[unix.SizeofCmsghdr]))
-			uc.Pid, uc.Uid, uc.Gid = int32(m.Cred.PID), uint32(m.Cred.UID), uint32(m.Cred.GID)
+			ctl, err := putCredControl(w.ctl[i*batchCtl:(i+1)*batchCtl], m.Cred)
+			if err != nil {
+				limit, prepErr = i, c.opErrTo("write", m.Addr, err)
+				break prep
+			}
 			h.Control = &ctl[0]
-			h.SetControllen(unix.CmsgSpace(unix.SizeofUcred))
+			h.SetControllen(len(ctl))
 		}
 	}
 	sent := 0

@@ -164,10 +164,7 @@ func (c *DatagramConn) WriteToAddr(b []byte, to Addr) (int, error) {
 // or this process's own if cred is nil (see SeqPacketConn.WriteCred). Use
 // the unnamed address to send to the connected peer.
 func (c *DatagramConn) WriteToCred(b []byte, to Addr, cred *Cred) (int, error) {
-	if to.kind == KindUnnamed {
-		return c.m.send("write", b, nil, credOrOwn(cred))
-	}
-	return c.m.send("write", b, &to, credOrOwn(cred))
+	return c.m.send("write", b, destOrPeer(&to), credOrOwn(cred))
 }
 
 // Read reads one message from a connected socket (or from anyone, on a bound

@@ -241,48 +241,61 @@ func boundTo(dev, ino uint64) ([]diagSocket, error) {
 	return out, nil
 }
 
-// socketHolders returns the PIDs of the processes that have a descriptor for
-// the socket with inode ino, found by reading /proc/*/fd. Processes whose
-// descriptors cannot be read (other users', without privilege) are skipped.
-func socketHolders(ino uint32) []int {
-	var pids []int
-	_ = scanProcFDs(context.Background(), func(pid int, _ func() string, _ int, sock uint64) {
-		if sock == uint64(ino) && (len(pids) == 0 || pids[len(pids)-1] != pid) {
-			pids = append(pids, pid)
+// holderPID returns a process holding one of socks, or 0 if none can be
+// found. Listening sockets are preferred. /proc/*/fd is read once, however
+// many sockets there are.
+func holderPID(socks []diagSocket) int {
+	if len(socks) == 0 {
+		return 0
+	}
+	listening := make(map[uint64]bool, len(socks))
+	for _, s := range socks {
+		listening[uint64(s.Ino)] = s.State == unix.BPF_TCP_LISTEN
+	}
+	pid := 0
+	_ = scanProcFDs(context.Background(), func(p int, _ func() string, _ int, ino uint64) {
+		l, ok := listening[ino]
+		if !ok {
+			return
+		}
+		if pid == 0 || l {
+			pid = p
+		}
+		if l {
+			// The first holder of a listener wins; nothing beats it.
+			clear(listening)
 		}
 	})
-	return pids
+	return pid
 }
 
-// holderPID returns a process holding one of socks, or 0 if none can be
-// found. Listening sockets are preferred.
-func holderPID(socks []diagSocket) int {
-	for _, listening := range []bool{true, false} {
-		for _, s := range socks {
-			if (s.State == unix.BPF_TCP_LISTEN) != listening {
-				continue
-			}
-			if pids := socketHolders(s.Ino); len(pids) > 0 {
-				return pids[0]
-			}
-		}
+// abstractBound returns the sockets of type typ (SOCK_STREAM, ...) bound to
+// the abstract name (without its leading NUL). Each socket type has its own
+// abstract namespace.
+func abstractBound(name string, typ int) ([]diagSocket, error) {
+	socks, err := diagDump(udiagShowName)
+	if err != nil {
+		return nil, err
 	}
-	return 0
+	want := "\x00" + name
+	return slices.DeleteFunc(socks, func(s diagSocket) bool {
+		return s.Name != want || int(s.Type) != typ
+	}), nil
 }
 
-// flockHolder returns the PID that holds a flock(2) lock on the file with
+// lockFileHolder returns the PID that holds a flock(2) lock on the file with
 // the given device and inode, read from /proc/locks, or 0.
-func flockHolder(dev, ino uint64) int {
+func lockFileHolder(dev, ino uint64) int {
 	data, err := os.ReadFile("/proc/locks")
 	if err != nil {
 		return 0
 	}
 	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(dev), unix.Minor(dev), ino)
-	for _, line := range strings.Split(string(data), "\n") {
+	for line := range strings.Lines(string(data)) {
 		f := strings.Fields(line)
 		// "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; blocked waiters
-		// carry a "->" field first.
-		if len(f) < 6 || f[1] == "->" || f[1] != "FLOCK" {
+		// carry a "->" field first, so their f[1] is not "FLOCK".
+		if len(f) < 6 || f[1] != "FLOCK" {
 			continue
 		}
 		if f[5] == want {

@@ -184,9 +184,7 @@ func Pair() (*Conn, *Conn, error) {
 	}
 	var conns [2]*Conn
 	for i, fd := range fds {
-		f := os.NewFile(uintptr(fd), "socketpair")
-		nc, err := net.FileConn(f)
-		f.Close()
+		uc, err := fdToUnixConn(fd, "socketpair") // closes fd in every case
 		if err != nil {
 			if i == 0 {
 				unix.Close(fds[1])
@@ -195,7 +193,7 @@ func Pair() (*Conn, *Conn, error) {
 			}
 			return nil, nil, err
 		}
-		conns[i], _ = newConn(nc.(*net.UnixConn), Addr{}, Addr{}, false, false)
+		conns[i], _ = newConn(uc, Addr{}, Addr{}, false, false)
 	}
 	return conns[0], conns[1], nil
 }
@@ -217,19 +215,11 @@ func PairFiles(typ SocketType) (*os.File, *os.File, error) {
 func (d *Dialer) dialMsg(ctx context.Context, a Addr, typ SocketType, laddr Addr) (*msgConn, error) {
 	a = a.WithType(typ)
 	laddr = laddr.WithType(typ)
-	if err := validateTarget(a); err != nil {
-		return nil, opError("dial", a, err)
+	ctx, cancel, err := d.begin(ctx, a, laddr)
+	if err != nil {
+		return nil, err
 	}
-	if laddr.kind != KindUnnamed {
-		if err := laddr.validate(); err != nil {
-			return nil, &net.OpError{Op: "dial", Net: a.Network(), Source: laddr, Addr: a, Err: err}
-		}
-	}
-	if d.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
-		defer cancel()
-	}
+	defer cancel()
 	uc, owner, err := d.dialSocket(ctx, a, typ, laddr)
 	if err != nil {
 		return nil, opError("dial", a, err)
@@ -301,9 +291,16 @@ func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr 
 		target = "@" + a.name
 	}
 	var delay time.Duration
+	var last error // the last attempt's error, named when the context ends
+	ended := func(cerr error) error {
+		if last == nil {
+			return cerr
+		}
+		return fmt.Errorf("%w (last attempt: %w)", cerr, last)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, ended(err)
 		}
 		c, err := nd.DialContext(ctx, typ.Network(), target)
 		if err == nil {
@@ -311,6 +308,9 @@ func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr 
 		}
 		if oe, ok := err.(*net.OpError); ok {
 			err = oe.Err
+		}
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			return nil, ended(cerr) // the context ended during this attempt
 		}
 		var errno syscall.Errno
 		if !errors.As(err, &errno) {
@@ -330,9 +330,10 @@ func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr 
 			}
 			return nil, err
 		}
+		last = os.NewSyscallError("connect", errno)
 		delay = retryDelay(delay, limit)
 		if cerr := sleepCtx(ctx, delay); cerr != nil {
-			return nil, fmt.Errorf("%w (last attempt: %w)", cerr, os.NewSyscallError("connect", errno))
+			return nil, ended(cerr)
 		}
 	}
 }

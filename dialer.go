@@ -56,19 +56,11 @@ func Dial(ctx context.Context, a Addr) (*Conn, error) {
 // error.
 func (d *Dialer) Dial(ctx context.Context, a Addr) (*Conn, error) {
 	a = a.WithType(Stream)
-	if err := validateTarget(a); err != nil {
-		return nil, opError("dial", a, err)
+	ctx, cancel, err := d.begin(ctx, a, d.LocalAddr.WithType(Stream))
+	if err != nil {
+		return nil, err
 	}
-	if d.LocalAddr.kind != KindUnnamed {
-		if err := d.LocalAddr.validate(); err != nil {
-			return nil, &net.OpError{Op: "dial", Net: a.Network(), Source: d.LocalAddr.WithType(Stream), Addr: a, Err: err}
-		}
-	}
-	if d.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d.Timeout)
-		defer cancel()
-	}
+	defer cancel()
 	c, err := d.dialStream(ctx, a)
 	if err != nil {
 		return nil, opError("dial", a, err)
@@ -137,6 +129,24 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// begin checks the addresses of a dial and applies Timeout to ctx; the
+// caller calls cancel when the dial is done.
+func (d *Dialer) begin(ctx context.Context, a, laddr Addr) (context.Context, context.CancelFunc, error) {
+	if err := validateTarget(a); err != nil {
+		return nil, nil, opError("dial", a, err)
+	}
+	if laddr.kind != KindUnnamed {
+		if err := laddr.validate(); err != nil {
+			return nil, nil, &net.OpError{Op: "dial", Net: a.Network(), Source: laddr, Addr: a, Err: err}
+		}
+	}
+	if d.Timeout > 0 {
+		ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+		return ctx, cancel, nil
+	}
+	return ctx, func() {}, nil
 }
 
 // validateTarget checks an address to connect or send to.

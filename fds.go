@@ -235,19 +235,22 @@ func (c *DatagramConn) WriteFDs(b []byte, fds []int) (int, error) {
 // WriteFilesTo sends b as one message with files attached to to, or to the
 // connected peer if to is the unnamed address; see SendFiles.
 func (c *DatagramConn) WriteFilesTo(b []byte, to Addr, files ...*os.File) (int, error) {
-	if to.kind == KindUnnamed {
-		return c.m.sendFDs("write", b, nil, nil, files)
-	}
-	return c.m.sendFDs("write", b, &to, nil, files)
+	return c.m.sendFDs("write", b, destOrPeer(&to), nil, files)
 }
 
 // WriteFDsTo sends b as one message with the descriptors fds attached to
 // to, or to the connected peer if to is the unnamed address; see SendFDs.
 func (c *DatagramConn) WriteFDsTo(b []byte, to Addr, fds []int) (int, error) {
+	return c.m.sendFDs("write", b, destOrPeer(&to), fds, nil)
+}
+
+// destOrPeer returns to, or nil (the connected peer) for the unnamed
+// address.
+func destOrPeer(to *Addr) *Addr {
 	if to.kind == KindUnnamed {
-		return c.m.sendFDs("write", b, nil, fds, nil)
+		return nil
 	}
-	return c.m.sendFDs("write", b, &to, fds, nil)
+	return to
 }
 
 // ReadFiles reads one message into b with at most maxFiles files; see

@@ -737,39 +737,13 @@ type fdsRlimitReport struct {
 }
 
 func childFDsRlimit(args []string) int {
-	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
-	f := os.NewFile(3, "sock")
-	var c fdEnd
-	var err error
-	switch args[0] {
-	case "stream":
-		c, err = uds.FileConn(f)
-	case "seqpacket":
-		c, err = uds.FileSeqPacketConn(f)
-	default:
-		c, err = uds.FileDatagramConn(f)
-	}
+	c, limit, before, fillers, err := fdChildStart(args[0])
 	if err != nil {
-		return fail(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	f.Close()
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return fail(err)
-	}
-	count := func() int { ents, _ := os.ReadDir("/proc/self/fd"); return len(ents) }
-	var r fdsRlimitReport
-	r.Limit = int(lim.Cur)
-	r.Before = count()
-	// Fill the descriptor table, then free exactly two slots.
-	var fillers []int
-	for {
-		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			break
-		}
-		fillers = append(fillers, fd)
-	}
+	r := fdsRlimitReport{Limit: limit, Before: before}
+	// The descriptor table is full: free exactly two slots.
 	r.Occupying = len(fillers)
 	for range 2 {
 		unix.Close(fillers[len(fillers)-1])
@@ -787,18 +761,7 @@ func childFDsRlimit(args []string) int {
 	}
 	// The two descriptors that did arrive must have been closed: the two
 	// slots are free again, and no more.
-	var probe []int
-	for {
-		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			break
-		}
-		probe = append(probe, fd)
-	}
-	r.FreeAfter = len(probe)
-	for _, fd := range probe {
-		unix.Close(fd)
-	}
+	r.FreeAfter = fdCountFree()
 	fmt.Println("FIRST")
 	n, files, err = c.ReadFiles(buf, 8)
 	r.N2, r.Files2, r.Data2 = n, len(files), string(buf[:n])
@@ -811,10 +774,68 @@ func childFDsRlimit(args []string) int {
 	for _, fd := range fillers {
 		unix.Close(fd)
 	}
-	r.After = count()
+	r.After = fdProcCount()
 	out, _ := json.Marshal(r)
 	fmt.Println("REPORT", string(out))
 	return 0
+}
+
+// fdChildStart begins a child that runs under a descriptor limit: it
+// rebuilds the connection of type typ (as SocketType.String gives it) from
+// descriptor 3, reads the limit and the count of open descriptors, then
+// fills the descriptor table with /dev/null (fillers).
+func fdChildStart(typ string) (c fdEnd, limit, before int, fillers []int, err error) {
+	f := os.NewFile(3, "sock")
+	t, err := fdSocketType(typ)
+	if err == nil {
+		c, err = fdConnOf(f, t)
+	}
+	f.Close()
+	if err != nil {
+		return nil, 0, 0, nil, err
+	}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		c.Close()
+		return nil, 0, 0, nil, err
+	}
+	before = fdProcCount()
+	return c, int(lim.Cur), before, fdOpenAll(), nil
+}
+
+func fdSocketType(s string) (uds.SocketType, error) {
+	for _, t := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
+		if t.String() == s {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown socket type %q", s)
+}
+
+// fdProcCount counts this process's open descriptors.
+func fdProcCount() int { ents, _ := os.ReadDir("/proc/self/fd"); return len(ents) }
+
+// fdOpenAll opens /dev/null until the descriptor table is full and returns
+// the descriptors.
+func fdOpenAll() []int {
+	var fds []int
+	for {
+		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fds
+		}
+		fds = append(fds, fd)
+	}
+}
+
+// fdCountFree counts the free slots of the descriptor table, leaving them
+// free.
+func fdCountFree() int {
+	fds := fdOpenAll()
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+	return len(fds)
 }
 
 // TestFilesRlimitTruncation: a receiver whose descriptor table is full
@@ -910,19 +931,34 @@ func fdPython(t *testing.T, sock *os.File, script string) (wait func() string) {
 // fdConnFromFile rebuilds a uds connection of type typ from a socket file.
 func fdConnFromFile(t *testing.T, f *os.File, typ uds.SocketType) fdEnd {
 	t.Helper()
-	var c fdEnd
-	var err error
-	switch typ {
-	case uds.Stream:
-		c, err = uds.FileConn(f)
-	case uds.SeqPacket:
-		c, err = uds.FileSeqPacketConn(f)
-	default:
-		c, err = uds.FileDatagramConn(f)
-	}
+	c, err := fdConnOf(f, typ)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// fdConnOf rebuilds a uds connection of type typ from a socket file; f
+// stays open.
+func fdConnOf(f *os.File, typ uds.SocketType) (fdEnd, error) {
+	switch typ {
+	case uds.Stream:
+		c, err := uds.FileConn(f)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	case uds.SeqPacket:
+		c, err := uds.FileSeqPacketConn(f)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	c, err := uds.FileDatagramConn(f)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // TestFilesPythonSender: python3's socket.send_fds to uds.

@@ -330,19 +330,28 @@ func (c *msgConn) setUnlinkOnClose(unlink bool) {
 // dupFile duplicates c's descriptor, close-on-exec, without the blocking
 // switch of f.Fd or net's File.
 func dupFile(c syscall.Conn, a Addr) (*os.File, error) {
-	rc, err := c.SyscallConn()
+	fd, err := dupFD(c)
 	if err != nil {
 		return nil, err
+	}
+	return os.NewFile(uintptr(fd), a.String()), nil
+}
+
+// dupFD returns a new close-on-exec descriptor for c's.
+func dupFD(c syscall.Conn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
 	}
 	fd := -1
 	var serr error
 	if err := rc.Control(func(s uintptr) { fd, serr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return nil, err
+		return -1, err
 	}
 	if serr != nil {
-		return nil, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", serr)
+		return -1, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", serr)
 	}
-	return os.NewFile(uintptr(fd), a.String()), nil
+	return fd, nil
 }
 
 // fileSocket duplicates the descriptor in f and checks that it is a Unix
@@ -353,17 +362,9 @@ func fileSocket(f *os.File, typ SocketType, listening bool) (fd int, laddr, radd
 	if f == nil {
 		return -1, Addr{}, Addr{}, false, os.ErrInvalid
 	}
-	rc, err := f.SyscallConn()
+	dup, err := dupFD(f)
 	if err != nil {
 		return -1, Addr{}, Addr{}, false, err
-	}
-	dup := -1
-	var serr error
-	if err := rc.Control(func(s uintptr) { dup, serr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, Addr{}, Addr{}, false, err
-	}
-	if serr != nil {
-		return -1, Addr{}, Addr{}, false, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", serr)
 	}
 	laddr, raddr, peer, err = checkSocket(dup, f.Name(), typ, listening)
 	if err != nil {

@@ -81,24 +81,14 @@ func bindInUse(a Addr, typ SocketType, cause error) error {
 		return &InUseError{How: "bound by another process during setup", Err: cause}
 	}
 	pid := 0
-	fd, err := newSocket(typ)
-	if err == nil {
-		defer unix.Close(fd)
+	if fd, err := newSocket(typ); err == nil {
 		if sysConnect(fd, a) == nil {
-			if cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-				pid = int(cred.Pid)
-			}
+			pid = probePeerPID(fd)
 		}
+		unix.Close(fd)
 	}
 	if pid == 0 {
-		if socks, err := diagDump(udiagShowName); err == nil {
-			var match []diagSocket
-			want := "\x00" + a.name
-			for _, s := range socks {
-				if string(s.Name) == want && int(s.Type) == sockType(typ) {
-					match = append(match, s)
-				}
-			}
+		if match, err := abstractBound(a.name, sockType(typ)); err == nil {
 			pid = holderPID(match)
 		}
 	}
@@ -131,24 +121,11 @@ func probeAbstract(a Addr) (ProbeResult, error) {
 	defer unix.Close(fd)
 	switch err := sysConnect(fd, a); err {
 	case nil:
-		pid := 0
-		if cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-			pid = int(cred.Pid)
-		}
-		return ProbeResult{State: ProbeLive, PID: pid, Detail: "accepting connections"}, nil
+		return ProbeResult{State: ProbeLive, PID: probePeerPID(fd), Detail: "accepting connections"}, nil
 	case unix.EAGAIN, unix.EPROTOTYPE, unix.ECONNREFUSED:
 		how := map[error]string{unix.EAGAIN: "listening, backlog full", unix.EPROTOTYPE: "socket of another type", unix.ECONNREFUSED: "bound, not listening"}[err]
-		var match []diagSocket
-		socks, derr := diagDump(udiagShowName)
-		if derr == nil {
-			want := "\x00" + a.name
-			for _, s := range socks {
-				// Each socket type has its own abstract namespace.
-				if string(s.Name) == want && int(s.Type) == sockType(a.typ) {
-					match = append(match, s)
-				}
-			}
-		}
+		// Each socket type has its own abstract namespace.
+		match, derr := abstractBound(a.name, sockType(a.typ))
 		if err == unix.ECONNREFUSED && (derr != nil || len(match) == 0) {
 			return ProbeResult{State: ProbeMissing}, nil
 		}

@@ -36,15 +36,19 @@ func lockFile(path string) (*InstanceLock, error) {
 			return nil, fmt.Errorf("lock file %s is not a regular file", path)
 		}
 		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-			unix.Close(fd)
-			if err == unix.EWOULDBLOCK {
-				pid := lockFileHolder(uint64(st.Dev), uint64(st.Ino))
-				if pid == 0 {
-					pid = pidInFile(path)
-				}
-				return nil, &InUseError{PID: pid, How: "lock file held", Err: err}
+			if err != unix.EWOULDBLOCK {
+				unix.Close(fd)
+				return nil, &os.PathError{Op: "flock", Path: path, Err: err}
 			}
-			return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+			pid := lockFileHolder(uint64(st.Dev), uint64(st.Ino))
+			if pid == 0 {
+				// The PID a uds holder wrote, read from the file we found
+				// locked, not from whatever is at path by now.
+				pid = livePIDInFD(fd)
+			} else {
+				unix.Close(fd)
+			}
+			return nil, &InUseError{PID: pid, How: "lock file held", Err: err}
 		}
 		// The file may have been replaced between open and flock; the lock
 		// counts only on the file that is at path now.
@@ -94,16 +98,6 @@ func parsePID(b []byte) int {
 		pid = pid*10 + int(c-'0')
 	}
 	return pid
-}
-
-// pidInFile returns the PID a holder wrote into the lock file, if that
-// process runs.
-func pidInFile(path string) int {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0
-	}
-	return livePIDInFD(fd)
 }
 
 // livePIDInFD reads a PID from the start of the file open as fd, returns it

@@ -16,7 +16,7 @@ const lockBacklog = 16
 
 func lockAbstract(a Addr) (*InstanceLock, error) {
 	for try := 0; try < maxLockTries; try++ {
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		fd, err := newSocket(Stream)
 		if err != nil {
 			return nil, os.NewSyscallError("socket", err)
 		}
@@ -52,31 +52,20 @@ func lockAbstract(a Addr) (*InstanceLock, error) {
 // abstractLockHolder finds who holds the abstract stream address a, or
 // reports that no one does any more.
 func abstractLockHolder(a Addr) (_ *InUseError, free bool) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := newSocket(Stream)
 	if err != nil {
 		return &InUseError{How: "lock held", Err: unix.EADDRINUSE}, false
 	}
 	defer unix.Close(fd)
 	switch cerr := sysConnect(fd, a); cerr {
 	case nil:
-		pid := 0
-		if cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
-			pid = int(cred.Pid)
-		}
-		return &InUseError{PID: pid, How: "lock held", Err: unix.EADDRINUSE}, false
+		return &InUseError{PID: probePeerPID(fd), How: "lock held", Err: unix.EADDRINUSE}, false
 	case unix.ECONNREFUSED, unix.EAGAIN:
 		// Bound and not listening (a squatter, or a holder between bind and
 		// listen), gone, or its backlog is full: ask sock_diag.
-		socks, err := diagDump(udiagShowName)
+		match, err := abstractBound(a.name, unix.SOCK_STREAM)
 		if err != nil {
 			return &InUseError{How: "lock held", Err: cerr}, false
-		}
-		var match []diagSocket
-		want := "\x00" + a.name
-		for _, s := range socks {
-			if s.Name == want && s.Type == unix.SOCK_STREAM {
-				match = append(match, s)
-			}
 		}
 		if len(match) == 0 {
 			return nil, true
@@ -108,6 +97,3 @@ func (l *InstanceLock) drain() {
 		c.Close()
 	}
 }
-
-// lockFileHolder returns the PID holding a flock on the file (dev, ino).
-func lockFileHolder(dev, ino uint64) int { return flockHolder(dev, ino) }

@@ -158,13 +158,7 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 		return 0, c.opErr(op, os.NewSyscallError("recvmsg", c.rerrno))
 	}
 	full := c.rn
-	var credErr error
-	if c.rhdr.Controllen > 0 {
-		credErr = c.parseControl(cred)
-	} else if cred != nil {
-		*cred = Cred{UID: -1, GID: -1}
-		credErr = ErrNoCredentials
-	}
+	credErr := c.parseControl(cred) // closes descriptors nobody asked for
 	switch {
 	case c.typ == SeqPacket && full == 0 && c.rhdr.Controllen == 0,
 		c.typ == Stream && full == 0 && len(b) > 0:
@@ -310,18 +304,16 @@ func (c *msgConn) sendLocked(op string, b []byte, to *Addr, ctl []byte) (int, er
 	c.whdr.Name = nil
 	c.whdr.Namelen = 0
 	// A connected sender is woken by the kernel when the peer's queue has
-	// room; an unconnected one is not, so it retries on a timer.
+	// room; an unconnected one may not be, so its waits are bounded (see
+	// waitWritable).
 	c.wwait = true
 	if to != nil {
 		c.wwait = false
-		if err := to.validate(); err != nil {
+		if err := validateTarget(*to); err != nil {
 			if to.kind == KindUnnamed {
 				err = errUnnamedPeer
 			}
 			return 0, c.opErrTo(op, *to, err)
-		}
-		if to.kind == KindAutobind {
-			return 0, c.opErrTo(op, *to, errAutobindTarget)
 		}
 		target, dirfd, err := connectTarget(*to)
 		if err != nil {
@@ -378,6 +370,14 @@ func (c *msgConn) waitWritable(d time.Duration) error {
 		if user.Before(until) {
 			until = user
 		}
+	}
+	if c.uc == nil {
+		// A pooled engine (fds_unix.go) has no poller deadline to borrow:
+		// sleep instead.
+		t := time.NewTimer(time.Until(until))
+		defer t.Stop()
+		<-t.C
+		return nil
 	}
 	if err := c.uc.SetWriteDeadline(until); err != nil {
 		return err

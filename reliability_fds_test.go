@@ -203,36 +203,12 @@ type relRlimitReport struct {
 func childRelFDsRlimit(args []string) int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
 	iterations, _ := strconv.Atoi(args[1])
-	f := os.NewFile(3, "sock")
-	var c fdEnd
-	var err error
-	switch args[0] {
-	case "stream":
-		c, err = uds.FileConn(f)
-	case "seqpacket":
-		c, err = uds.FileSeqPacketConn(f)
-	default:
-		c, err = uds.FileDatagramConn(f)
-	}
+	c, limit, before, fillers, err := fdChildStart(args[0])
 	if err != nil {
 		return fail(err)
 	}
-	f.Close()
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return fail(err)
-	}
-	count := func() int { ents, _ := os.ReadDir("/proc/self/fd"); return len(ents) }
-	r := relRlimitReport{Limit: int(lim.Cur), Iterations: iterations, Before: count()}
+	r := relRlimitReport{Limit: limit, Iterations: iterations, Before: before}
 	open := func() (int, error) { return unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0) }
-	var fillers []int
-	for {
-		fd, err := open()
-		if err != nil {
-			break
-		}
-		fillers = append(fillers, fd)
-	}
 	free := 0
 	setFree := func(n int) {
 		for free < n {
@@ -248,20 +224,6 @@ func childRelFDsRlimit(args []string) int {
 			fillers = append(fillers, fd)
 			free--
 		}
-	}
-	countFree := func() int {
-		var p []int
-		for {
-			fd, err := open()
-			if err != nil {
-				break
-			}
-			p = append(p, fd)
-		}
-		for _, fd := range p {
-			unix.Close(fd)
-		}
-		return len(p)
 	}
 	wrong := func(format string, a ...any) {
 		r.Wrong++
@@ -290,7 +252,7 @@ func childRelFDsRlimit(args []string) int {
 		for _, f := range files {
 			f.Close()
 		}
-		if got := countFree(); got != want {
+		if got := fdCountFree(); got != want {
 			r.Leaks += want - got
 			wrong("iteration %d: %d free slots after the receive, want %d", i, got, want)
 		}
@@ -302,7 +264,7 @@ func childRelFDsRlimit(args []string) int {
 	for _, fd := range fillers {
 		unix.Close(fd)
 	}
-	r.After = count()
+	r.After = fdProcCount()
 	out, _ := json.Marshal(r)
 	fmt.Println("REPORT", string(out))
 	return 0
@@ -319,17 +281,7 @@ func relFDsRlimit(t *testing.T) {
 			mineF, theirs, err := uds.PairFiles(typ)
 			require.NoError(t, err)
 			defer mineF.Close()
-			var mine fdEnd
-			switch typ {
-			case uds.Stream:
-				mine, err = uds.FileConn(mineF)
-			case uds.SeqPacket:
-				mine, err = uds.FileSeqPacketConn(mineF)
-			default:
-				mine, err = uds.FileDatagramConn(mineF)
-			}
-			require.NoError(t, err)
-			defer mine.Close()
+			mine := fdConnFromFile(t, mineF, typ)
 			cmd := exec.Command(prlimit, "--nofile=64:64", exe, "-test.run=^$")
 			cmd.Env = append(os.Environ(), "UDS_CHILD_ROLE="+roleRelFDsRlimit,
 				fmt.Sprintf(`UDS_CHILD_ARGS=["%s","%d"]`, typ, iterations), relGorace())

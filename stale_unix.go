@@ -164,7 +164,7 @@ func (po *pathOwner) clear(a Addr, typ SocketType) error {
 			continue // the file went away while we probed: look again
 		}
 		// Remove it only if it is still the file we probed; then look again.
-		if _, err := po.removeIfSame(uint64(st.Dev), uint64(st.Ino)); err != nil {
+		if _, err := removeIfSame(po.dirfd, po.base, uint64(st.Dev), uint64(st.Ino)); err != nil {
 			return err
 		}
 	}
@@ -270,7 +270,7 @@ func (po *pathOwner) removeSocket() error {
 	if po.ino == 0 {
 		return nil
 	}
-	_, err := po.removeIfSame(po.dev, po.ino) // another server's file stays
+	_, err := removeIfSame(po.dirfd, po.base, po.dev, po.ino) // another server's file stays
 	return err
 }
 
@@ -278,45 +278,46 @@ var errNoRenameNoReplace = errors.New("no atomic no-replace rename")
 
 var asideSeq atomic.Uint64
 
-// removeIfSame removes base if it is the file (dev, ino), and nothing else.
+// removeIfSame removes name in dirfd if it is the file (dev, ino), and
+// nothing else.
 // Where the file system can rename without replacing, the file is first
 // moved aside under a temporary name and checked there, so that a file
 // another process swaps in at the last moment is put back, never removed.
 // Elsewhere it checks and removes, leaving a window of two system calls.
-func (po *pathOwner) removeIfSame(dev, ino uint64) (removed bool, err error) {
+func removeIfSame(dirfd int, name string, dev, ino uint64) (removed bool, err error) {
 	aside := fmt.Sprintf(".uds-remove-%d-%d", os.Getpid(), asideSeq.Add(1))
-	switch err := renameNoReplace(po.dirfd, po.base, aside); err {
+	switch err := renameNoReplace(dirfd, name, aside); err {
 	case nil:
 	case unix.ENOENT:
 		return false, nil
 	case errNoRenameNoReplace:
 		var st unix.Stat_t
-		if err := unix.Fstatat(po.dirfd, po.base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			if err == unix.ENOENT {
 				return false, nil
 			}
-			return false, &os.PathError{Op: "lstat", Path: po.base, Err: err}
+			return false, &os.PathError{Op: "lstat", Path: name, Err: err}
 		}
 		if uint64(st.Dev) != dev || uint64(st.Ino) != ino {
 			return false, nil
 		}
-		if err := unix.Unlinkat(po.dirfd, po.base, 0); err != nil && err != unix.ENOENT {
-			return false, &os.PathError{Op: "remove", Path: po.base, Err: err}
+		if err := unix.Unlinkat(dirfd, name, 0); err != nil && err != unix.ENOENT {
+			return false, &os.PathError{Op: "remove", Path: name, Err: err}
 		}
 		return true, nil
 	default:
-		return false, &os.PathError{Op: "rename aside", Path: po.base, Err: err}
+		return false, &os.PathError{Op: "rename aside", Path: name, Err: err}
 	}
 	var st unix.Stat_t
-	if unix.Fstatat(po.dirfd, aside, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && uint64(st.Dev) == dev && uint64(st.Ino) == ino {
-		if err := unix.Unlinkat(po.dirfd, aside, 0); err != nil && err != unix.ENOENT {
+	if unix.Fstatat(dirfd, aside, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && uint64(st.Dev) == dev && uint64(st.Ino) == ino {
+		if err := unix.Unlinkat(dirfd, aside, 0); err != nil && err != unix.ENOENT {
 			return false, &os.PathError{Op: "remove", Path: aside, Err: err}
 		}
 		return true, nil
 	}
 	// Another file took the name at the last moment: put it back.
-	if err := renameNoReplace(po.dirfd, aside, po.base); err != nil {
-		return false, fmt.Errorf("%s was replaced twice while being removed; the first replacement is kept as %s: %w", po.base, aside, err)
+	if err := renameNoReplace(dirfd, aside, name); err != nil {
+		return false, fmt.Errorf("%s was replaced twice while being removed; the first replacement is kept as %s: %w", name, aside, err)
 	}
 	return false, nil
 }
@@ -342,8 +343,7 @@ func (po *pathOwner) adopt(fd int, path string) error {
 			dir = "."
 		}
 		if dfd, err := openDir(dir); err == nil {
-			stray := &pathOwner{dirfd: dfd, base: base, lockfd: -1}
-			_, _ = stray.removeIfSame(dev, ino)
+			_, _ = removeIfSame(dfd, base, dev, ino)
 			unix.Close(dfd)
 		}
 	}
@@ -355,14 +355,11 @@ func (po *pathOwner) releaseLock() error {
 	if po.lockfd < 0 {
 		return nil
 	}
+	// Removed while still held, and only if it is still our lock file.
 	var err error
-	var st, now unix.Stat_t
-	if unix.Fstat(po.lockfd, &st) == nil &&
-		unix.Fstatat(po.dirfd, po.lockName(), &now, unix.AT_SYMLINK_NOFOLLOW) == nil &&
-		st.Dev == now.Dev && st.Ino == now.Ino {
-		if e := unix.Unlinkat(po.dirfd, po.lockName(), 0); e != nil && e != unix.ENOENT {
-			err = &os.PathError{Op: "remove lock file", Path: po.lockName(), Err: e}
-		}
+	var st unix.Stat_t
+	if unix.Fstat(po.lockfd, &st) == nil {
+		_, err = removeIfSame(po.dirfd, po.lockName(), uint64(st.Dev), uint64(st.Ino))
 	}
 	if e := unix.Close(po.lockfd); e != nil {
 		err = joinErrors(err, os.NewSyscallError("close lock file", e))

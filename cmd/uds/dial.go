@@ -59,12 +59,9 @@ func runDial(ctx context.Context, c *command, st *stdio, args []string) int {
 	if *timeout < 0 {
 		return usageError(st, c, "--timeout %v: must not be negative", *timeout)
 	}
-	a, code, ok := parseAddr(st, c, "ADDR", operands[0])
+	a, code, ok := parseTarget(st, c, operands[0], " to connect to")
 	if !ok {
 		return code
-	}
-	if a.Kind() == uds.KindAutobind {
-		return usageError(st, c, "ADDR: %s names no socket to connect to", operands[0])
 	}
 	d := uds.Dialer{Timeout: *timeout, WaitForListener: *wait}
 	if *bind != "" {

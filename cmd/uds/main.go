@@ -330,6 +330,20 @@ func parseAddr(st *stdio, c *command, what, s string) (uds.Addr, int, bool) {
 	return a, exitOK, true
 }
 
+// parseTarget parses the ADDR operand of a command that needs a socket to
+// act on: an autobind address names none, and purpose (" to probe", or "")
+// says what it was wanted for.
+func parseTarget(st *stdio, c *command, s, purpose string) (uds.Addr, int, bool) {
+	a, code, ok := parseAddr(st, c, "ADDR", s)
+	if !ok {
+		return uds.Addr{}, code, false
+	}
+	if a.Kind() == uds.KindAutobind {
+		return uds.Addr{}, usageError(st, c, "ADDR: %s names no socket%s", s, purpose), false
+	}
+	return a, exitOK, true
+}
+
 // describe writes err for a person: a *net.OpError from the library as
 // "op ADDR: cause" (without the "unix" network name), anything else as is.
 func describe(err error) string {

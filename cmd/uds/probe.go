@@ -72,12 +72,9 @@ func runProbe(ctx context.Context, c *command, st *stdio, args []string) int {
 	if !ok {
 		return usageError(st, c, "--type %q: want stream, seqpacket or dgram", *typ)
 	}
-	a, code, ok := parseAddr(st, c, "ADDR", operands[0])
+	a, code, ok := parseTarget(st, c, operands[0], " to probe")
 	if !ok {
 		return code
-	}
-	if a.Kind() == uds.KindAutobind {
-		return usageError(st, c, "ADDR: %s names no socket to probe", operands[0])
 	}
 	r, err := uds.Probe(ctx, a.WithType(t))
 	if err != nil {

@@ -57,12 +57,9 @@ func runWho(ctx context.Context, c *command, st *stdio, args []string) int {
 	if !ok {
 		return code
 	}
-	a, code, ok := parseAddr(st, c, "ADDR", operands[0])
+	a, code, ok := parseTarget(st, c, operands[0], "")
 	if !ok {
 		return code
-	}
-	if a.Kind() == uds.KindAutobind {
-		return usageError(st, c, "ADDR: %s names no socket", operands[0])
 	}
 	socks, err := uds.Who(ctx, a)
 	if err != nil {
