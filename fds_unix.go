@@ -222,39 +222,7 @@ func (c *msgConn) recvFDsLocked(op string, b []byte, from *Addr, fds []int) (int
 // (those that do not fit, and a PIDFD nobody asked for). It returns the
 // number stored and the number seen.
 func takeRights(ctl []byte, fds []int) (nfd, seen int) {
-	for len(ctl) >= unix.SizeofCmsghdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
-		if h.Len < unix.SizeofCmsghdr {
-			break
-		}
-		// A header that claims more than arrived (not Linux, but cheap
-		// to guard) is read as far as the data goes.
-		end := cmsgEnd(h, len(ctl))
-		data := ctl[min(cmsgDataOff, end):end]
-		if h.Level == unix.SOL_SOCKET {
-			switch h.Type {
-			case unix.SCM_RIGHTS:
-				for i := 0; i+4 <= len(data); i += 4 {
-					fd := int(*(*int32)(unsafe.Pointer(&data[i])))
-					seen++
-					if nfd < len(fds) {
-						fds[nfd] = fd
-						nfd++
-					} else {
-						unix.Close(fd)
-					}
-				}
-			default:
-				// A PIDFD nobody asked for.
-				controlCred(h.Type, data, nil)
-			}
-		}
-		next := cmsgAlign(end)
-		if next > len(ctl) {
-			break
-		}
-		ctl = ctl[next:]
-	}
+	nfd, seen, _ = walkControl(ctl, fds, nil)
 	return nfd, seen
 }
 

@@ -215,24 +215,45 @@ func (c *msgConn) parseControl(cred *Cred) error {
 // SCM_PIDFD on Linux), and closes every descriptor nobody asked for. It
 // returns ErrNoCredentials if cred was asked for and none came.
 func parseControlInto(ctl []byte, cred *Cred) error {
-	gotCred := false
 	if cred != nil {
 		*cred = Cred{}
 	}
+	if _, _, gotCred := walkControl(ctl, nil, cred); cred != nil && !gotCred {
+		cred.Close()
+		// IDs of -1 so that code that skips the error does not read root.
+		*cred = Cred{UID: -1, GID: -1}
+		return ErrNoCredentials
+	}
+	return nil
+}
+
+// walkControl reads the control messages in ctl. It stores the descriptors
+// of SCM_RIGHTS in fds, as many as fit, fills cred (if not nil) from the
+// credentials the kernel attached, and closes every other descriptor (those
+// that do not fit, a PIDFD nobody asked for). It returns the descriptors
+// stored and seen, and whether credentials came. A header that claims more
+// than arrived (darwin leaves cmsg_len untruncated) is read as far as the
+// data goes.
+func walkControl(ctl []byte, fds []int, cred *Cred) (nfd, seen int, gotCred bool) {
 	for len(ctl) >= unix.SizeofCmsghdr {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
 		if h.Len < unix.SizeofCmsghdr {
 			break
 		}
-		// A header that claims more than arrived (darwin leaves cmsg_len
-		// untruncated) is read as far as the data goes.
 		end := cmsgEnd(h, len(ctl))
 		data := ctl[min(cmsgDataOff, end):end]
 		if h.Level == unix.SOL_SOCKET {
 			switch h.Type {
 			case unix.SCM_RIGHTS:
 				for i := 0; i+4 <= len(data); i += 4 {
-					unix.Close(int(*(*int32)(unsafe.Pointer(&data[i]))))
+					fd := int(*(*int32)(unsafe.Pointer(&data[i])))
+					seen++
+					if nfd < len(fds) {
+						fds[nfd] = fd
+						nfd++
+					} else {
+						unix.Close(fd)
+					}
 				}
 			default:
 				if controlCred(h.Type, data, cred) {
@@ -246,13 +267,7 @@ func parseControlInto(ctl []byte, cred *Cred) error {
 		}
 		ctl = ctl[next:]
 	}
-	if cred != nil && !gotCred {
-		cred.Close()
-		// IDs of -1 so that code that skips the error does not read root.
-		*cred = Cred{UID: -1, GID: -1}
-		return ErrNoCredentials
-	}
-	return nil
+	return nfd, seen, gotCred
 }
 
 // cmsgDataOff is the offset of a control message's data (CMSG_DATA).
