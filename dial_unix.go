@@ -312,6 +312,11 @@ func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr 
 		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 			return nil, ended(cerr) // the context ended during this attempt
 		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// net's own deadline, taken from ctx, can fire before ctx
+			// reports it.
+			return nil, ended(context.DeadlineExceeded)
+		}
 		var errno syscall.Errno
 		if !errors.As(err, &errno) {
 			return nil, err
