@@ -419,7 +419,7 @@ func actTestBinary(t *testing.T) string {
 // HOME and what -E names, so the role goes through -E.
 func startSocketActivate(t *testing.T, opts []string, args ...string) *actProc {
 	t.Helper()
-	sa := msgRequireTool(t, "systemd-socket-activate")
+	sa := requireTool(t, "systemd-socket-activate")
 	argv := append([]string{sa}, opts...)
 	for _, kv := range actRoleVars(args) {
 		argv = append(argv, "-E", kv)
@@ -432,7 +432,7 @@ func startSocketActivate(t *testing.T, opts []string, args ...string) *actProc {
 // the shell to its own PID, is the test binary's PID after exec.
 func actWrapper(t *testing.T) []string {
 	t.Helper()
-	sh := msgRequireTool(t, "sh")
+	sh := requireTool(t, "sh")
 	return []string{sh, "-c", `LISTEN_PID=$$ exec "$0" "$@"`, actTestBinary(t), "-test.run=^$"}
 }
 

@@ -29,24 +29,6 @@ import (
 
 // --- helpers shared by the Linux tests of this package ---
 
-// mkSockDir returns a new short temporary directory, removed after the test.
-func mkSockDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "uds")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-var uniqSeq atomic.Uint64
-
-// uniqTag returns a string unique to this process and call, so that
-// abstract names do not collide with other test binaries running at the
-// same time (the abstract namespace is shared by the network namespace).
-func uniqTag() string {
-	return fmt.Sprintf("udst-%d-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6, uniqSeq.Add(1))
-}
-
 // dirListing returns the names, types and sizes of dir's entries.
 func dirListing(t testing.TB, dir string) []string {
 	t.Helper()

@@ -244,13 +244,6 @@ func credNobody() *syscall.Credential {
 	return &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{65534, 4242}}
 }
 
-func credRequireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the test runs children as other users (uid 65534) and sends others' credentials")
-	}
-}
-
 // credAbstract returns a unique abstract address.
 func credAbstract() uds.Addr { return uds.Abstract("cred-" + uniqTag()) }
 
@@ -269,14 +262,6 @@ func credStartOpts(t *testing.T, opts childproc.Options, role string, args ...st
 	require.NoError(t, err, "child's READY line: %q; stderr: %s", v, c.Stderr())
 	require.Equal(t, c.PID(), pid, "the child reports its own PID")
 	return c, pid
-}
-
-// credFDCount counts this process's open descriptors.
-func credFDCount(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	require.NoError(t, err)
-	return len(ents)
 }
 
 // credFdinfoPid returns the "Pid:" line of a pidfd's /proc/self/fdinfo entry:
@@ -399,7 +384,7 @@ func (r *credRefusals) get() []credRefusal {
 // to it, and once it has exited PeerCred fails with ErrPeerGone instead of
 // returning a PID that may name another process by now.
 func TestCredPeerCredAccepted(t *testing.T) {
-	credRequireRoot(t)
+	requireRoot(t)
 	for _, typ := range []string{"stream", "seqpacket"} {
 		t.Run(typ, func(t *testing.T) {
 			a := credAbstract()
@@ -414,16 +399,16 @@ func TestCredPeerCredAccepted(t *testing.T) {
 			}
 			sc := c.(syscall.Conn)
 
-			before := credFDCount(t)
+			before := openFDCount(t)
 			cred, err := uds.PeerCred(sc)
 			require.NoError(t, err)
 			credCheck(t, cred, pid, 65534, 65534, []int{65534, 4242})
-			assert.Equal(t, before+1, credFDCount(t), "the Cred holds one descriptor, its PIDFD")
+			assert.Equal(t, before+1, openFDCount(t), "the Cred holds one descriptor, its PIDFD")
 			assert.Contains(t, cred.String(), "pid="+strconv.Itoa(pid))
 			require.NoError(t, cred.Close())
 			assert.Nil(t, cred.PIDFD)
 			assert.NoError(t, cred.Close(), "Close twice")
-			assert.Equal(t, before, credFDCount(t), "Close closed the PIDFD")
+			assert.Equal(t, before, openFDCount(t), "Close closed the PIDFD")
 
 			f, err := uds.PeerPIDFD(sc)
 			require.NoError(t, err)
@@ -450,7 +435,7 @@ func TestCredPeerCredAccepted(t *testing.T) {
 // A peer in more supplementary groups than PeerCred's first guess (32)
 // still has them all reported: the kernel says ERANGE and how many.
 func TestCredPeerCredManyGroups(t *testing.T) {
-	credRequireRoot(t)
+	requireRoot(t)
 	var groups []uint32
 	var want []int
 	for g := 5000; g < 5100; g++ {
@@ -471,7 +456,7 @@ func TestCredPeerCredManyGroups(t *testing.T) {
 // A plain *net.UnixConn from net.Dial works too: a client sees the
 // credentials the listening process had when it called listen.
 func TestCredPeerCredNetUnixConn(t *testing.T) {
-	credRequireRoot(t)
+	requireRoot(t)
 	a := credAbstract()
 	child, pid := credStart(t, credNobody(), roleCredListen, "stream", a.String(), "hold")
 	nc, err := net.Dial("unix", "@"+a.Name())
@@ -569,7 +554,7 @@ type credCtxKey struct{}
 // another user's requests are refused, one after the other, interleaved
 // with accepted ones from this process and from a child of the same user.
 func TestAuthorizeHTTPServeKeepsServing(t *testing.T) {
-	credRequireRoot(t)
+	requireRoot(t)
 	dir := mkSockDir(t)
 	require.NoError(t, os.Chmod(dir, 0o755))
 	addr := uds.Path(filepath.Join(dir, "api.sock"))
@@ -668,7 +653,7 @@ func TestAuthorizeHTTPServeKeepsServing(t *testing.T) {
 // uid 65534 with and without the supplementary group 4242, and as this
 // process's user (root).
 func TestAuthorizePolicies(t *testing.T) {
-	credRequireRoot(t)
+	requireRoot(t)
 	ourGroups, err := os.Getgroups()
 	require.NoError(t, err)
 	rootIn := func(gid int) bool { return os.Getegid() == gid || slices.Contains(ourGroups, gid) }
@@ -799,7 +784,7 @@ func TestAuthorizeExitedPeer(t *testing.T) {
 // A datagram server with PassCred reads each sender's credentials with its
 // message; with PassPIDFD the Cred also holds the sender's PIDFD.
 func TestCredDatagramPassCred(t *testing.T) {
-	credRequireRoot(t)
+	requireRoot(t)
 	for _, pidfd := range []bool{false, true} {
 		t.Run(fmt.Sprintf("pidfd=%v", pidfd), func(t *testing.T) {
 			a := credAbstract()
@@ -809,7 +794,7 @@ func TestCredDatagramPassCred(t *testing.T) {
 			defer srv.Close()
 			_, pid := credStart(t, credNobody(), roleCredSendgram, a.String())
 
-			before := credFDCount(t)
+			before := openFDCount(t)
 			require.NoError(t, srv.SetReadDeadline(time.Now().Add(10*time.Second)))
 			buf := make([]byte, 64)
 			var from uds.Addr
@@ -823,13 +808,13 @@ func TestCredDatagramPassCred(t *testing.T) {
 			assert.Equal(t, 65534, cred.GID)
 			assert.Nil(t, cred.Groups, "per-message credentials carry no groups")
 			if pidfd {
-				assert.Equal(t, before+1, credFDCount(t))
+				assert.Equal(t, before+1, openFDCount(t))
 				assert.Equal(t, pid, credFdinfoPid(t, cred.PIDFD), "SCM_PIDFD refers to the sender")
 			} else {
 				assert.Nil(t, cred.PIDFD)
 			}
 			require.NoError(t, cred.Close())
-			assert.Equal(t, before, credFDCount(t))
+			assert.Equal(t, before, openFDCount(t))
 		})
 	}
 }
@@ -838,7 +823,7 @@ func TestCredDatagramPassCred(t *testing.T) {
 // message from a sender that has exited since still names it, and its
 // PIDFD (SO_PASSPIDFD) is how to tell that it is gone.
 func TestCredDatagramSenderGone(t *testing.T) {
-	credRequireRoot(t)
+	requireRoot(t)
 	a := credAbstract()
 	srv, err := (&uds.ListenConfig{PassCred: true, PassPIDFD: true}).ListenDatagram(context.Background(), a)
 	require.NoError(t, err)
@@ -867,7 +852,7 @@ func TestCredDatagramSenderGone(t *testing.T) {
 // PassCred on a listener is inherited by the connections it accepts, so
 // that even data sent before Accept carries its sender's credentials.
 func TestCredPassCredBeforeAccept(t *testing.T) {
-	credRequireRoot(t)
+	requireRoot(t)
 	for _, typ := range []string{"stream", "seqpacket"} {
 		t.Run(typ, func(t *testing.T) {
 			a := credAbstract()
@@ -904,7 +889,7 @@ func TestCredPassCredBeforeAccept(t *testing.T) {
 // credentials. The kernel autobinds such a socket; LocalAddr must say so, as
 // the server's RemoteAddr does.
 func TestCredDialerPassCred(t *testing.T) {
-	credRequireRoot(t)
+	requireRoot(t)
 	for _, typ := range []string{"stream", "seqpacket"} {
 		t.Run(typ, func(t *testing.T) {
 			a := credAbstract()
@@ -988,38 +973,46 @@ func TestCredLatePassCred(t *testing.T) {
 	}
 	buf := make([]byte, 16)
 
-	t.Run("seqpacket", func(t *testing.T) {
-		a, b, err := uds.SeqPacketPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
-		_, err = a.Write([]byte("before"))
-		require.NoError(t, err)
-		require.NoError(t, uds.PassCred(b, false))
-		cred := uds.Cred{PID: 99, UID: 99} // overwritten
-		n, err := b.ReadCred(buf, &cred)
-		checkLate(t, n, err, buf, &cred)
-		_, err = a.Write([]byte("after"))
-		require.NoError(t, err)
-		n, err = b.ReadCred(buf, &cred)
-		checkReal(t, n, err, buf, &cred)
-	})
-	t.Run("datagram", func(t *testing.T) {
-		a, b, err := uds.DatagramPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
-		_, err = a.Write([]byte("before"))
-		require.NoError(t, err)
-		require.NoError(t, uds.PassCred(b, true))
-		var cred uds.Cred
-		n, err := b.ReadFromCred(buf, nil, &cred)
-		checkLate(t, n, err, buf, &cred)
-		_, err = a.Write([]byte("after"))
-		require.NoError(t, err)
-		n, err = b.ReadFromCred(buf, nil, &cred)
-		checkReal(t, n, err, buf, &cred)
-	})
+	// Message sockets: the first read finds no credentials, the next the
+	// real ones. pidfd alternates to cover both option forms.
+	type msgPair struct {
+		w     io.Writer
+		r     syscall.Conn
+		read  func(buf []byte, cred *uds.Cred) (int, error)
+		close func()
+	}
+	for _, tc := range []struct {
+		name  string
+		pidfd bool
+		pair  func(t *testing.T) msgPair
+	}{
+		{"seqpacket", false, func(t *testing.T) msgPair {
+			a, b, err := uds.SeqPacketPair()
+			require.NoError(t, err)
+			return msgPair{a, b, b.ReadCred, func() { a.Close(); b.Close() }}
+		}},
+		{"datagram", true, func(t *testing.T) msgPair {
+			a, b, err := uds.DatagramPair()
+			require.NoError(t, err)
+			read := func(buf []byte, cred *uds.Cred) (int, error) { return b.ReadFromCred(buf, nil, cred) }
+			return msgPair{a, b, read, func() { a.Close(); b.Close() }}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.pair(t)
+			defer p.close()
+			_, err := p.w.Write([]byte("before"))
+			require.NoError(t, err)
+			require.NoError(t, uds.PassCred(p.r, tc.pidfd))
+			cred := uds.Cred{PID: 99, UID: 99} // overwritten
+			n, err := p.read(buf, &cred)
+			checkLate(t, n, err, buf, &cred)
+			_, err = p.w.Write([]byte("after"))
+			require.NoError(t, err)
+			n, err = p.read(buf, &cred)
+			checkReal(t, n, err, buf, &cred)
+		})
+	}
 	t.Run("stream", func(t *testing.T) {
 		// Stream sockets happen to carry real credentials even when the
 		// option is set late; either that or "not recorded" is right,
@@ -1139,7 +1132,7 @@ func TestCredWriteCredOwn(t *testing.T) {
 // With privilege (root has CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID) a process
 // may send another process's PID and other IDs, and the receiver sees them.
 func TestCredWriteCredOthersAsRoot(t *testing.T) {
-	credRequireRoot(t)
+	requireRoot(t)
 	_, other := credStart(t, nil, roleCredHold)
 	a, b, err := uds.SeqPacketPair()
 	require.NoError(t, err)
@@ -1172,7 +1165,7 @@ func TestCredWriteCredOthersAsRoot(t *testing.T) {
 // Without privilege a process may send only its own credentials: claiming
 // uid 0 or PID 1 fails with EPERM, and nothing is delivered.
 func TestCredWriteCredUnprivileged(t *testing.T) {
-	credRequireRoot(t)
+	requireRoot(t)
 	a := credAbstract()
 	ln, err := (&uds.ListenConfig{PassCred: true}).ListenSeqPacket(context.Background(), a)
 	require.NoError(t, err)
@@ -1234,7 +1227,7 @@ s.recv(1)
 // directions. python3 may be a shim that starts the interpreter as another
 // process, so the interpreter prints its own PID.
 func TestCredPythonInterop(t *testing.T) {
-	py := msgRequireTool(t, "python3")
+	py := requireTool(t, "python3")
 	drop, uid, gid, groups := "keep", os.Geteuid(), os.Getegid(), []int(nil)
 	if os.Geteuid() == 0 {
 		drop, uid, gid, groups = "drop", 65534, 65534, []int{65534, 4242}
@@ -1300,11 +1293,11 @@ func TestCredNoFDLeaks(t *testing.T) {
 	measure := func(t *testing.T, fn func(i int)) {
 		t.Helper()
 		fn(-1) // warm up: lazily made buffers, poller registrations
-		before := credFDCount(t)
+		before := openFDCount(t)
 		for i := range iterations {
 			fn(i)
 		}
-		assert.Equal(t, before, credFDCount(t), "descriptors open before and after %d iterations", iterations)
+		assert.Equal(t, before, openFDCount(t), "descriptors open before and after %d iterations", iterations)
 	}
 
 	t.Run("PeerCred", func(t *testing.T) {

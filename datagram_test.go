@@ -57,7 +57,7 @@ func msgLocal(t testing.TB, c net.Conn) uds.Addr {
 // msgServers are the addresses a datagram server is tested on.
 func msgServers(t *testing.T) map[string]func(t *testing.T) uds.Addr {
 	return map[string]func(t *testing.T) uds.Addr{
-		"path":     func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(msgDir(t), "dg.sock")) },
+		"path":     func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(mkSockDir(t), "dg.sock")) },
 		"abstract": func(t *testing.T) uds.Addr { return uds.Abstract(msgTag() + "\x00dg") },
 	}
 }
@@ -174,7 +174,7 @@ func TestDatagramReplyAddrs(t *testing.T) {
 				msgCheckReplies(t, srv, cli)
 			})
 			t.Run("path", func(t *testing.T) {
-				p := filepath.Join(msgDir(t), "cli.sock")
+				p := filepath.Join(mkSockDir(t), "cli.sock")
 				cli, err := (&uds.Dialer{LocalAddr: uds.Path(p)}).DialDatagram(msgCtx(t), srvAddr)
 				require.NoError(t, err)
 				defer cli.Close()
@@ -326,7 +326,7 @@ func TestDatagramFullReceiver(t *testing.T) {
 			name = "connected Write"
 		}
 		t.Run(name, func(t *testing.T) {
-			rAddr := uds.Path(filepath.Join(msgDir(t), "full.sock"))
+			rAddr := uds.Path(filepath.Join(mkSockDir(t), "full.sock"))
 			recv := msgListenDatagram(t, nil, rAddr)
 			var w *uds.DatagramConn
 			var write func([]byte) (int, error)
@@ -429,7 +429,7 @@ func msgInode(t *testing.T, p string) uint64 {
 
 func TestDatagramPathRules(t *testing.T) {
 	t.Run("live path in use", func(t *testing.T) {
-		p := filepath.Join(msgDir(t), "live.sock")
+		p := filepath.Join(mkSockDir(t), "live.sock")
 		first := msgListenDatagram(t, nil, uds.Path(p))
 		ino := msgInode(t, p)
 		_, err := uds.ListenDatagram(msgCtx(t), uds.Path(p))
@@ -449,23 +449,17 @@ func TestDatagramPathRules(t *testing.T) {
 	})
 	t.Run("live raw socket", func(t *testing.T) {
 		// A datagram socket bound by someone without our lock file.
-		p := filepath.Join(msgDir(t), "raw.sock")
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		require.NoError(t, err)
-		defer unix.Close(fd)
-		require.NoError(t, unix.Bind(fd, &unix.SockaddrUnix{Name: p}))
+		p := filepath.Join(mkSockDir(t), "raw.sock")
+		rawSocket(t, unix.SOCK_DGRAM, &unix.SockaddrUnix{Name: p}, false)
 		ino := msgInode(t, p)
-		_, err = uds.ListenDatagram(msgCtx(t), uds.Path(p))
+		_, err := uds.ListenDatagram(msgCtx(t), uds.Path(p))
 		require.Error(t, err)
 		assert.ErrorIs(t, err, uds.ErrInUse)
 		assert.Equal(t, ino, msgInode(t, p))
 	})
 	t.Run("stale reclaimed", func(t *testing.T) {
-		p := filepath.Join(msgDir(t), "stale.sock")
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		require.NoError(t, err)
-		require.NoError(t, unix.Bind(fd, &unix.SockaddrUnix{Name: p}))
-		require.NoError(t, unix.Close(fd))
+		p := filepath.Join(mkSockDir(t), "stale.sock")
+		require.NoError(t, rawSocket(t, unix.SOCK_DGRAM, &unix.SockaddrUnix{Name: p}, false).Close())
 		// A second link keeps the stale inode alive, so that the new
 		// socket file cannot reuse its number.
 		keep := filepath.Join(filepath.Dir(p), "stale.keep")
@@ -476,12 +470,12 @@ func TestDatagramPathRules(t *testing.T) {
 		assert.NotEqual(t, staleIno, msgInode(t, p), "a new socket file")
 		assert.Equal(t, staleIno, msgInode(t, keep))
 		cli := msgDialDatagram(t, nil, uds.Path(p))
-		_, err = cli.Write([]byte("reclaimed"))
+		_, err := cli.Write([]byte("reclaimed"))
 		require.NoError(t, err)
 		msgExpect(t, c, 32, []byte("reclaimed"))
 	})
 	t.Run("not a socket", func(t *testing.T) {
-		p := filepath.Join(msgDir(t), "file.sock")
+		p := filepath.Join(mkSockDir(t), "file.sock")
 		require.NoError(t, os.WriteFile(p, []byte("data"), 0o644))
 		_, err := uds.ListenDatagram(msgCtx(t), uds.Path(p))
 		assert.ErrorIs(t, err, uds.ErrNotSocket)
@@ -491,7 +485,7 @@ func TestDatagramPathRules(t *testing.T) {
 	})
 	for _, mode := range []os.FileMode{0o600, 0o666} {
 		t.Run("mode "+mode.String(), func(t *testing.T) {
-			p := filepath.Join(msgDir(t), "mode.sock")
+			p := filepath.Join(mkSockDir(t), "mode.sock")
 			msgListenDatagram(t, &uds.ListenConfig{Mode: mode}, uds.Path(p))
 			fi, err := os.Lstat(p)
 			require.NoError(t, err)
@@ -500,7 +494,7 @@ func TestDatagramPathRules(t *testing.T) {
 		})
 	}
 	t.Run("close removes file and lock", func(t *testing.T) {
-		dir := msgDir(t)
+		dir := mkSockDir(t)
 		p := filepath.Join(dir, "close.sock")
 		c, err := uds.ListenDatagram(msgCtx(t), uds.Path(p))
 		require.NoError(t, err)
@@ -521,7 +515,7 @@ func TestDatagramPathRules(t *testing.T) {
 		}
 	})
 	t.Run("KeepPath", func(t *testing.T) {
-		p := filepath.Join(msgDir(t), "keep.sock")
+		p := filepath.Join(mkSockDir(t), "keep.sock")
 		c, err := (&uds.ListenConfig{KeepPath: true}).ListenDatagram(msgCtx(t), uds.Path(p))
 		require.NoError(t, err)
 		require.NoError(t, c.Close())
@@ -531,14 +525,11 @@ func TestDatagramPathRules(t *testing.T) {
 		assert.ErrorIs(t, err, os.ErrNotExist)
 	})
 	t.Run("close leaves a takeover", func(t *testing.T) {
-		p := filepath.Join(msgDir(t), "takeover.sock")
+		p := filepath.Join(mkSockDir(t), "takeover.sock")
 		c, err := uds.ListenDatagram(msgCtx(t), uds.Path(p))
 		require.NoError(t, err)
 		require.NoError(t, os.Remove(p))
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		require.NoError(t, err)
-		defer unix.Close(fd)
-		require.NoError(t, unix.Bind(fd, &unix.SockaddrUnix{Name: p}))
+		rawSocket(t, unix.SOCK_DGRAM, &unix.SockaddrUnix{Name: p}, false)
 		ino := msgInode(t, p)
 
 		require.NoError(t, c.Close())

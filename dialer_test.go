@@ -339,10 +339,7 @@ func TestDialLocalAddr(t *testing.T) {
 	t.Run("Path stale reclaimed", func(t *testing.T) {
 		dir := mkSockDir(t)
 		p := filepath.Join(dir, "client.sock")
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-		require.NoError(t, err)
-		require.NoError(t, unix.Bind(fd, &unix.SockaddrUnix{Name: p}))
-		require.NoError(t, unix.Close(fd))
+		require.NoError(t, rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p}, false).Close())
 
 		c, s := udsConnect(t, ln, &uds.Dialer{LocalAddr: uds.Path(p)}, srv)
 		assert.Equal(t, uds.Path(p), s.RemoteAddr())

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,20 +21,6 @@ import (
 
 	"github.com/udskit/uds"
 )
-
-// requireTool returns the path of an external program. Without CI set, a
-// missing program skips the test; under CI it fails it.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required under CI but not found: %v", name, err)
-		}
-		t.Skipf("%s not installed (%v); set CI=true to make this a failure", name, err)
-	}
-	return p
-}
 
 type seenRequest struct {
 	Method, Path, Host, UserAgent string
@@ -65,7 +50,14 @@ func serveHTTP(t *testing.T, a uds.Addr) (*recordingServer, *uds.Listener) {
 	ln, err := uds.Listen(context.Background(), a)
 	require.NoError(t, err)
 	rs := &recordingServer{}
-	srv := &http.Server{Handler: rs, ReadHeaderTimeout: 5 * time.Second}
+	runHTTPServer(t, &http.Server{Handler: rs, ReadHeaderTimeout: 5 * time.Second}, ln)
+	return rs, ln
+}
+
+// runHTTPServer serves srv on ln until the end of the test, then closes it
+// and checks that Serve returned http.ErrServerClosed.
+func runHTTPServer(t *testing.T, srv *http.Server, ln net.Listener) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -77,7 +69,6 @@ func serveHTTP(t *testing.T, a uds.Addr) (*recordingServer, *uds.Listener) {
 			t.Error("http.Server.Serve did not return after Close")
 		}
 	})
-	return rs, ln
 }
 
 func TestHTTPWithCurl(t *testing.T) {
@@ -190,12 +181,7 @@ func TestHTTPTransportKeepAlive(t *testing.T) {
 					}
 				},
 			}
-			done := make(chan error, 1)
-			go func() { done <- srv.Serve(ln) }()
-			defer func() {
-				srv.Close()
-				assert.ErrorIs(t, <-done, http.ErrServerClosed)
-			}()
+			runHTTPServer(t, srv, ln)
 			conns := func() int {
 				mu.Lock()
 				defer mu.Unlock()

@@ -34,16 +34,6 @@ import (
 // interopDialer waits for a foreign listener that may not be up yet.
 var interopDialer = uds.Dialer{WaitForListener: true, Timeout: 10 * time.Second}
 
-// interopAccept accepts one stream connection within five seconds.
-func interopAccept(t *testing.T, ln *uds.Listener) *uds.Conn {
-	t.Helper()
-	require.NoError(t, ln.SetDeadline(time.Now().Add(5*time.Second)))
-	c, err := ln.AcceptUnix()
-	require.NoError(t, err)
-	msgClose(t, c)
-	return c
-}
-
 // interopReadLine reads one line from r (a *bufio.Reader on c) within five
 // seconds.
 func interopReadLine(t *testing.T, c interface{ SetReadDeadline(time.Time) error }, r *bufio.Reader) string {
@@ -72,14 +62,14 @@ func interopSendUntilBound(t *testing.T, c *uds.DatagramConn, msg string, a uds.
 }
 
 func TestInteropSocatAbstractStream(t *testing.T) {
-	socat := msgRequireTool(t, "socat")
+	socat := requireTool(t, "socat")
 	t.Run("uds listens, socat connects", func(t *testing.T) {
 		name := uniqTag() + "-socat"
 		ln, err := uds.Listen(msgCtx(t), uds.Abstract(name))
 		require.NoError(t, err)
 		msgClose(t, ln)
 		peer := msgStartForeign(t, socat, "-", "ABSTRACT-CONNECT:"+name)
-		c := interopAccept(t, ln)
+		c := acceptWithin(t, ln, ln.AcceptUnix)
 		assert.Equal(t, uds.Abstract(name), c.LocalAddr())
 		br := bufio.NewReader(c)
 
@@ -122,10 +112,10 @@ func TestInteropSocatAbstractStream(t *testing.T) {
 // TestInteropSocatSeqPacketListen is the other direction of
 // TestMessageInteropSocatSeqPacket: socat listens, uds dials.
 func TestInteropSocatSeqPacketListen(t *testing.T) {
-	socat := msgRequireTool(t, "socat")
+	socat := requireTool(t, "socat")
 	cases := map[string]func(t *testing.T) (uds.Addr, string){
 		"UNIX-LISTEN": func(t *testing.T) (uds.Addr, string) {
-			p := filepath.Join(msgDir(t), "socat-sp.sock")
+			p := filepath.Join(mkSockDir(t), "socat-sp.sock")
 			return uds.Path(p), "UNIX-LISTEN:" + p + ",type=5"
 		},
 		"ABSTRACT-LISTEN": func(t *testing.T) (uds.Addr, string) {
@@ -159,7 +149,7 @@ func TestInteropSocatSeqPacketListen(t *testing.T) {
 }
 
 func TestInteropSocatDatagram(t *testing.T) {
-	socat := msgRequireTool(t, "socat")
+	socat := requireTool(t, "socat")
 	t.Run("socat sends", func(t *testing.T) {
 		for _, tc := range []struct {
 			name       string
@@ -168,8 +158,8 @@ func TestInteropSocatDatagram(t *testing.T) {
 		}{
 			{
 				"UNIX-SENDTO",
-				func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(msgDir(t), "dg-srv.sock")) },
-				func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(msgDir(t), "dg-socat.sock")) },
+				func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(mkSockDir(t), "dg-srv.sock")) },
+				func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(mkSockDir(t), "dg-socat.sock")) },
 				func(srv, bound uds.Addr) string { return "UNIX-SENDTO:" + srv.Name() + ",bind=" + bound.Name() },
 			},
 			{
@@ -206,7 +196,7 @@ func TestInteropSocatDatagram(t *testing.T) {
 			addr func(t *testing.T) (uds.Addr, string)
 		}{
 			{"UNIX-RECV", func(t *testing.T) (uds.Addr, string) {
-				p := filepath.Join(msgDir(t), "dg-recv.sock")
+				p := filepath.Join(mkSockDir(t), "dg-recv.sock")
 				return uds.Path(p), "UNIX-RECV:" + p
 			}},
 			{"ABSTRACT-RECV", func(t *testing.T) (uds.Addr, string) {
@@ -231,14 +221,14 @@ func TestInteropSocatDatagram(t *testing.T) {
 // TestInteropNetcatStream: nc.openbsd -U both ways, and nc -lUu receiving
 // (nc -U -u sending is TestMessageInteropNetcatDatagram).
 func TestInteropNetcatStream(t *testing.T) {
-	nc := msgRequireTool(t, "nc")
+	nc := requireTool(t, "nc")
 	t.Run("nc connects", func(t *testing.T) {
-		p := filepath.Join(msgDir(t), "nc.sock")
+		p := filepath.Join(mkSockDir(t), "nc.sock")
 		ln, err := uds.Listen(msgCtx(t), uds.Path(p))
 		require.NoError(t, err)
 		msgClose(t, ln)
 		peer := msgStartForeign(t, nc, "-U", p)
-		c := interopAccept(t, ln)
+		c := acceptWithin(t, ln, ln.AcceptUnix)
 		br := bufio.NewReader(c)
 
 		_, err = io.WriteString(peer.stdin, "hello from nc\n")
@@ -249,7 +239,7 @@ func TestInteropNetcatStream(t *testing.T) {
 		assert.Equal(t, "hello from uds\n", peer.readLine(t, 5*time.Second))
 	})
 	t.Run("nc listens", func(t *testing.T) {
-		p := filepath.Join(msgDir(t), "ncl.sock")
+		p := filepath.Join(mkSockDir(t), "ncl.sock")
 		peer := msgStartForeign(t, nc, "-lU", p)
 		c, err := interopDialer.Dial(msgCtx(t), uds.Path(p))
 		require.NoError(t, err)
@@ -265,7 +255,7 @@ func TestInteropNetcatStream(t *testing.T) {
 		assert.Equal(t, "hello from nc\n", interopReadLine(t, c, br))
 	})
 	t.Run("nc -lUu receives datagrams", func(t *testing.T) {
-		p := filepath.Join(msgDir(t), "nclu.sock")
+		p := filepath.Join(mkSockDir(t), "nclu.sock")
 		peer := msgStartForeign(t, nc, "-lUu", p)
 		client := msgListenDatagram(t, nil, uds.Autobind())
 		interopSendUntilBound(t, client, "dg one\n", uds.Path(p))
@@ -280,7 +270,7 @@ func TestInteropNetcatStream(t *testing.T) {
 // python3's socket module writes them (b'\0a\0b...'), both ways, on stream
 // sockets.
 func TestInteropPythonAbstractNUL(t *testing.T) {
-	py := msgRequireTool(t, "python3")
+	py := requireTool(t, "python3")
 	t.Run("python listens, uds dials", func(t *testing.T) {
 		const script = `
 import socket, sys
@@ -343,7 +333,7 @@ sys.stdin.read()
 		peer := msgStartForeign(t, py, "-c", script, hex.EncodeToString([]byte(name)))
 		assert.Equal(t, fmt.Sprintf("LONGER %d\n", syscall.ECONNREFUSED), peer.readLine(t, 10*time.Second),
 			"a name one NUL longer is another socket")
-		c := interopAccept(t, ln)
+		c := acceptWithin(t, ln, ln.AcceptUnix)
 		assert.Equal(t, uds.Abstract(name), c.LocalAddr())
 		assert.Equal(t, "PEER "+hex.EncodeToString([]byte("\x00"+name))+"\n", peer.readLine(t, 5*time.Second),
 			"python sees the exact name uds bound")
@@ -369,7 +359,7 @@ type ssSocket struct {
 // ssListening runs `ss -xlpnH` and returns the listening Unix sockets.
 func ssListening(t *testing.T) []ssSocket {
 	t.Helper()
-	ss := msgRequireTool(t, "ss")
+	ss := requireTool(t, "ss")
 	cmd := exec.Command(ss, "-xlpnH")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -406,14 +396,14 @@ func socketInode(t *testing.T, c syscall.Conn) uint64 {
 // TestInteropSS: `ss -xlpn` lists a uds listener with this process's PID
 // and its exact name (ss shows an abstract name's NUL bytes as '@').
 func TestInteropSS(t *testing.T) {
-	msgRequireTool(t, "ss")
+	requireTool(t, "ss")
 	tag := uniqTag()
 	for _, tc := range []struct {
 		kind string
 		addr uds.Addr
 		show string
 	}{
-		{"path", uds.Path(filepath.Join(msgDir(t), "ss.sock")), ""},
+		{"path", uds.Path(filepath.Join(mkSockDir(t), "ss.sock")), ""},
 		{"abstract", uds.Abstract(tag + "-ss"), "@" + tag + "-ss"},
 		{"abstract with NULs", uds.Abstract(tag + "\x00ss\x00"), "@" + tag + "@ss@"},
 	} {

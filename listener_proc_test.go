@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -252,15 +251,6 @@ func echoCheckPID(path string) (int, error) {
 
 // ---- test helpers ---------------------------------------------------------
 
-// procDir returns a new short directory for sockets, removed at the end.
-func procDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "uds")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // fileID is a file's identity. Files are pinned with an O_PATH descriptor
 // while a test compares identities, so a removed file's inode number cannot
 // be reused by a new one and make a replacement look unchanged.
@@ -357,13 +347,10 @@ func makeStale(t *testing.T, path string) {
 // group) at the end of the test.
 func startForeign(t *testing.T, name string, args ...string) (*exec.Cmd, *bufio.Reader) {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s is not installed: %v", name, err)
-	}
-	cmd := exec.Command(name, args...)
+	cmd := exec.Command(requireTool(t, name), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr strings.Builder
-	cmd.Stderr = &lockedWriter{w: &stderr}
+	var stderr msgSyncBuffer
+	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -376,17 +363,6 @@ func startForeign(t *testing.T, name string, args ...string) (*exec.Cmd, *bufio.
 		}
 	})
 	return cmd, bufio.NewReader(out)
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // readLine reads one line from r within timeout.
@@ -490,17 +466,10 @@ func serveEcho(t *testing.T, ln net.Listener) {
 	})
 }
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the test runs a child as uid 65534 and changes socket ownership")
-	}
-}
-
 // ---- 1. crash reclaim -----------------------------------------------------
 
 func TestProcCrashReclaim(t *testing.T) {
-	dir := procDir(t)
+	dir := mkSockDir(t)
 	path := filepath.Join(dir, "s.sock")
 	lock := path + ".lock"
 
@@ -571,7 +540,7 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 	}
 
 	t.Run("uds child accepting", func(t *testing.T) {
-		path := filepath.Join(procDir(t), "s.sock")
+		path := filepath.Join(mkSockDir(t), "s.sock")
 		child := startListenChild(t, path)
 		listenFails(t, path, child.PID())
 		pid, err := echoCheckPID(path)
@@ -580,7 +549,7 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 	})
 
 	t.Run("uds child backlog full", func(t *testing.T) {
-		path := filepath.Join(procDir(t), "s.sock")
+		path := filepath.Join(mkSockDir(t), "s.sock")
 		child := childproc.Start(t, childproc.Options{}, roleListenNoAccept, path, "1")
 		child.WaitReady()
 		fillBacklog(t, path)
@@ -588,7 +557,7 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 	})
 
 	t.Run("socat", func(t *testing.T) {
-		path := filepath.Join(procDir(t), "s.sock")
+		path := filepath.Join(mkSockDir(t), "s.sock")
 		cmd, _ := startForeign(t, "socat", "UNIX-LISTEN:"+path+",fork", "EXEC:cat")
 		waitConnectable(t, path)
 		listenFails(t, path, cmd.Process.Pid)
@@ -598,7 +567,7 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 	})
 
 	t.Run("nc", func(t *testing.T) {
-		path := filepath.Join(procDir(t), "s.sock")
+		path := filepath.Join(mkSockDir(t), "s.sock")
 		cmd, _ := startForeign(t, "nc", "-lkdU", path)
 		waitConnectable(t, path)
 		listenFails(t, path, cmd.Process.Pid)
@@ -609,7 +578,7 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 	})
 
 	t.Run("python bound not listening", func(t *testing.T) {
-		path := filepath.Join(procDir(t), "s.sock")
+		path := filepath.Join(mkSockDir(t), "s.sock")
 		_, out := startForeign(t, "python3", "-c",
 			"import os,socket,sys,time\n"+
 				"s=socket.socket(socket.AF_UNIX)\n"+
@@ -625,7 +594,7 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 	})
 
 	t.Run("python listening backlog full", func(t *testing.T) {
-		path := filepath.Join(procDir(t), "s.sock")
+		path := filepath.Join(mkSockDir(t), "s.sock")
 		_, out := startForeign(t, "python3", "-c",
 			"import os,socket,sys,time\n"+
 				"s=socket.socket(socket.AF_UNIX)\n"+
@@ -663,7 +632,7 @@ func TestProcRacingStarts(t *testing.T) {
 }
 
 func raceRound(t *testing.T, racers int, stale bool) {
-	path := filepath.Join(procDir(t), "s.sock")
+	path := filepath.Join(mkSockDir(t), "s.sock")
 	if stale {
 		makeStale(t, path)
 	}
@@ -710,7 +679,7 @@ func raceRound(t *testing.T, racers int, stale bool) {
 
 func TestProcTakeoverThenClose(t *testing.T) {
 	t.Run("uds child", func(t *testing.T) {
-		path := filepath.Join(procDir(t), "s.sock")
+		path := filepath.Join(mkSockDir(t), "s.sock")
 		lock := path + ".lock"
 		a, err := uds.Listen(context.Background(), uds.Path(path))
 		require.NoError(t, err)
@@ -745,7 +714,7 @@ func TestProcTakeoverThenClose(t *testing.T) {
 	})
 
 	t.Run("socat", func(t *testing.T) {
-		path := filepath.Join(procDir(t), "s.sock")
+		path := filepath.Join(mkSockDir(t), "s.sock")
 		a, err := uds.Listen(context.Background(), uds.Path(path))
 		require.NoError(t, err)
 		defer a.Close()
@@ -773,7 +742,7 @@ func TestProcPermissionsFirstInstant(t *testing.T) {
 	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
 
 	run := func(t *testing.T, mode os.FileMode, umask int, wantConnect bool) {
-		dir := procDir(t)
+		dir := mkSockDir(t)
 		require.NoError(t, os.Chmod(dir, 0o755))
 		path := filepath.Join(dir, "s.sock")
 		stop := filepath.Join(dir, "stop")
@@ -830,7 +799,7 @@ func TestProcPermissionsFirstInstant(t *testing.T) {
 	t.Run("0666 umask 022", func(t *testing.T) { run(t, 0o666, 0o022, true) })
 
 	ownerCase := func(t *testing.T, lc uds.ListenConfig, cred *syscall.Credential, wantUID, wantGID uint32) {
-		dir := procDir(t)
+		dir := mkSockDir(t)
 		require.NoError(t, os.Chmod(dir, 0o755))
 		path := filepath.Join(dir, "s.sock")
 		ln, err := lc.Listen(context.Background(), uds.Path(path))
@@ -884,7 +853,7 @@ func TestProcNotSocket(t *testing.T) {
 	}
 
 	t.Run("regular file", func(t *testing.T) {
-		dir := procDir(t)
+		dir := mkSockDir(t)
 		path := filepath.Join(dir, "s.sock")
 		require.NoError(t, os.WriteFile(path, []byte("precious data\n"), 0o644))
 		id := pinFile(t, path)
@@ -896,7 +865,7 @@ func TestProcNotSocket(t *testing.T) {
 	})
 
 	t.Run("directory", func(t *testing.T) {
-		dir := procDir(t)
+		dir := mkSockDir(t)
 		path := filepath.Join(dir, "s.sock")
 		require.NoError(t, os.Mkdir(path, 0o755))
 		id := pinFile(t, path)
@@ -906,7 +875,7 @@ func TestProcNotSocket(t *testing.T) {
 	})
 
 	t.Run("symlink to regular file", func(t *testing.T) {
-		dir := procDir(t)
+		dir := mkSockDir(t)
 		target := filepath.Join(dir, "target")
 		path := filepath.Join(dir, "s.sock")
 		require.NoError(t, os.WriteFile(target, []byte("precious data\n"), 0o644))
@@ -924,7 +893,7 @@ func TestProcNotSocket(t *testing.T) {
 	})
 
 	t.Run("symlink to live socket", func(t *testing.T) {
-		dir := procDir(t)
+		dir := mkSockDir(t)
 		target := filepath.Join(dir, "real.sock")
 		path := filepath.Join(dir, "s.sock")
 		child := startListenChild(t, target)
@@ -942,7 +911,7 @@ func TestProcNotSocket(t *testing.T) {
 	})
 
 	t.Run("dangling symlink", func(t *testing.T) {
-		dir := procDir(t)
+		dir := mkSockDir(t)
 		target := filepath.Join(dir, "missing.sock")
 		path := filepath.Join(dir, "s.sock")
 		require.NoError(t, os.Symlink(target, path))
@@ -960,7 +929,7 @@ func TestProcNotSocket(t *testing.T) {
 
 func TestProcListenNoPermission(t *testing.T) {
 	requireRoot(t)
-	dir := procDir(t)
+	dir := mkSockDir(t)
 	require.NoError(t, os.Chmod(dir, 0o755)) // root's, searchable, not writable by others
 	path := filepath.Join(dir, "s.sock")
 
@@ -978,7 +947,7 @@ func TestProcListenNoPermission(t *testing.T) {
 
 func TestProcLockHolderPID(t *testing.T) {
 	t.Run("listening child", func(t *testing.T) {
-		path := filepath.Join(procDir(t), "s.sock")
+		path := filepath.Join(mkSockDir(t), "s.sock")
 		child := startListenChild(t, path)
 		sock := pinFile(t, path)
 		ln, err := uds.Listen(context.Background(), uds.Path(path))
@@ -998,7 +967,7 @@ func TestProcLockHolderPID(t *testing.T) {
 	// The lock alone keeps the path: a process that holds the lock and has
 	// not bound yet (here, beside a stale socket file) wins over Listen.
 	t.Run("lock only over stale socket", func(t *testing.T) {
-		path := filepath.Join(procDir(t), "s.sock")
+		path := filepath.Join(mkSockDir(t), "s.sock")
 		makeStale(t, path)
 		sock := pinFile(t, path)
 		holder := childproc.Start(t, childproc.Options{}, roleFlock, path+".lock")

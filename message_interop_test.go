@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,38 +20,6 @@ import (
 
 	"github.com/udskit/uds"
 )
-
-// msgRequireTool returns the path of an external program. A missing one
-// fails the test under CI=true and skips it otherwise.
-func msgRequireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
-			t.Fatalf("%s is required under CI but was not found: %v", name, err)
-		}
-		t.Skipf("skipping: %s is not installed (%v); under CI=true this fails", name, err)
-	}
-	return p
-}
-
-// msgSyncBuffer is a bytes.Buffer safe for one writer and other readers.
-type msgSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *msgSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *msgSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // msgForeign is a running external peer.
 type msgForeign struct {
@@ -115,21 +82,11 @@ func (f *msgForeign) readLine(t *testing.T, timeout time.Duration) string {
 	return ""
 }
 
-// msgAcceptSP accepts one seqpacket connection within five seconds.
-func msgAcceptSP(t *testing.T, ln *uds.SeqPacketListener) *uds.SeqPacketConn {
-	t.Helper()
-	require.NoError(t, ln.SetDeadline(time.Now().Add(5*time.Second)))
-	c, err := ln.AcceptSeqPacket()
-	require.NoError(t, err)
-	msgClose(t, c)
-	return c
-}
-
 func TestMessageInteropSocatSeqPacket(t *testing.T) {
-	socat := msgRequireTool(t, "socat")
+	socat := requireTool(t, "socat")
 	cases := map[string]func(t *testing.T) (uds.Addr, string){
 		"UNIX-CONNECT": func(t *testing.T) (uds.Addr, string) {
-			p := filepath.Join(msgDir(t), "socat.sock")
+			p := filepath.Join(mkSockDir(t), "socat.sock")
 			return uds.Path(p), "UNIX-CONNECT:" + p + ",type=5"
 		},
 		"ABSTRACT-CONNECT": func(t *testing.T) (uds.Addr, string) {
@@ -144,7 +101,7 @@ func TestMessageInteropSocatSeqPacket(t *testing.T) {
 			require.NoError(t, err)
 			msgClose(t, ln)
 			peer := msgStartForeign(t, socat, "-", target)
-			c := msgAcceptSP(t, ln)
+			c := acceptWithin(t, ln, ln.AcceptSeqPacket)
 
 			// One line from socat's stdin is one message.
 			for _, line := range []string{"first line\n", "second, longer line\n", "3\n"} {
@@ -169,8 +126,8 @@ func TestMessageInteropSocatSeqPacket(t *testing.T) {
 }
 
 func TestMessageInteropNetcatDatagram(t *testing.T) {
-	nc := msgRequireTool(t, "nc")
-	p := filepath.Join(msgDir(t), "nc.sock")
+	nc := requireTool(t, "nc")
+	p := filepath.Join(mkSockDir(t), "nc.sock")
 	srv := msgListenDatagram(t, nil, uds.Path(p))
 
 	peer := msgStartForeign(t, nc, "-U", "-u", "-w1", p)
@@ -197,7 +154,7 @@ func TestMessageInteropNetcatDatagram(t *testing.T) {
 }
 
 func TestMessageInteropPythonSeqPacket(t *testing.T) {
-	py := msgRequireTool(t, "python3")
+	py := requireTool(t, "python3")
 	const script = `
 import socket, sys
 addr = sys.argv[1]
@@ -216,7 +173,7 @@ print(len(r), flush=True)
 s.close()
 `
 	for name, a := range map[string]uds.Addr{
-		"path":     uds.Path(filepath.Join(msgDir(t), "py.sock")),
+		"path":     uds.Path(filepath.Join(mkSockDir(t), "py.sock")),
 		"abstract": uds.Abstract(msgTag() + "-py"),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -228,7 +185,7 @@ s.close()
 				arg = "@" + a.Name()
 			}
 			peer := msgStartForeign(t, py, "-c", script, arg)
-			c := msgAcceptSP(t, ln)
+			c := acceptWithin(t, ln, ln.AcceptSeqPacket)
 
 			for _, want := range [][]byte{{}, []byte("x"), bytes.Repeat([]byte("a"), 100)} {
 				msgDeadline(t, c)
@@ -255,7 +212,7 @@ s.close()
 }
 
 func TestMessageInteropPythonDatagram(t *testing.T) {
-	py := msgRequireTool(t, "python3")
+	py := requireTool(t, "python3")
 	const script = `
 import socket, sys
 name = bytes.fromhex(sys.argv[1])
@@ -271,7 +228,7 @@ print('data', data.hex(), repr(data), flush=True)
 print('name', s.getsockname().hex(), repr(s.getsockname()), flush=True)
 `
 	for srvName, srvAddr := range map[string]uds.Addr{
-		"path server":     uds.Path(filepath.Join(msgDir(t), "pydg.sock")),
+		"path server":     uds.Path(filepath.Join(mkSockDir(t), "pydg.sock")),
 		"abstract server": uds.Abstract(msgTag() + "-pydg"),
 	} {
 		t.Run(srvName, func(t *testing.T) {

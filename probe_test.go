@@ -28,20 +28,6 @@ func probeAddr(t *testing.T, a uds.Addr) uds.ProbeResult {
 	return r
 }
 
-// rawSocket returns a socket made with x/sys, bound to sa and, if listen,
-// listening. It is closed when the test ends unless closed earlier.
-func rawSocket(t *testing.T, sa *unix.SockaddrUnix, listen bool) int {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { unix.Close(fd) })
-	require.NoError(t, unix.Bind(fd, sa))
-	if listen {
-		require.NoError(t, unix.Listen(fd, 8))
-	}
-	return fd
-}
-
 func TestProbeStateStrings(t *testing.T) {
 	assert.Equal(t, "missing", uds.ProbeMissing.String())
 	assert.Equal(t, "live", uds.ProbeLive.String())
@@ -92,7 +78,7 @@ func TestProbePath(t *testing.T) {
 	t.Run("live raw listener", func(t *testing.T) {
 		dir := mkSockDir(t)
 		p := filepath.Join(dir, "raw.sock")
-		rawSocket(t, &unix.SockaddrUnix{Name: p}, true)
+		rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p}, true)
 		r := probeAddr(t, uds.Path(p))
 		assert.Equal(t, uds.ProbeLive, r.State)
 		assert.Equal(t, os.Getpid(), r.PID)
@@ -129,8 +115,8 @@ func TestProbePath(t *testing.T) {
 	t.Run("stale raw socket closed without unlink", func(t *testing.T) {
 		dir := mkSockDir(t)
 		p := filepath.Join(dir, "raw.sock")
-		fd := rawSocket(t, &unix.SockaddrUnix{Name: p}, true)
-		require.NoError(t, unix.Close(fd))
+		sock := rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p}, true)
+		require.NoError(t, sock.Close())
 		r := probeAddr(t, uds.Path(p))
 		assert.Equal(t, uds.ProbeStale, r.State)
 		fi, err := os.Lstat(p)
@@ -140,8 +126,8 @@ func TestProbePath(t *testing.T) {
 	t.Run("stale socket but lock held", func(t *testing.T) {
 		dir := mkSockDir(t)
 		p := filepath.Join(dir, "locked.sock")
-		fd := rawSocket(t, &unix.SockaddrUnix{Name: p}, false)
-		require.NoError(t, unix.Close(fd))
+		sock := rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p}, false)
+		require.NoError(t, sock.Close())
 		lock, err := os.OpenFile(p+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 		require.NoError(t, err)
 		defer lock.Close()
@@ -154,14 +140,14 @@ func TestProbePath(t *testing.T) {
 	t.Run("bound, not listening", func(t *testing.T) {
 		dir := mkSockDir(t)
 		p := filepath.Join(dir, "bound.sock")
-		fd := rawSocket(t, &unix.SockaddrUnix{Name: p}, false)
+		sock := rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p}, false)
 		r := probeAddr(t, uds.Path(p))
 		assert.Equal(t, uds.ProbeLive, r.State, "a bound socket refuses connections but is not stale")
 		assert.Equal(t, os.Getpid(), r.PID)
 		assert.Contains(t, r.Detail, "bound, not listening")
 
 		// Once it is closed the same file is stale.
-		require.NoError(t, unix.Close(fd))
+		require.NoError(t, sock.Close())
 		assert.Equal(t, uds.ProbeStale, probeAddr(t, uds.Path(p)).State)
 	})
 	t.Run("live, another socket type", func(t *testing.T) {
@@ -227,7 +213,7 @@ func TestProbeAbstract(t *testing.T) {
 	})
 	t.Run("bound, not listening", func(t *testing.T) {
 		name := uniqTag() + "-bound"
-		rawSocket(t, &unix.SockaddrUnix{Name: "@" + name}, false)
+		rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: "@" + name}, false)
 		r := probeAddr(t, uds.Abstract(name))
 		assert.Equal(t, uds.ProbeLive, r.State)
 		assert.Equal(t, os.Getpid(), r.PID)
@@ -259,7 +245,7 @@ func TestProbeAbstract(t *testing.T) {
 	})
 	t.Run("bound, not listening agrees with Listen", func(t *testing.T) {
 		name := uniqTag() + "-bound2"
-		rawSocket(t, &unix.SockaddrUnix{Name: "@" + name}, false)
+		rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: "@" + name}, false)
 		assert.Equal(t, uds.ProbeLive, probeAddr(t, uds.Abstract(name)).State)
 		_, err := uds.Listen(context.Background(), uds.Abstract(name))
 		require.Error(t, err)

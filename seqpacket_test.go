@@ -53,15 +53,6 @@ func msgTag() string {
 	return fmt.Sprintf("udsmsg-%d-%d", os.Getpid(), msgSeq.Add(1))
 }
 
-// msgDir returns a fresh, short temporary directory.
-func msgDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "udsm")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 func msgCtx(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -304,7 +295,7 @@ func msgSeqPacketCases() []msgSeqPacketCase {
 			return a, b
 		}},
 		{"path", func(t *testing.T) (a, b *uds.SeqPacketConn) {
-			a, b, _ = msgSeqPacketConnect(t, uds.Path(filepath.Join(msgDir(t), "sp.sock")))
+			a, b, _ = msgSeqPacketConnect(t, uds.Path(filepath.Join(mkSockDir(t), "sp.sock")))
 			return a, b
 		}},
 		{"abstract", func(t *testing.T) (a, b *uds.SeqPacketConn) {
@@ -396,7 +387,7 @@ func TestSeqPacketEmptyMessageAndEOF(t *testing.T) {
 // set up) are told apart just the same.
 func TestSeqPacketEmptyBeforeAccept(t *testing.T) {
 	for name, a := range map[string]uds.Addr{
-		"path":     uds.Path(filepath.Join(msgDir(t), "early.sock")),
+		"path":     uds.Path(filepath.Join(mkSockDir(t), "early.sock")),
 		"abstract": uds.Abstract(msgTag() + "-early"),
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -518,7 +509,7 @@ func TestSeqPacketDeadlines(t *testing.T) {
 }
 
 func TestSeqPacketTypesAndAddrs(t *testing.T) {
-	dir := msgDir(t)
+	dir := mkSockDir(t)
 	p := uds.Path(filepath.Join(dir, "types.sock"))
 	c, s, ln := msgSeqPacketConnect(t, p) // asserts Accept's *uds.SeqPacketConn
 	assert.Equal(t, p.WithType(uds.SeqPacket), ln.Addr())
@@ -616,7 +607,7 @@ func TestMessagePassedDescriptorsNotLeaked(t *testing.T) {
 	for name, mk := range cases {
 		t.Run(name, func(t *testing.T) {
 			w, r := mk(t)
-			f, err := os.CreateTemp(msgDir(t), "passed")
+			f, err := os.CreateTemp(mkSockDir(t), "passed")
 			require.NoError(t, err)
 			defer f.Close()
 			ffd := int(f.Fd())

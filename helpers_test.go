@@ -1,0 +1,154 @@
+//go:build linux
+
+package uds_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// Helpers shared by the Linux tests of this package.
+
+// mkSockDir returns a new short temporary directory, removed after the test.
+func mkSockDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "uds")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// procDir and msgDir are mkSockDir; the names are kept for the tests that
+// use them.
+func procDir(t testing.TB) string { t.Helper(); return mkSockDir(t) }
+func msgDir(t testing.TB) string  { t.Helper(); return mkSockDir(t) }
+
+var uniqSeq atomic.Uint64
+
+// uniqTag returns a string unique to this process and call, so that
+// abstract names do not collide with other test binaries running at the
+// same time (the abstract namespace is shared by the network namespace).
+func uniqTag() string {
+	return fmt.Sprintf("udst-%d-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6, uniqSeq.Add(1))
+}
+
+// requireTool returns the path of an external program. A missing one skips
+// the test, or fails it when CI is set to anything.
+func requireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if ci := os.Getenv("CI"); ci != "" {
+			t.Fatalf("%s is required under CI (CI=%q) but was not found: %v", name, ci, err)
+		}
+		t.Skipf("%s is not installed (%v); with CI set this is a failure", name, err)
+	}
+	return p
+}
+
+// msgRequireTool is requireTool; the name is kept for the tests that use it.
+func msgRequireTool(t testing.TB, name string) string {
+	t.Helper()
+	return requireTool(t, name)
+}
+
+// requireRoot skips the test unless it runs as root (it runs children as
+// uid 65534, sends others' credentials or changes socket ownership).
+func requireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the test runs children as another user, sends others' credentials or changes socket ownership")
+	}
+}
+
+// credRequireRoot is requireRoot; the name is kept for the tests that use it.
+func credRequireRoot(t testing.TB) {
+	t.Helper()
+	requireRoot(t)
+}
+
+// openFDCount counts this process's open descriptors.
+func openFDCount(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	return len(ents)
+}
+
+// credFDCount is openFDCount; the name is kept for the tests that use it.
+func credFDCount(t testing.TB) int {
+	t.Helper()
+	return openFDCount(t)
+}
+
+// rawSock is a Unix socket made with x/sys, bypassing the package.
+type rawSock struct {
+	fd     int
+	closed bool
+}
+
+// Close closes the socket once; later calls do nothing, so that the
+// test-end cleanup never closes a descriptor number since reused.
+func (s *rawSock) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return unix.Close(s.fd)
+}
+
+// rawSocket returns a socket of type typ (unix.SOCK_STREAM, ...) bound to
+// sa and, if listen, listening. It is closed when the test ends unless
+// closed earlier.
+func rawSocket(t testing.TB, typ int, sa *unix.SockaddrUnix, listen bool) *rawSock {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	s := &rawSock{fd: fd}
+	t.Cleanup(func() { s.Close() })
+	require.NoError(t, unix.Bind(fd, sa))
+	if listen {
+		require.NoError(t, unix.Listen(fd, 8))
+	}
+	return s
+}
+
+// acceptWithin accepts one connection with accept, failing the test if none
+// comes within 5s (ln's deadline). The connection is closed when the test
+// ends.
+func acceptWithin[C io.Closer](t testing.TB, ln interface{ SetDeadline(time.Time) error }, accept func() (C, error)) C {
+	t.Helper()
+	require.NoError(t, ln.SetDeadline(time.Now().Add(5*time.Second)))
+	c, err := accept()
+	require.NoError(t, err)
+	msgClose(t, c)
+	return c
+}
+
+// msgSyncBuffer is a bytes.Buffer safe for one writer and other readers.
+type msgSyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *msgSyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *msgSyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
