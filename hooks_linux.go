@@ -1,7 +1,6 @@
 package uds
 
 import (
-	"context"
 	"os"
 	"strconv"
 	"strings"
@@ -215,7 +214,7 @@ func boundFile(fd int) (dev, ino uint64, ok bool) {
 	if unix.Fstat(fd, &st) != nil {
 		return 0, 0, false
 	}
-	socks, err := diagQuery(context.Background(), 0, uint32(st.Ino), udiagShowVFS)
+	socks, err := diagExact(uint32(st.Ino), udiagShowVFS)
 	if err != nil || len(socks) != 1 || !socks[0].HasVFS {
 		return 0, 0, false
 	}

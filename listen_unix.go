@@ -79,7 +79,9 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 		}
 		b.owner.keep = lc.KeepPath
 	}
-	b.fd, err = newSocket(typ)
+	// Blocking until package net takes it (see newHandoffSocket); bind
+	// and listen on a Unix socket do not block.
+	b.fd, err = newHandoffSocket(typ)
 	if err != nil {
 		b.fd = -1
 		return nil, os.NewSyscallError("socket", err)

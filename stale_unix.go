@@ -291,20 +291,7 @@ func removeIfSame(dirfd int, name string, dev, ino uint64) (removed bool, err er
 	case unix.ENOENT:
 		return false, nil
 	case errNoRenameNoReplace:
-		var st unix.Stat_t
-		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			if err == unix.ENOENT {
-				return false, nil
-			}
-			return false, &os.PathError{Op: "lstat", Path: name, Err: err}
-		}
-		if uint64(st.Dev) != dev || uint64(st.Ino) != ino {
-			return false, nil
-		}
-		if err := unix.Unlinkat(dirfd, name, 0); err != nil && err != unix.ENOENT {
-			return false, &os.PathError{Op: "remove", Path: name, Err: err}
-		}
-		return true, nil
+		return unlinkIfSame(dirfd, name, dev, ino)
 	default:
 		return false, &os.PathError{Op: "rename aside", Path: name, Err: err}
 	}
@@ -320,6 +307,28 @@ func removeIfSame(dirfd int, name string, dev, ino uint64) (removed bool, err er
 		return false, fmt.Errorf("%s was replaced twice while being removed; the first replacement is kept as %s: %w", name, aside, err)
 	}
 	return false, nil
+}
+
+// unlinkIfSame removes name in dirfd if it is the file (dev, ino): a check
+// and a removal, with a window of two system calls in which another process
+// could swap in a file of its own. removeIfSame closes that window where it
+// can; unlinkIfSame is for files that nobody swaps in (see releaseLock), and
+// for file systems that cannot rename without replacing.
+func unlinkIfSame(dirfd int, name string, dev, ino uint64) (removed bool, err error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err == unix.ENOENT {
+			return false, nil
+		}
+		return false, &os.PathError{Op: "lstat", Path: name, Err: err}
+	}
+	if uint64(st.Dev) != dev || uint64(st.Ino) != ino {
+		return false, nil
+	}
+	if err := unix.Unlinkat(dirfd, name, 0); err != nil && err != unix.ENOENT {
+		return false, &os.PathError{Op: "remove", Path: name, Err: err}
+	}
+	return true, nil
 }
 
 // adopt records the socket file that the bind of fd created, after making
@@ -356,10 +365,15 @@ func (po *pathOwner) releaseLock() error {
 		return nil
 	}
 	// Removed while still held, and only if it is still our lock file.
+	// No rename aside is needed here: the lock protocol never puts a file
+	// at this name over an existing one (every taker opens the name with
+	// O_CREAT and no O_EXCL, so it opens our file, finds it locked and
+	// gives up), and a taker that opens the name after the unlink creates
+	// a new file that the unlink cannot reach.
 	var err error
 	var st unix.Stat_t
 	if unix.Fstat(po.lockfd, &st) == nil {
-		_, err = removeIfSame(po.dirfd, po.lockName(), uint64(st.Dev), uint64(st.Ino))
+		_, err = unlinkIfSame(po.dirfd, po.lockName(), uint64(st.Dev), uint64(st.Ino))
 	}
 	if e := unix.Close(po.lockfd); e != nil {
 		err = joinErrors(err, os.NewSyscallError("close lock file", e))

@@ -61,6 +61,16 @@ func prepSocket(fd int, nonblock bool) error {
 
 // newSocket creates a non-blocking, close-on-exec Unix socket of type typ.
 func newSocket(typ SocketType) (int, error) {
+	return newSocketBlocking(typ, false)
+}
+
+// newHandoffSocket creates a close-on-exec Unix socket of type typ that is
+// still blocking, for sockets handed to package net through os.NewFile.
+func newHandoffSocket(typ SocketType) (int, error) {
+	return newSocketBlocking(typ, true)
+}
+
+func newSocketBlocking(typ SocketType, blocking bool) (int, error) {
 	if typ == SeqPacket {
 		return -1, unsupported("SOCK_SEQPACKET")
 	}
@@ -73,7 +83,7 @@ func newSocket(typ SocketType) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if err := prepSocket(fd, true); err != nil {
+	if err := prepSocket(fd, !blocking); err != nil {
 		unix.Close(fd)
 		return -1, err
 	}

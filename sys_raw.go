@@ -57,6 +57,15 @@ func newSocket(typ SocketType) (int, error) {
 	return unix.Socket(unix.AF_UNIX, sockType(typ)|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 }
 
+// newHandoffSocket creates a close-on-exec Unix socket of type typ that is
+// still blocking: it is for sockets handed to package net through os.NewFile,
+// which then neither registers the descriptor with the poller nor switches it
+// back to blocking before net.FileListener or net.FileConn duplicates it (and
+// makes the duplicate non-blocking): three system calls fewer per Listen.
+func newHandoffSocket(typ SocketType) (int, error) {
+	return unix.Socket(unix.AF_UNIX, sockType(typ)|unix.SOCK_CLOEXEC, 0)
+}
+
 // newSocketpair creates a close-on-exec socket pair of type typ,
 // non-blocking if asked.
 func newSocketpair(typ SocketType, nonblock bool) ([2]int, error) {
