@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -208,8 +209,48 @@ func renameNoReplace(dirfd int, old, new string) error {
 }
 
 // boundFile returns the device and inode of the file the socket fd is bound
-// to, from sock_diag (ok false if the kernel cannot tell).
+// to (ok false if the kernel cannot tell). It asks the socket itself where
+// it may (SIOCUNIXFILE, Linux 6.2, for callers with CAP_NET_ADMIN: a few
+// microseconds), and sock_diag otherwise (which walks the namespace's socket
+// table).
 func boundFile(fd int) (dev, ino uint64, ok bool) {
+	if dev, ino, ok := boundFileIoctl(fd); ok {
+		return dev, ino, true
+	}
+	return boundFileDiag(fd)
+}
+
+// siocUnixFile opens the file a Unix socket is bound to, as O_PATH
+// (SIOCUNIXFILE in linux/un.h; x/sys does not define it).
+const siocUnixFile = unix.SIOCPROTOPRIVATE + 0
+
+// noUnixFileIoctl is set once the kernel has said it does not know
+// SIOCUNIXFILE, so that older kernels are not asked again.
+var noUnixFileIoctl atomic.Bool
+
+func boundFileIoctl(fd int) (dev, ino uint64, ok bool) {
+	if noUnixFileIoctl.Load() {
+		return 0, 0, false
+	}
+	r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), siocUnixFile, 0)
+	switch e {
+	case 0:
+	case unix.ENOTTY, unix.EINVAL, unix.EOPNOTSUPP:
+		noUnixFileIoctl.Store(true)
+		return 0, 0, false
+	default: // EPERM without CAP_NET_ADMIN, ENOENT if not bound to a file
+		return 0, 0, false
+	}
+	pfd := int(r)
+	defer unix.Close(pfd)
+	var st unix.Stat_t
+	if unix.Fstat(pfd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return 0, 0, false
+	}
+	return uint64(st.Dev), uint64(st.Ino), true
+}
+
+func boundFileDiag(fd int) (dev, ino uint64, ok bool) {
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil {
 		return 0, 0, false

@@ -3,13 +3,16 @@
 package uds
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -86,28 +89,8 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 		b.fd = -1
 		return nil, os.NewSyscallError("socket", err)
 	}
-	if lc.Control != nil {
-		if err = lc.Control(typ.Network(), a.String(), setupRawConn(b.fd)); err != nil {
-			return nil, err
-		}
-	}
-	if lc.PassCred || lc.PassPIDFD {
-		if err = setPassCred(b.fd, lc.PassPIDFD); err != nil {
-			return nil, err
-		}
-	}
-	if lc.RefuseFiles {
-		if err = setRefuseFiles(b.fd); err != nil {
-			return nil, err
-		}
-	}
-	perm := uint32(lc.Mode.Perm())
-	if a.kind == KindPath && perm != 0 && fchmodBeforeBind {
-		// The kernel creates the file with the socket inode's mode less the
-		// umask: never wider than asked, from the first instant.
-		if err = unix.Fchmod(b.fd, perm); err != nil {
-			return nil, os.NewSyscallError("fchmod", err)
-		}
+	if err = lc.setupSocket(setupRawConn(b.fd), a, typ); err != nil {
+		return nil, err
 	}
 	switch {
 	case a.kind == KindPath && len(a.name) > MaxPathLen:
@@ -116,20 +99,14 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 		err = sysBind(b.fd, a)
 	}
 	if err != nil {
-		if err == unix.EADDRINUSE {
-			return nil, bindInUse(a, typ, err)
-		}
-		if a.kind == KindPath && (err == unix.EPERM || err == unix.EOPNOTSUPP || err == unix.EIO) {
-			return nil, fmt.Errorf("bind: %w (does the file system hold sockets?)", os.NewSyscallError("bind", err))
-		}
-		return nil, os.NewSyscallError("bind", err)
+		return nil, bindError(a, typ, err)
 	}
 	switch a.kind {
 	case KindPath:
 		if err = b.owner.adopt(b.fd, a.name); err != nil {
 			return nil, err
 		}
-		if err = b.owner.setAttrs(perm, uid, gid); err != nil {
+		if err = b.owner.setAttrs(lc.perm(), uid, gid); err != nil {
 			return nil, err
 		}
 	case KindAutobind:
@@ -141,6 +118,55 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 	}
 	b.addr = b.addr.WithType(typ)
 	return b, nil
+}
+
+// setupSocket applies, to a socket not yet bound, the options that must be
+// set before bind: the caller's Control hook, SO_PASSCRED/SO_PASSPIDFD,
+// SO_PASSRIGHTS and, for a path, the mode the kernel gives the file.
+func (lc *ListenConfig) setupSocket(c syscall.RawConn, a Addr, typ SocketType) error {
+	if lc.Control != nil {
+		if err := lc.Control(typ.Network(), a.String(), c); err != nil {
+			return err
+		}
+	}
+	var err error
+	cerr := c.Control(func(fd uintptr) {
+		if lc.PassCred || lc.PassPIDFD {
+			if err = setPassCred(int(fd), lc.PassPIDFD); err != nil {
+				return
+			}
+		}
+		if lc.RefuseFiles {
+			if err = setRefuseFiles(int(fd)); err != nil {
+				return
+			}
+		}
+		if perm := lc.perm(); a.kind == KindPath && perm != 0 && fchmodBeforeBind {
+			// The kernel creates the file with the socket inode's mode
+			// less the umask: never wider than asked, from the first
+			// instant.
+			if e := unix.Fchmod(int(fd), perm); e != nil {
+				err = os.NewSyscallError("fchmod", e)
+			}
+		}
+	})
+	if err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (lc *ListenConfig) perm() uint32 { return uint32(lc.Mode.Perm()) }
+
+// bindError explains a failed bind of a.
+func bindError(a Addr, typ SocketType, err error) error {
+	if err == unix.EADDRINUSE {
+		return bindInUse(a, typ, err)
+	}
+	if a.kind == KindPath && (err == unix.EPERM || err == unix.EOPNOTSUPP || err == unix.EIO) {
+		return fmt.Errorf("bind: %w (does the file system hold sockets?)", os.NewSyscallError("bind", err))
+	}
+	return os.NewSyscallError("bind", err)
 }
 
 // setAttrs gives the socket file exactly the requested mode and owner,
@@ -211,6 +237,12 @@ func (lc *ListenConfig) backlog() int {
 // listenSocket creates, binds and listens on a socket of type typ (Stream or
 // SeqPacket) and hands it to the runtime poller.
 func (lc *ListenConfig) listenSocket(a Addr, typ SocketType) (*net.UnixListener, Addr, *pathOwner, error) {
+	// Package net reads a name that starts with "@" as abstract: such a
+	// path (relative, "./@x" in this package's text form) takes the other
+	// way too.
+	if a.kind == KindPath && len(a.name) <= MaxPathLen && !strings.HasPrefix(a.name, "@") && lc.Owner == "" && lc.Group == "" {
+		return lc.listenPathNet(a, typ)
+	}
 	b, err := lc.bindSocket(a, typ)
 	if err != nil {
 		return nil, Addr{}, nil, err
@@ -230,6 +262,75 @@ func (lc *ListenConfig) listenSocket(a Addr, typ SocketType) (*net.UnixListener,
 	ul := nl.(*net.UnixListener)
 	ul.SetUnlinkOnClose(false)
 	return ul, b.addr, b.owner, nil
+}
+
+// listenPathNet is listenSocket for the common case, a path that fits in
+// sun_path and no owner or group to set: package net creates, binds and
+// listens (it then needs no duplicate of the descriptor, as FileListener
+// does), between the lock and the checks of the reclaim algorithm. Owner
+// and group must be set before listen, so they take bindSocket's way.
+func (lc *ListenConfig) listenPathNet(a Addr, typ SocketType) (_ *net.UnixListener, _ Addr, _ *pathOwner, err error) {
+	po, err := claimPath(a, typ)
+	if err != nil {
+		return nil, Addr{}, nil, err
+	}
+	po.keep = lc.KeepPath
+	var ul *net.UnixListener
+	defer func() {
+		if err != nil {
+			if ul != nil {
+				ul.Close()
+			}
+			po.keep = false
+			po.release()
+		}
+	}()
+	nlc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		return lc.setupSocket(c, a, typ)
+	}}
+	network := "unix"
+	if typ == SeqPacket {
+		network = "unixpacket"
+	}
+	nl, err := nlc.Listen(context.Background(), network, a.name)
+	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			err = oe.Err
+		}
+		var se *os.SyscallError
+		if errors.As(err, &se) && se.Syscall == "bind" {
+			err = bindError(a, typ, se.Err)
+		}
+		return nil, Addr{}, nil, err
+	}
+	ul = nl.(*net.UnixListener)
+	ul.SetUnlinkOnClose(false)
+	rc, err := ul.SyscallConn()
+	if err != nil {
+		return nil, Addr{}, nil, err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		if serr = po.adopt(int(fd), a.name); serr != nil {
+			return
+		}
+		if serr = po.setAttrs(lc.perm(), -1, -1); serr != nil {
+			return
+		}
+		if lc.Backlog > 0 {
+			if e := unix.Listen(int(fd), lc.Backlog); e != nil {
+				serr = os.NewSyscallError("listen", e)
+			}
+		}
+	})
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, Addr{}, nil, err
+	}
+	return ul, a, po, nil
 }
 
 // packetSocket creates and binds a datagram socket and hands it to the

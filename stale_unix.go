@@ -21,6 +21,8 @@ type pathOwner struct {
 	dirfd    int    // O_PATH descriptor of the parent directory
 	base     string // last element of the path
 	lockfd   int    // the locked "<base>.lock", -1 if released
+	lockDev  uint64 // and its identity
+	lockIno  uint64
 	dev, ino uint64 // the socket file we bound; ino == 0 before bind
 	keep     bool   // leave the socket file on release
 }
@@ -108,7 +110,7 @@ func (po *pathOwner) lock() error {
 		if now.Size == 0 || unix.Ftruncate(fd, 0) == nil {
 			_, _ = unix.Pwrite(fd, []byte(pid), 0)
 		}
-		po.lockfd = fd
+		po.lockfd, po.lockDev, po.lockIno = fd, uint64(st.Dev), uint64(st.Ino)
 		return nil
 	}
 	return fmt.Errorf("lock file %s keeps being replaced; gave up after %d tries", name, maxClaimTries)
@@ -370,11 +372,7 @@ func (po *pathOwner) releaseLock() error {
 	// O_CREAT and no O_EXCL, so it opens our file, finds it locked and
 	// gives up), and a taker that opens the name after the unlink creates
 	// a new file that the unlink cannot reach.
-	var err error
-	var st unix.Stat_t
-	if unix.Fstat(po.lockfd, &st) == nil {
-		_, err = unlinkIfSame(po.dirfd, po.lockName(), uint64(st.Dev), uint64(st.Ino))
-	}
+	_, err := unlinkIfSame(po.dirfd, po.lockName(), po.lockDev, po.lockIno)
 	if e := unix.Close(po.lockfd); e != nil {
 		err = joinErrors(err, os.NewSyscallError("close lock file", e))
 	}

@@ -1,0 +1,50 @@
+//go:build linux
+
+package uds_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/udskit/uds"
+)
+
+// TestListenRelativeAtPath: a relative path whose name starts with "@" is a
+// file in the working directory, never the abstract name.
+func TestListenRelativeAtPath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ctx := context.Background()
+	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket} {
+		t.Run(typ.String(), func(t *testing.T) {
+			a := uds.Path("@x").WithType(typ)
+			var ln interface{ Close() error }
+			var err error
+			if typ == uds.SeqPacket {
+				ln, err = uds.ListenSeqPacket(ctx, a)
+			} else {
+				ln, err = uds.Listen(ctx, a)
+			}
+			require.NoError(t, err)
+			fi, err := os.Lstat(filepath.Join(dir, "@x"))
+			require.NoError(t, err, "the socket file must be in the working directory")
+			assert.Equal(t, os.ModeSocket, fi.Mode().Type())
+
+			r, err := uds.Probe(ctx, uds.Abstract("x").WithType(typ))
+			require.NoError(t, err)
+			assert.Equal(t, uds.ProbeMissing, r.State, "nothing may be bound at the abstract name @x")
+			r, err = uds.Probe(ctx, a)
+			require.NoError(t, err)
+			assert.Equal(t, uds.ProbeLive, r.State)
+
+			require.NoError(t, ln.Close())
+			_, err = os.Lstat(filepath.Join(dir, "@x"))
+			assert.True(t, os.IsNotExist(err), "Close removes the file: %v", err)
+		})
+	}
+}
