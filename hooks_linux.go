@@ -210,7 +210,7 @@ func renameNoReplace(dirfd int, old, new string) error {
 
 // boundFile returns the device and inode of the file the socket fd is bound
 // to (ok false if the kernel cannot tell). It asks the socket itself where
-// it may (SIOCUNIXFILE, Linux 6.2, for callers with CAP_NET_ADMIN: a few
+// it may (SIOCUNIXFILE, Linux 4.11, for callers with CAP_NET_ADMIN: a few
 // microseconds), and sock_diag otherwise (which walks the namespace's socket
 // table).
 func boundFile(fd int) (dev, ino uint64, ok bool) {

@@ -18,7 +18,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-for p in msgrate streamrate fdrate; do
+for p in msgrate streamrate fdrate seqts; do
 	gcc -O2 -pthread -o "$tmp/$p" "$root/bench/c/$p.c"
 done
 
@@ -147,3 +147,12 @@ BEGIN {
 	printf "| %s (%s) | %s | %s | %s | %s | %s | %s / %s |\n", label, unit, fmt(ru), fmt(rs), fmt(rc),
 		ratio(ru, rs), ratio(ru, rc), median(al[u]), median(al[s])
 }' "$tmp/rows.txt"
+
+# What telling an empty SEQPACKET message from EOF costs in the kernel
+# (SO_TIMESTAMP and recvmsg against recvfrom): see BENCHMARKS.md.
+echo
+echo "SEQPACKET 64 B, C, one thread (bench/c/seqts.c), best of $CRUNS:"
+for _ in $(seq "$CRUNS"); do "$tmp/seqts" 300000; done |
+	awk '{ if (!($1 in best) || $2 + 0 < best[$1]) best[$1] = $2 + 0; order[$1] = NR }
+	END { for (k in best) printf "%d %s %d\n", (order[k] - 1) % 4, k, best[k] }' |
+	sort -n | awk '{ printf "    %-12s %5d ns per send+receive\n", $2, $3 }'
