@@ -237,10 +237,13 @@ func (lc *ListenConfig) backlog() int {
 // listenSocket creates, binds and listens on a socket of type typ (Stream or
 // SeqPacket) and hands it to the runtime poller.
 func (lc *ListenConfig) listenSocket(a Addr, typ SocketType) (*net.UnixListener, Addr, *pathOwner, error) {
-	// Package net reads a name that starts with "@" as abstract: such a
-	// path (relative, "./@x" in this package's text form) takes the other
-	// way too.
-	if a.kind == KindPath && len(a.name) <= MaxPathLen && !strings.HasPrefix(a.name, "@") && lc.Owner == "" && lc.Group == "" {
+	// Package net listens right after bind, so this way is only for
+	// systems where the mode is on the socket before bind (Linux), and for
+	// no owner or group, which must be set before listen. Package net
+	// reads a name that starts with "@" as abstract: such a path
+	// (relative, "./@x" in this package's text form) takes the other way
+	// too.
+	if fchmodBeforeBind && a.kind == KindPath && len(a.name) <= MaxPathLen && !strings.HasPrefix(a.name, "@") && lc.Owner == "" && lc.Group == "" {
 		return lc.listenPathNet(a, typ)
 	}
 	b, err := lc.bindSocket(a, typ)
@@ -264,11 +267,13 @@ func (lc *ListenConfig) listenSocket(a Addr, typ SocketType) (*net.UnixListener,
 	return ul, b.addr, b.owner, nil
 }
 
-// listenPathNet is listenSocket for the common case, a path that fits in
-// sun_path and no owner or group to set: package net creates, binds and
-// listens (it then needs no duplicate of the descriptor, as FileListener
-// does), between the lock and the checks of the reclaim algorithm. Owner
-// and group must be set before listen, so they take bindSocket's way.
+// listenPathNet is listenSocket for the common case on Linux, a path that
+// fits in sun_path and no owner or group to set: package net creates, binds
+// and listens (it then needs no duplicate of the descriptor, as
+// FileListener does), between the lock and the checks of the reclaim
+// algorithm. The mode is on the socket before bind (setupSocket), so the
+// file is never wider than asked; setAttrs only gives back what the umask
+// took.
 func (lc *ListenConfig) listenPathNet(a Addr, typ SocketType) (_ *net.UnixListener, _ Addr, _ *pathOwner, err error) {
 	po, err := claimPath(a, typ)
 	if err != nil {
