@@ -119,7 +119,7 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 	r := &b.r
 	r.grow(len(ms))
 	r.n = len(ms)
-	wantCtl := c.typ == SeqPacket
+	wantCtl := c.typ == SeqPacket && !c.zeroEOF.Load()
 	for i := range ms {
 		m := &ms[i]
 		h := r.set(i, m.Buf)
@@ -146,20 +146,27 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 		return 0, c.opErr("read", os.NewSyscallError("recvmmsg", r.errno))
 	}
 	n := r.got
+	if c.typ == SeqPacket {
+		// At the end of the connection recvmmsg fills the rest of the
+		// batch with reads of 0 bytes and no control data: what came
+		// before them is the batch. (With timestamps every message has
+		// control data; without, see SetZeroReadIsEOF, an empty message
+		// followed by others is still a message.)
+		end := n
+		for end > 0 && r.hdrs[end-1].len == 0 && r.hdrs[end-1].hdr.Controllen == 0 {
+			end--
+		}
+		if end < n {
+			if end == 0 {
+				return 0, io.EOF
+			}
+			n = end
+		}
+	}
 	for i := 0; i < n; i++ {
 		m := &ms[i]
 		h := &r.hdrs[i].hdr
 		full := int(r.hdrs[i].len)
-		if c.typ == SeqPacket && full == 0 && h.Controllen == 0 {
-			// The end of the connection: what came before is the batch.
-			for j := i; j < n; j++ {
-				closeControl(r.ctl[j*batchCtl:], int(r.hdrs[j].hdr.Controllen))
-			}
-			if i == 0 {
-				return 0, io.EOF
-			}
-			return i, nil
-		}
 		// With no control message this still closes nothing and reports
 		// ErrNoCredentials if credentials were asked for.
 		m.Err = parseControlInto(r.ctl[i*batchCtl:i*batchCtl+int(h.Controllen)], m.Cred)
@@ -173,13 +180,6 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 		}
 	}
 	return n, nil
-}
-
-// closeControl closes the descriptors in a control buffer that is dropped.
-func closeControl(ctl []byte, n int) {
-	if n > 0 {
-		_ = parseControlInto(ctl[:n], nil)
-	}
 }
 
 func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {

@@ -82,7 +82,8 @@
 // boundaries and never lose data silently: a message longer than the buffer
 // returns the bytes that fit and an error wrapping ErrTruncated with the true
 // length, PeekSize reports the next message's length, and an empty message is
-// told apart from the end of a seqpacket connection. Datagram reads report
+// told apart from the end of a seqpacket connection (SetZeroReadIsEOF trades
+// that for package net's speed). Datagram reads report
 // every sender's exact address; DialDatagram autobinds so that servers can
 // reply. ReadBatch and WriteBatch move many messages per system call. The
 // message paths allocate nothing.

@@ -32,6 +32,10 @@ func BenchmarkMsg(b *testing.B) {
 				defer r.Close()
 				msgBenchRate(b, size, w.Write, r.Read)
 			})
+			b.Run("uds-zeroeof", func(b *testing.B) {
+				w, r := seqPairZeroEOF(b)
+				msgBenchRate(b, size, w.Write, r.Read)
+			})
 			b.Run("std", func(b *testing.B) {
 				w, r := msgStdPair(b, syscall.SOCK_SEQPACKET)
 				msgBenchRate(b, size, w.Write, r.Read)
@@ -66,6 +70,10 @@ func BenchmarkMsg(b *testing.B) {
 			}
 			defer w.Close()
 			defer r.Close()
+			msgBenchSync(b, 64, w.Write, r.Read)
+		})
+		b.Run("uds-zeroeof", func(b *testing.B) {
+			w, r := seqPairZeroEOF(b)
 			msgBenchSync(b, 64, w.Write, r.Read)
 		})
 		b.Run("std", func(b *testing.B) {
@@ -215,4 +223,19 @@ func msgBenchSync(b *testing.B, size int, write, read func([]byte) (int, error))
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+}
+
+// seqPairZeroEOF returns a seqpacket pair whose reader takes a zero-byte
+// read for EOF (SetZeroReadIsEOF): no timestamps, package net's semantics.
+func seqPairZeroEOF(b *testing.B) (w, r *uds.SeqPacketConn) {
+	b.Helper()
+	w, r, err := uds.SeqPacketPair()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { w.Close(); r.Close() })
+	if err := r.SetZeroReadIsEOF(true); err != nil {
+		b.Fatal(err)
+	}
+	return w, r
 }

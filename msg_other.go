@@ -32,6 +32,7 @@ func (c *msgConn) recv(string, []byte, bool, *Addr, *Cred) (int, error) {
 }
 func (c *msgConn) send(string, []byte, *Addr, *Cred) (int, error) { return 0, unsupported("sendmsg") }
 func (c *msgConn) close() error                                   { return unsupported("close") }
+func (c *msgConn) setZeroReadIsEOF(bool) error                    { return unsupported("SO_TIMESTAMP") }
 func (c *msgConn) setDeadline(time.Time) error                    { return unsupported("deadline") }
 func (c *msgConn) setWriteDeadline(time.Time) error               { return unsupported("deadline") }
 func (c *msgConn) remote() net.Addr                               { return nil }

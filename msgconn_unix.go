@@ -34,6 +34,7 @@ type msgConn struct {
 	closeOnce sync.Once
 	closeErr  error
 	wdeadline atomic.Int64 // write deadline in Unix nanoseconds, 0 for none
+	zeroEOF   atomic.Bool  // SEQPACKET: no timestamps; 0 bytes without control is EOF
 
 	rmu    sync.Mutex
 	rhdr   unix.Msghdr
@@ -136,7 +137,7 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 	c.setRecvBuf(b, from)
 	c.rhdr.Control = nil
 	c.rhdr.SetControllen(0)
-	if c.typ == SeqPacket || cred != nil {
+	if (c.typ == SeqPacket && !c.zeroEOF.Load()) || cred != nil {
 		c.rhdr.Control = &c.rctl[0]
 		c.rhdr.SetControllen(len(c.rctl))
 	}
@@ -179,6 +180,32 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 		return full, c.opErr(op, credErr)
 	}
 	return full, nil
+}
+
+// setZeroReadIsEOF turns the SEQPACKET timestamps off (on) or back on; see
+// SeqPacketConn.SetZeroReadIsEOF. The timestamps are turned on before the
+// reads rely on them, and the reads stop relying on them before they are
+// turned off: a message the kernel receives while SO_TIMESTAMP is on is
+// stamped then if the sender did not stamp it.
+func (c *msgConn) setZeroReadIsEOF(on bool) error {
+	if c.typ != SeqPacket {
+		return nil
+	}
+	if on {
+		c.zeroEOF.Store(true)
+	}
+	var serr error
+	err := c.rc.Control(func(fd uintptr) { serr = setRecvTimestamp(int(fd), !on) })
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	if !on {
+		c.zeroEOF.Store(false)
+	}
+	return nil
 }
 
 // setRecvBuf points the read header at b and, if from is not nil, at the

@@ -73,7 +73,8 @@ func (l *SeqPacketListener) AcceptSeqPacket() (*SeqPacketConn, error) {
 //     the buffer first.
 //   - An empty message is read as 0, nil; the end of the connection is
 //     0, io.EOF. (The socket has SO_TIMESTAMP set so the two can be told
-//     apart: every message carries a timestamp, the end carries none.)
+//     apart: every message carries a timestamp, the end carries none.
+//     SetZeroReadIsEOF trades this for package net's speed.)
 //   - Read with an empty buffer consumes a message.
 //   - A message larger than the socket can send fails with a
 //     *MessageSizeError naming the limit.
@@ -115,6 +116,25 @@ func SeqPacketPair() (*SeqPacketConn, *SeqPacketConn, error) {
 // Read reads one message into b. See SeqPacketConn for how it differs from a
 // stream's Read.
 func (c *SeqPacketConn) Read(b []byte) (int, error) { return c.m.recv("read", b, false, nil, nil) }
+
+// SetZeroReadIsEOF sets how a message of zero bytes is read. By default
+// (false) an empty message is 0, nil and only the end of the connection is
+// 0, io.EOF; for that the kernel stamps every message, which costs about a
+// fifth of a small message's receive (see BENCHMARKS.md). With true the
+// timestamps are turned off, reads cost what package net's do, and Read
+// takes a message of zero bytes for the end, 0, io.EOF, as package net and
+// C programs that treat recv's 0 as the end do; a later Read returns the
+// messages that followed it, if any. ReadFiles, ReadFDs and ReadCred still
+// see a zero-byte message that carries descriptors or credentials, and
+// ReadBatch returns one that is followed by others in the same batch. Use it
+// when the peer never sends empty messages. It applies to the reads that
+// start after it returns.
+func (c *SeqPacketConn) SetZeroReadIsEOF(on bool) error {
+	if err := c.m.setZeroReadIsEOF(on); err != nil {
+		return c.m.opErr("set", err)
+	}
+	return nil
+}
 
 // Write sends b as one message, empty messages included.
 func (c *SeqPacketConn) Write(b []byte) (int, error) { return c.m.send("write", b, nil, nil) }

@@ -633,3 +633,128 @@ func TestMessagePassedDescriptorsNotLeaked(t *testing.T) {
 		})
 	}
 }
+
+// seqTimestampOn reads SO_TIMESTAMP from c's socket.
+func seqTimestampOn(t *testing.T, c *uds.SeqPacketConn) bool {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	require.NoError(t, err)
+	var v int
+	var serr error
+	require.NoError(t, rc.Control(func(fd uintptr) {
+		v, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMP)
+	}))
+	require.NoError(t, serr)
+	return v != 0
+}
+
+// TestSeqPacketZeroReadIsEOF: the opt-out of the empty-message timestamps
+// turns them off, reads a bare empty message as EOF (and what followed it
+// on the next read), still sees empty messages that carry descriptors, and
+// turning it back off is exact again, for messages queued before the switch
+// too (the kernel stamps them when they are received).
+func TestSeqPacketZeroReadIsEOF(t *testing.T) {
+	a, b, err := uds.SeqPacketPair()
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	require.True(t, seqTimestampOn(t, b), "timestamps are on by default")
+
+	require.NoError(t, b.SetZeroReadIsEOF(true))
+	assert.False(t, seqTimestampOn(t, b), "the opt-out turns SO_TIMESTAMP off")
+	_, err = a.Write([]byte("one"))
+	require.NoError(t, err)
+	_, err = a.Write(nil)
+	require.NoError(t, err)
+	_, err = a.Write([]byte("two"))
+	require.NoError(t, err)
+	msgExpect(t, b, 16, []byte("one"))
+	msgDeadline(t, b)
+	n, err := b.Read(make([]byte, 16))
+	assert.Equal(t, 0, n)
+	assert.Equal(t, io.EOF, err, "a bare empty message reads as EOF in this mode")
+	msgExpect(t, b, 16, []byte("two"))
+
+	// An empty message with a descriptor is still a message to ReadFiles.
+	f, err := os.Open(os.DevNull)
+	require.NoError(t, err)
+	defer f.Close()
+	_, err = a.WriteFiles(nil, f)
+	require.NoError(t, err)
+	msgDeadline(t, b)
+	n, files, err := b.ReadFiles(make([]byte, 16), 1)
+	require.NoError(t, err)
+	assert.Equal(t, 0, n)
+	require.Len(t, files, 1)
+	files[0].Close()
+
+	// ReadBatch: an empty message followed by another in the same batch
+	// is a message; nothing after it is lost.
+	for _, p := range [][]byte{[]byte("x"), nil, []byte("y")} {
+		_, err = a.Write(p)
+		require.NoError(t, err)
+	}
+	ms := []uds.Message{{Buf: make([]byte, 8)}, {Buf: make([]byte, 8)}, {Buf: make([]byte, 8)}}
+	msgDeadline(t, b)
+	got, err := b.ReadBatch(ms)
+	require.NoError(t, err)
+	require.Equal(t, 3, got)
+	assert.Equal(t, "x", string(ms[0].Buf[:ms[0].N]))
+	assert.Equal(t, 0, ms[1].N)
+	assert.NoError(t, ms[1].Err)
+	assert.Equal(t, "y", string(ms[2].Buf[:ms[2].N]))
+
+	// Queued while the timestamps were off, read after they are back on:
+	// exact again.
+	_, err = a.Write(nil)
+	require.NoError(t, err)
+	require.NoError(t, b.SetZeroReadIsEOF(false))
+	assert.True(t, seqTimestampOn(t, b))
+	msgDeadline(t, b)
+	n, err = b.Read(make([]byte, 16))
+	assert.Equal(t, 0, n)
+	assert.NoError(t, err, "an empty message queued before the switch back reads as 0, nil")
+
+	require.NoError(t, a.Close())
+	for _, zero := range []bool{false, true} {
+		require.NoError(t, b.SetZeroReadIsEOF(zero))
+		msgDeadline(t, b)
+		n, err = b.Read(make([]byte, 16))
+		assert.Equal(t, 0, n)
+		assert.Equal(t, io.EOF, err, "the end is EOF in both modes (zero read is EOF: %v)", zero)
+	}
+	require.NoError(t, b.Close())
+	assert.Error(t, b.SetZeroReadIsEOF(true), "a closed connection")
+}
+
+// TestSeqPacketZeroReadIsEOFAllocs: the fast mode allocates nothing either,
+// and drops (the kernel closes) descriptors sent to a plain Read.
+func TestSeqPacketZeroReadIsEOFAllocs(t *testing.T) {
+	a, b, err := uds.SeqPacketPair()
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	require.NoError(t, b.SetZeroReadIsEOF(true))
+	msg := msgPattern(64, 1)
+	buf := make([]byte, 128)
+	var failed error
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := a.Write(msg); err != nil {
+			failed = err
+		}
+		if n, err := b.Read(buf); err != nil || n != len(msg) {
+			failed = errors.Join(failed, err, fmt.Errorf("read %d bytes, want %d", n, len(msg)))
+		}
+	})
+	require.NoError(t, failed)
+	assert.Equal(t, 0.0, allocs)
+
+	f, err := os.Open(os.DevNull)
+	require.NoError(t, err)
+	defer f.Close()
+	before := msgFDsOpenOn(t, f, int(f.Fd()))
+	_, err = a.WriteFiles([]byte("with a file"), f)
+	require.NoError(t, err)
+	msgExpect(t, b, 64, []byte("with a file"))
+	assert.Equal(t, before, msgFDsOpenOn(t, f, int(f.Fd())), "no descriptor left open by a plain Read")
+}

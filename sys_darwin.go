@@ -125,6 +125,10 @@ func prepMsgSocket(fd int, _ SocketType) error {
 	return nil
 }
 
+// setRecvTimestamp does nothing: darwin has no SEQPACKET sockets, the only
+// ones that use it.
+func setRecvTimestamp(int, bool) error { return nil }
+
 func errnoOf(err error) syscall.Errno {
 	if e, ok := err.(syscall.Errno); ok {
 		return e

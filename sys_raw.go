@@ -82,9 +82,19 @@ func prepMsgSocket(fd int, typ SocketType) error {
 		// A timestamp rides on every message, so a zero-length read
 		// that carries none is the end of the stream, and one that
 		// carries one is an empty message.
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMP, 1); err != nil {
-			return os.NewSyscallError("setsockopt(SO_TIMESTAMP)", err)
-		}
+		return setRecvTimestamp(fd, true)
+	}
+	return nil
+}
+
+// setRecvTimestamp sets SO_TIMESTAMP.
+func setRecvTimestamp(fd int, on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMP, v); err != nil {
+		return os.NewSyscallError("setsockopt(SO_TIMESTAMP)", err)
 	}
 	return nil
 }

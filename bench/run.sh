@@ -81,6 +81,9 @@ ping-pong 1 B round trip|Suite/pingpong-1B/uds|Suite/pingpong-1B/std|-|op/s|0
 SEQPACKET 64 B|Msg/seqpacket-64B/uds|Msg/seqpacket-64B/std|seq64|msg/s|0
 SEQPACKET 4 KiB|Msg/seqpacket-4KiB/uds|Msg/seqpacket-4KiB/std|seq4k|msg/s|0
 SEQPACKET 64 B, write+read in one goroutine|Msg/seqpacket-64B-1goroutine/uds|Msg/seqpacket-64B-1goroutine/std|-|msg/s|0
+SEQPACKET 64 B, SetZeroReadIsEOF(true)|Msg/seqpacket-64B/uds-zeroeof|Msg/seqpacket-64B/std|seq64|msg/s|0
+SEQPACKET 4 KiB, SetZeroReadIsEOF(true)|Msg/seqpacket-4KiB/uds-zeroeof|Msg/seqpacket-4KiB/std|seq4k|msg/s|0
+SEQPACKET 64 B, SetZeroReadIsEOF(true), one goroutine|Msg/seqpacket-64B-1goroutine/uds-zeroeof|Msg/seqpacket-64B-1goroutine/std|-|msg/s|0
 DGRAM 64 B connected|Msg/dgram-connected-64B/uds|Msg/dgram-connected-64B/std|dgram64|msg/s|0
 DGRAM 64 B, write+read in one goroutine|Msg/dgram-64B-1goroutine/uds|Msg/dgram-64B-1goroutine/std|-|msg/s|0
 DGRAM 64 B sendto address|Msg/dgram-sendto-64B/uds|Msg/dgram-sendto-64B/std|dgram64|msg/s|0
