@@ -78,9 +78,10 @@ func connectTarget(a Addr) (target Addr, dirfd int, err error) {
 // missing or refusing listener) with capped backoff until ctx ends.
 func connectRetry(ctx context.Context, fd int, a Addr, wait bool) error {
 	var delay time.Duration
+	var last error // the last attempt's error, named when the context ends
 	for {
-		if err := ctx.Err(); err != nil {
-			return err
+		if cerr := ctx.Err(); cerr != nil {
+			return withLastAttempt(cerr, last)
 		}
 		target, dirfd, err := connectTarget(a)
 		if err == nil {
@@ -102,11 +103,21 @@ func connectRetry(ctx context.Context, fd int, a Addr, wait bool) error {
 		default:
 			return os.NewSyscallError("connect", err)
 		}
+		last = os.NewSyscallError("connect", err)
 		delay = retryDelay(delay, limit)
 		if cerr := sleepCtx(ctx, delay); cerr != nil {
-			return fmt.Errorf("%w (last attempt: %w)", cerr, os.NewSyscallError("connect", err))
+			return withLastAttempt(cerr, last)
 		}
 	}
+}
+
+// withLastAttempt is the error of a retry loop whose context ended (cerr):
+// it names the last attempt's error too, if there was one.
+func withLastAttempt(cerr, last error) error {
+	if last == nil {
+		return cerr
+	}
+	return fmt.Errorf("%w (last attempt: %w)", cerr, last)
 }
 
 // dialSocket creates a socket of type typ, binds laddr unless it is unnamed,
@@ -292,12 +303,7 @@ func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr 
 	}
 	var delay time.Duration
 	var last error // the last attempt's error, named when the context ends
-	ended := func(cerr error) error {
-		if last == nil {
-			return cerr
-		}
-		return fmt.Errorf("%w (last attempt: %w)", cerr, last)
-	}
+	ended := func(cerr error) error { return withLastAttempt(cerr, last) }
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, ended(err)

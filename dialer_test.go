@@ -386,3 +386,27 @@ func TestDialControl(t *testing.T) {
 	var oe *net.OpError
 	assert.ErrorAs(t, err, &oe)
 }
+
+// TestDialTimeoutNamesLastAttempt: a dial that waits for a listener that
+// never comes ends with the deadline and the last attempt's error, on
+// package net's way and on the raw way (a path longer than sun_path).
+func TestDialTimeoutNamesLastAttempt(t *testing.T) {
+	dir := mkSockDir(t)
+	long := dir
+	for len(long) < 140 {
+		long = filepath.Join(long, "a-directory-name")
+	}
+	require.NoError(t, os.MkdirAll(long, 0o700))
+	for name, p := range map[string]string{
+		"net":  filepath.Join(dir, "never.sock"),
+		"long": filepath.Join(long, "never.sock"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := uds.Dialer{WaitForListener: true, Timeout: 200 * time.Millisecond}
+			_, err := d.Dial(context.Background(), uds.Path(p))
+			require.Error(t, err)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.ErrorIs(t, err, syscall.ENOENT, "the last attempt's error is named: %v", err)
+		})
+	}
+}
