@@ -293,11 +293,7 @@ func (lc *ListenConfig) listenPathNet(a Addr, typ SocketType) (_ *net.UnixListen
 	nlc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		return lc.setupSocket(c, a, typ)
 	}}
-	network := "unix"
-	if typ == SeqPacket {
-		network = "unixpacket"
-	}
-	nl, err := nlc.Listen(context.Background(), network, a.name)
+	nl, err := nlc.Listen(context.Background(), typ.Network(), a.name)
 	if err != nil {
 		var oe *net.OpError
 		if errors.As(err, &oe) {

@@ -188,9 +188,6 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 // turned off: a message the kernel receives while SO_TIMESTAMP is on is
 // stamped then if the sender did not stamp it.
 func (c *msgConn) setZeroReadIsEOF(on bool) error {
-	if c.typ != SeqPacket {
-		return nil
-	}
 	if on {
 		c.zeroEOF.Store(true)
 	}
