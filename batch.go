@@ -50,7 +50,9 @@ func (c *DatagramConn) WriteBatch(ms []Message) (int, error) { return c.m.writeB
 // ReadBatch reads up to len(ms) messages with as few system calls as
 // possible; see DatagramConn.ReadBatch. Message.Addr is not set. An empty
 // message is a Message with N == 0; the end of the connection is io.EOF
-// from the call that finds it with no message before it.
+// from the call that finds it with no message before it. (After
+// SetZeroReadIsEOF(true), empty messages that fill the end of ms are taken
+// for the end of the connection.)
 func (c *SeqPacketConn) ReadBatch(ms []Message) (int, error) { return c.m.readBatch(ms) }
 
 // WriteBatch sends the messages in ms to the peer with as few system calls

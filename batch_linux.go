@@ -146,12 +146,14 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 		return 0, c.opErr("read", os.NewSyscallError("recvmmsg", r.errno))
 	}
 	n := r.got
-	if c.typ == SeqPacket {
-		// At the end of the connection recvmmsg fills the rest of the
-		// batch with reads of 0 bytes and no control data: what came
-		// before them is the batch. (With timestamps every message has
-		// control data; without, see SetZeroReadIsEOF, an empty message
-		// followed by others is still a message.)
+	if c.typ == SeqPacket && n == len(ms) {
+		// At the end of the connection every further recvmsg returns 0,
+		// so recvmmsg fills the rest of the batch with reads of 0 bytes
+		// and no control data: what came before them is the batch. A
+		// batch that is not full did not reach the end. (With timestamps
+		// every message has control data; without, see
+		// SetZeroReadIsEOF, empty messages at the end of a full batch
+		// are taken for the end.)
 		end := n
 		for end > 0 && r.hdrs[end-1].len == 0 && r.hdrs[end-1].hdr.Controllen == 0 {
 			end--

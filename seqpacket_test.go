@@ -548,6 +548,7 @@ func TestSeqPacketZeroAlloc(t *testing.T) {
 	defer b.Close()
 	msg := msgPattern(64, 1)
 	buf := make([]byte, 128)
+	msgDeadline(t, b) // a failed Write must not leave Read waiting
 	var failed error
 	allocs := testing.AllocsPerRun(200, func() {
 		if _, err := a.Write(msg); err != nil {
@@ -701,8 +702,22 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 	require.Equal(t, 3, got)
 	assert.Equal(t, "x", string(ms[0].Buf[:ms[0].N]))
 	assert.Equal(t, 0, ms[1].N)
-	assert.NoError(t, ms[1].Err)
 	assert.Equal(t, "y", string(ms[2].Buf[:ms[2].N]))
+	for i := range ms {
+		assert.NoError(t, ms[i].Err, "message %d", i)
+	}
+	// An empty message last in a batch that is not full is a message too:
+	// at the end of the connection recvmmsg fills the whole batch.
+	for _, p := range [][]byte{[]byte("x"), nil} {
+		_, err = a.Write(p)
+		require.NoError(t, err)
+	}
+	msgDeadline(t, b)
+	got, err = b.ReadBatch(ms)
+	require.NoError(t, err)
+	require.Equal(t, 2, got, "the empty message is returned, not dropped")
+	assert.Equal(t, "x", string(ms[0].Buf[:ms[0].N]))
+	assert.Equal(t, 0, ms[1].N)
 
 	// Queued while the timestamps were off, read after they are back on:
 	// exact again.
@@ -715,16 +730,34 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 	assert.Equal(t, 0, n)
 	assert.NoError(t, err, "an empty message queued before the switch back reads as 0, nil")
 
+	_, err = a.Write([]byte("last"))
+	require.NoError(t, err)
 	require.NoError(t, a.Close())
+	msgDeadline(t, b)
+	got, err = b.ReadBatch(ms)
+	require.NoError(t, err)
+	require.Equal(t, 1, got, "the message before the end")
+	assert.Equal(t, "last", string(ms[0].Buf[:ms[0].N]))
 	for _, zero := range []bool{false, true} {
 		require.NoError(t, b.SetZeroReadIsEOF(zero))
 		msgDeadline(t, b)
 		n, err = b.Read(make([]byte, 16))
 		assert.Equal(t, 0, n)
 		assert.Equal(t, io.EOF, err, "the end is EOF in both modes (zero read is EOF: %v)", zero)
+		got, err = b.ReadBatch(ms)
+		assert.Equal(t, 0, got)
+		assert.Equal(t, io.EOF, err, "ReadBatch at the end (zero read is EOF: %v)", zero)
+		n, files, err = b.ReadFiles(make([]byte, 16), 1)
+		assert.Equal(t, 0, n)
+		assert.Empty(t, files)
+		assert.Equal(t, io.EOF, err, "ReadFiles at the end (zero read is EOF: %v)", zero)
 	}
 	require.NoError(t, b.Close())
-	assert.Error(t, b.SetZeroReadIsEOF(true), "a closed connection")
+	err = b.SetZeroReadIsEOF(true)
+	var oe *net.OpError
+	require.ErrorAs(t, err, &oe, "a closed connection")
+	assert.Equal(t, "set", oe.Op)
+	assert.ErrorIs(t, err, net.ErrClosed)
 }
 
 // TestSeqPacketZeroReadIsEOFAllocs: the fast mode allocates nothing either,
@@ -737,6 +770,7 @@ func TestSeqPacketZeroReadIsEOFAllocs(t *testing.T) {
 	require.NoError(t, b.SetZeroReadIsEOF(true))
 	msg := msgPattern(64, 1)
 	buf := make([]byte, 128)
+	msgDeadline(t, b) // a failed Write must not leave Read waiting
 	var failed error
 	allocs := testing.AllocsPerRun(200, func() {
 		if _, err := a.Write(msg); err != nil {
@@ -749,12 +783,14 @@ func TestSeqPacketZeroReadIsEOFAllocs(t *testing.T) {
 	require.NoError(t, failed)
 	assert.Equal(t, 0.0, allocs)
 
-	f, err := os.Open(os.DevNull)
+	// A file nothing else opens, so that any other descriptor on it is a
+	// leak.
+	f, err := os.CreateTemp(mkSockDir(t), "passed")
 	require.NoError(t, err)
 	defer f.Close()
-	before := msgFDsOpenOn(t, f, int(f.Fd()))
+	require.Equal(t, 0, msgFDsOpenOn(t, f, int(f.Fd())))
 	_, err = a.WriteFiles([]byte("with a file"), f)
 	require.NoError(t, err)
 	msgExpect(t, b, 64, []byte("with a file"))
-	assert.Equal(t, before, msgFDsOpenOn(t, f, int(f.Fd())), "no descriptor left open by a plain Read")
+	assert.Equal(t, 0, msgFDsOpenOn(t, f, int(f.Fd())), "no descriptor left open by a plain Read")
 }
