@@ -71,24 +71,10 @@ func diagDir(t testing.TB) string {
 	return dir
 }
 
-// needTool returns the path of an external program, skipping the test if it
-// is missing (failing under CI).
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI: %v", name, err)
-		}
-		t.Skipf("%s is not installed", name)
-	}
-	return p
-}
-
 // startTool starts an external program that runs until the test ends.
 func startTool(t *testing.T, name string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(needTool(t, name), args...)
+	cmd := exec.Command(requireTool(t, name), args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe() // kept open: nc and python3 wait on it
 	require.NoError(t, err)
@@ -115,7 +101,7 @@ var ssUsers = regexp.MustCompile(`\("[^"]*",pid=(\d+),fd=(\d+)\)`)
 // ssByInode runs "ss -xlpn" and returns the listening sockets by inode.
 func ssByInode(t *testing.T) map[uint64]ssEntry {
 	t.Helper()
-	out, err := exec.Command(needTool(t, "ss"), "-xlpnH").Output()
+	out, err := exec.Command(requireTool(t, "ss"), "-xlpnH").Output()
 	require.NoError(t, err)
 	m := map[uint64]ssEntry{}
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
@@ -303,14 +289,18 @@ func TestWhoShadowedByNC(t *testing.T) {
 	// Sockets marks the shadowed one too.
 	all, err := uds.Sockets(context.Background())
 	require.NoError(t, err)
+	matched := 0
 	for _, s := range all {
 		switch s.Inode {
 		case socks[0].Inode:
+			matched++
 			assert.False(t, s.Shadowed)
 		case socks[1].Inode:
+			matched++
 			assert.True(t, s.Shadowed)
 		}
 	}
+	require.Equal(t, 2, matched, "both listeners are in Sockets")
 
 	// A client reaches the second nc only: it serves that one connection
 	// and exits, leaving its socket file behind and the first nc shadowed.
@@ -570,11 +560,14 @@ func TestSocketsSocketpair(t *testing.T) {
 	require.NoError(t, err)
 	all, err = uds.Sockets(context.Background())
 	require.NoError(t, err)
+	found := false
 	for _, s := range all {
 		if s.Inode == ino1 {
+			found = true
 			assert.EqualValues(t, 5, s.RQueue)
 		}
 	}
+	require.True(t, found, "socket %d listed again", ino1)
 }
 
 func TestSocketsPendingConnections(t *testing.T) {

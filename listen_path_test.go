@@ -22,7 +22,11 @@ func TestListenRelativeAtPath(t *testing.T) {
 	ctx := context.Background()
 	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket} {
 		t.Run(typ.String(), func(t *testing.T) {
-			a := uds.Path("@x").WithType(typ)
+			tag := uniqTag()
+			a := uds.Path("@" + tag).WithType(typ)
+			// Listen hands this name to package net, which would read
+			// "@..." as abstract: Path keeps it a relative path.
+			require.Equal(t, "./@"+tag, a.Name())
 			var ln interface{ Close() error }
 			var err error
 			if typ == uds.SeqPacket {
@@ -31,19 +35,19 @@ func TestListenRelativeAtPath(t *testing.T) {
 				ln, err = uds.Listen(ctx, a)
 			}
 			require.NoError(t, err)
-			fi, err := os.Lstat(filepath.Join(dir, "@x"))
+			fi, err := os.Lstat(filepath.Join(dir, "@"+tag))
 			require.NoError(t, err, "the socket file must be in the working directory")
 			assert.Equal(t, os.ModeSocket, fi.Mode().Type())
 
-			r, err := uds.Probe(ctx, uds.Abstract("x").WithType(typ))
+			r, err := uds.Probe(ctx, uds.Abstract(tag).WithType(typ))
 			require.NoError(t, err)
-			assert.Equal(t, uds.ProbeMissing, r.State, "nothing may be bound at the abstract name @x")
+			assert.Equal(t, uds.ProbeMissing, r.State, "nothing may be bound at the abstract name")
 			r, err = uds.Probe(ctx, a)
 			require.NoError(t, err)
 			assert.Equal(t, uds.ProbeLive, r.State)
 
 			require.NoError(t, ln.Close())
-			_, err = os.Lstat(filepath.Join(dir, "@x"))
+			_, err = os.Lstat(filepath.Join(dir, "@"+tag))
 			assert.True(t, os.IsNotExist(err), "Close removes the file: %v", err)
 		})
 	}

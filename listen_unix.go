@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/user"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -239,11 +238,10 @@ func (lc *ListenConfig) backlog() int {
 func (lc *ListenConfig) listenSocket(a Addr, typ SocketType) (*net.UnixListener, Addr, *pathOwner, error) {
 	// Package net listens right after bind, so this way is only for
 	// systems where the mode is on the socket before bind (Linux), and for
-	// no owner or group, which must be set before listen. Package net
-	// reads a name that starts with "@" as abstract: such a path
-	// (relative, "./@x" in this package's text form) takes the other way
-	// too.
-	if fchmodBeforeBind && a.kind == KindPath && len(a.name) <= MaxPathLen && !strings.HasPrefix(a.name, "@") && lc.Owner == "" && lc.Group == "" {
+	// no owner or group, which must be set before listen. (Package net
+	// would read a name that starts with "@" as abstract; Path stores such
+	// a path as "./@x".)
+	if fchmodBeforeBind && a.kind == KindPath && len(a.name) <= MaxPathLen && lc.Owner == "" && lc.Group == "" {
 		return lc.listenPathNet(a, typ)
 	}
 	b, err := lc.bindSocket(a, typ)
