@@ -5,7 +5,6 @@ package uds
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,45 +14,33 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const (
-	// backlogRetryLimit caps the backoff while a listener's queue is full:
-	// it drains fast once the server accepts.
-	backlogRetryLimit = 20 * time.Millisecond
-	// waitRetryLimit caps the backoff while waiting for a listener to
-	// appear.
-	waitRetryLimit = 100 * time.Millisecond
-)
+// backlogRetryLimit caps the backoff while a listener's queue is full: it
+// drains fast once the server accepts.
+const backlogRetryLimit = 20 * time.Millisecond
 
-// bindLocal binds fd to the local address a of a client socket.
+// bindLocal binds fd to the local address a of a client socket, with the
+// reclaim rules for a path.
 func bindLocal(fd int, a Addr, typ SocketType) (*pathOwner, error) {
-	if a.kind != KindPath {
-		if err := sysBind(fd, a); err != nil {
-			if err == unix.EADDRINUSE {
-				return nil, bindInUse(a, typ, err)
-			}
-			return nil, os.NewSyscallError("bind", err)
+	var po *pathOwner
+	if a.kind == KindPath {
+		var err error
+		if po, err = claimPath(a, typ); err != nil {
+			return nil, err
 		}
-		return nil, nil
 	}
-	po, err := claimPath(a, typ)
-	if err != nil {
-		return nil, err
-	}
-	if len(a.name) > MaxPathLen {
-		err = sysBind(fd, Path(procPath(po.dirfd, po.base)))
-	} else {
-		err = sysBind(fd, a)
-	}
-	if err == nil {
-		err = po.adopt(fd, a.name)
-	} else {
-		err = os.NewSyscallError("bind", err)
-	}
-	if err != nil {
-		po.release()
+	if err := bindAddr(fd, a, typ, po); err != nil {
+		if po != nil {
+			po.release()
+		}
 		return nil, err
 	}
 	return po, nil
+}
+
+// localBindError is the error of a dial to a whose local address laddr
+// could not be bound: it names both, the local one as the source.
+func localBindError(a, laddr Addr, typ SocketType, err error) error {
+	return &net.OpError{Op: "dial", Net: typ.Network(), Source: laddr, Addr: a, Err: err}
 }
 
 // connectTarget returns the address to pass to connect(2) for a, opening the
@@ -111,15 +98,6 @@ func connectRetry(ctx context.Context, fd int, a Addr, wait bool) error {
 	}
 }
 
-// withLastAttempt is the error of a retry loop whose context ended (cerr):
-// it names the last attempt's error too, if there was one.
-func withLastAttempt(cerr, last error) error {
-	if last == nil {
-		return cerr
-	}
-	return fmt.Errorf("%w (last attempt: %w)", cerr, last)
-}
-
 // dialSocket creates a socket of type typ, binds laddr unless it is unnamed,
 // connects it to a with retries, and hands it to the runtime poller.
 func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr Addr) (_ *net.UnixConn, _ *pathOwner, err error) {
@@ -154,7 +132,7 @@ func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr A
 	}
 	if laddr.kind != KindUnnamed {
 		if owner, err = bindLocal(fd, laddr, typ); err != nil {
-			return nil, nil, err
+			return nil, nil, localBindError(a, laddr, typ, err)
 		}
 	}
 	if err = connectRetry(ctx, fd, a, d.WaitForListener); err != nil {
@@ -283,11 +261,7 @@ func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr 
 				}
 				if laddr.kind != KindUnnamed {
 					if err := sysBind(int(fd), laddr); err != nil {
-						if err == unix.EADDRINUSE {
-							serr = bindInUse(laddr, typ, err)
-						} else {
-							serr = os.NewSyscallError("bind", err)
-						}
+						serr = localBindError(a, laddr, typ, bindError(laddr, typ, err))
 					}
 				}
 			})

@@ -2,6 +2,7 @@ package uds
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"syscall"
@@ -108,6 +109,18 @@ func HTTPClient(a Addr) *http.Client {
 }
 
 // retryDelay returns the next backoff delay: doubling from 1ms, capped.
+// waitRetryLimit caps the backoff while waiting for a listener to appear.
+const waitRetryLimit = 100 * time.Millisecond
+
+// withLastAttempt is the error of a retry loop whose context ended (cerr):
+// it names the last attempt's error too, if there was one.
+func withLastAttempt(cerr, last error) error {
+	if last == nil {
+		return cerr
+	}
+	return fmt.Errorf("%w (last attempt: %w)", cerr, last)
+}
+
 func retryDelay(prev time.Duration, limit time.Duration) time.Duration {
 	if prev <= 0 {
 		return time.Millisecond

@@ -315,6 +315,10 @@ func TestDialLocalAddr(t *testing.T) {
 		var ie *uds.InUseError
 		require.ErrorAs(t, err, &ie)
 		assert.Equal(t, os.Getpid(), ie.PID)
+		var oe *net.OpError
+		require.ErrorAs(t, err, &oe)
+		assert.Equal(t, local, oe.Source, "the error names the local address as the source")
+		assert.Equal(t, srv, oe.Addr)
 	})
 	t.Run("Path", func(t *testing.T) {
 		dir := mkSockDir(t)
@@ -328,6 +332,23 @@ func TestDialLocalAddr(t *testing.T) {
 		require.NoError(t, err, "the client's socket file exists while connected")
 		assert.Equal(t, os.ModeSocket, fi.Mode().Type())
 		exchange(t, c, s)
+
+		// The path is held while the connection lives: the same reclaim
+		// rules and errors as Listen.
+		_, err = (&uds.Dialer{LocalAddr: local}).Dial(context.Background(), srv)
+		assert.ErrorIs(t, err, uds.ErrInUse)
+		var oe *net.OpError
+		require.ErrorAs(t, err, &oe)
+		assert.Equal(t, local, oe.Source)
+		assert.Equal(t, srv, oe.Addr)
+		notSock := filepath.Join(dir, "file")
+		require.NoError(t, os.WriteFile(notSock, []byte("keep"), 0o600))
+		_, err = (&uds.Dialer{LocalAddr: uds.Path(notSock)}).Dial(context.Background(), srv)
+		assert.ErrorIs(t, err, uds.ErrNotSocket)
+		got, rerr := os.ReadFile(notSock)
+		require.NoError(t, rerr)
+		assert.Equal(t, "keep", string(got), "a file that is not a socket is left alone")
+		require.NoError(t, os.Remove(notSock))
 
 		require.NoError(t, c.Close())
 		_, err = os.Lstat(p)

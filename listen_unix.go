@@ -91,20 +91,11 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 	if err = lc.setupSocket(setupRawConn(b.fd), a, typ); err != nil {
 		return nil, err
 	}
-	switch {
-	case a.kind == KindPath && len(a.name) > MaxPathLen:
-		err = sysBind(b.fd, Path(procPath(b.owner.dirfd, b.owner.base)))
-	default:
-		err = sysBind(b.fd, a)
-	}
-	if err != nil {
-		return nil, bindError(a, typ, err)
+	if err = bindAddr(b.fd, a, typ, b.owner); err != nil {
+		return nil, err
 	}
 	switch a.kind {
 	case KindPath:
-		if err = b.owner.adopt(b.fd, a.name); err != nil {
-			return nil, err
-		}
 		if err = b.owner.setAttrs(lc.perm(), uid, gid); err != nil {
 			return nil, err
 		}
@@ -117,6 +108,25 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 	}
 	b.addr = b.addr.WithType(typ)
 	return b, nil
+}
+
+// bindAddr binds fd to a, through po's directory for a path longer than
+// sun_path, and for a path adopts the file the bind created (po holds the
+// path's claim; nil for other kinds).
+func bindAddr(fd int, a Addr, typ SocketType, po *pathOwner) error {
+	var err error
+	if a.kind == KindPath && len(a.name) > MaxPathLen {
+		err = sysBind(fd, Path(procPath(po.dirfd, po.base)))
+	} else {
+		err = sysBind(fd, a)
+	}
+	if err != nil {
+		return bindError(a, typ, err)
+	}
+	if a.kind == KindPath {
+		return po.adopt(fd, a.name)
+	}
+	return nil
 }
 
 // setupSocket applies, to a socket not yet bound, the options that must be

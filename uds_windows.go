@@ -123,20 +123,26 @@ func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {
 	}
 	nd := net.Dialer{Control: d.Control}
 	var delay time.Duration
+	var last error // the last attempt's error, named when the context ends
 	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, withLastAttempt(cerr, last)
 		}
 		nc, err := nd.DialContext(ctx, "unix", a.name)
 		if err == nil {
 			return newConn(nc.(*net.UnixConn), Addr{}, a, false, false)
 		}
+		// The caller's opError names this package's address.
+		if oe, ok := err.(*net.OpError); ok {
+			err = oe.Err
+		}
 		if !d.WaitForListener || !notListening(err) {
 			return nil, err
 		}
-		delay = retryDelay(delay, 100*time.Millisecond)
+		last = err
+		delay = retryDelay(delay, waitRetryLimit)
 		if cerr := sleepCtx(ctx, delay); cerr != nil {
-			return nil, fmt.Errorf("%w (last attempt: %w)", cerr, err)
+			return nil, withLastAttempt(cerr, last)
 		}
 	}
 }
