@@ -260,23 +260,18 @@ func parseAddr(s string) (Addr, error) {
 		if !strings.HasPrefix(rest, "/") {
 			return Addr{}, fmt.Errorf("%w: %q: unix:// must be followed by an absolute path (unix:///path)", ErrInvalidAddr, s)
 		}
-		return pathNoCanon(rest), nil
+		return Path(rest), nil
 	case strings.HasPrefix(s, "unix:"):
 		rest := s[len("unix:"):]
 		if rest == "" {
 			return Addr{}, errEmptyPath
 		}
-		return pathNoCanon(rest), nil
+		return Path(rest), nil
 	case s[0] == '(':
 		return Addr{}, fmt.Errorf("%w: %q: unknown form; a relative path starting with \"(\" is written \"./%s\"", ErrInvalidAddr, s, s)
 	}
-	return pathNoCanon(s), nil
+	return Path(s), nil
 }
-
-// pathNoCanon returns a path address for text that was written as a path. It
-// canonicalizes like Path, so that "unix:@x" and "./@x" become the same
-// address.
-func pathNoCanon(p string) Addr { return Path(p) }
 
 func needsDotSlash(p string) bool {
 	if p == "" {

@@ -167,24 +167,34 @@ func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {
 // Pair returns two connected stream sockets (socketpair(2)). Both ends'
 // addresses are unnamed.
 func Pair() (*Conn, *Conn, error) {
-	fds, err := newSocketpair(Stream, true)
+	ucs, err := socketpairConns(Stream)
 	if err != nil {
-		return nil, nil, os.NewSyscallError("socketpair", err)
+		return nil, nil, err
 	}
-	var conns [2]*Conn
+	a, _ := newConn(ucs[0], Addr{}, Addr{}, false, false)
+	b, _ := newConn(ucs[1], Addr{}, Addr{}, false, false)
+	return a, b, nil
+}
+
+// socketpairConns makes a non-blocking socket pair of type typ and hands
+// both ends to the runtime poller; on failure nothing stays open.
+func socketpairConns(typ SocketType) ([2]*net.UnixConn, error) {
+	var ucs [2]*net.UnixConn
+	fds, err := newSocketpair(typ, true)
+	if err != nil {
+		return ucs, os.NewSyscallError("socketpair", err)
+	}
 	for i, fd := range fds {
-		uc, err := fdToUnixConn(fd, "socketpair") // closes fd in every case
-		if err != nil {
+		if ucs[i], err = fdToUnixConn(fd, "socketpair"); err != nil { // closes fd in every case
 			if i == 0 {
 				unix.Close(fds[1])
 			} else {
-				conns[0].Close()
+				ucs[0].Close()
 			}
-			return nil, nil, err
+			return [2]*net.UnixConn{}, err
 		}
-		conns[i], _ = newConn(uc, Addr{}, Addr{}, false, false)
 	}
-	return conns[0], conns[1], nil
+	return ucs, nil
 }
 
 // PairFiles returns two connected sockets of type typ as *os.File values, for

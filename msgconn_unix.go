@@ -29,7 +29,6 @@ type msgConn struct {
 	conn  bool // connected
 	owner *pathOwner
 
-	closed    chan struct{}
 	omu       sync.Mutex // guards owner.keep against close
 	closeOnce sync.Once
 	closeErr  error
@@ -70,7 +69,7 @@ type msgConn struct {
 }
 
 func newMsgConn(uc *net.UnixConn, typ SocketType, laddr, raddr Addr, connected, lookupLocal bool) (*msgConn, error) {
-	c := &msgConn{uc: uc, typ: typ, laddr: laddr.WithType(typ), raddr: raddr.WithType(typ), conn: connected, closed: make(chan struct{})}
+	c := &msgConn{uc: uc, typ: typ, laddr: laddr.WithType(typ), raddr: raddr.WithType(typ), conn: connected}
 	rc, err := uc.SyscallConn()
 	if err != nil {
 		return nil, err
@@ -486,7 +485,6 @@ func (c *msgConn) opErrTo(op string, to Addr, err error) error {
 func (c *msgConn) close() error {
 	err := c.uc.Close()
 	c.closeOnce.Do(func() {
-		close(c.closed)
 		if c.owner != nil {
 			c.omu.Lock()
 			e := c.owner.release()
@@ -529,25 +527,15 @@ func (c *msgConn) remote() net.Addr {
 
 // msgPair makes a socket pair of type typ.
 func msgPair(typ SocketType) (*msgConn, *msgConn, error) {
-	fds, err := newSocketpair(typ, true)
+	ucs, err := socketpairConns(typ)
 	if err != nil {
-		return nil, nil, os.NewSyscallError("socketpair", err)
+		return nil, nil, err
 	}
 	var ends [2]*msgConn
-	for i, fd := range fds {
-		uc, err := fdToUnixConn(fd, "socketpair")
-		if err == nil {
-			ends[i], err = newMsgConn(uc, typ, Addr{}, Addr{}, true, false)
-			if err != nil {
-				uc.Close()
-			}
-		}
-		if err != nil {
-			if i == 0 {
-				unix.Close(fds[1])
-			} else {
-				ends[0].close()
-			}
+	for i, uc := range ucs {
+		if ends[i], err = newMsgConn(uc, typ, Addr{}, Addr{}, true, false); err != nil {
+			ucs[0].Close()
+			ucs[1].Close()
 			return nil, nil, err
 		}
 	}

@@ -183,7 +183,11 @@ func Start(t testing.TB, opts Options, role string, args ...string) *Child {
 		close(c.done)
 	}()
 	t.Cleanup(func() {
-		c.Kill()
+		// Not Kill, which waits without limit: a grandchild holding the
+		// child's output open must not hang the test's end.
+		if cmd.Process != nil {
+			_ = cmd.Process.Kill()
+		}
 		select {
 		case <-c.done:
 		case <-time.After(10 * time.Second):
