@@ -63,12 +63,16 @@ type batchFields struct {
 	batchSt   *batchState
 }
 
-// batchState is a socket's batch machinery, made on first use.
+// batchState is a socket's batch machinery, made on first use. r is
+// guarded by the msgConn's rmu and w by its wmu: a batch write may wait for
+// room through the socket's write deadline, like WriteTo, so the two must
+// not run at once.
 type batchState struct {
-	rmu sync.Mutex
-	r   batchBufs
-	wmu sync.Mutex
-	w   batchBufs
+	r batchBufs
+	w batchBufs
+	// eof: the last read batch ended at what was taken for the end of
+	// the connection (see readBatch); the next read reports it.
+	eof bool
 }
 
 func (c *msgConn) batch() *batchState {
@@ -114,8 +118,12 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 		return 0, nil
 	}
 	b := c.batch()
-	b.rmu.Lock()
-	defer b.rmu.Unlock()
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if b.eof {
+		b.eof = false
+		return 0, io.EOF
+	}
 	r := &b.r
 	r.grow(len(ms))
 	r.n = len(ms)
@@ -162,7 +170,10 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 			if end == 0 {
 				return 0, io.EOF
 			}
-			n = end
+			// The messages before the end now, the end on the next
+			// call (which, after SetZeroReadIsEOF, the kernel might
+			// not report again).
+			n, b.eof = end, true
 		}
 	}
 	for i := 0; i < n; i++ {
@@ -189,8 +200,8 @@ func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {
 		return 0, nil
 	}
 	b := c.batch()
-	b.wmu.Lock()
-	defer b.wmu.Unlock()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	w := &b.w
 	w.grow(len(ms))
 	defer func() {

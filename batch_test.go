@@ -1250,3 +1250,60 @@ func TestBatchClosed(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchWriteAndWriteToFullReceiver: a WriteBatch and a WriteTo that both
+// wait for room in a full receiver share the socket's write deadline while
+// they wait; once the receiver drains, both must go through (neither may be
+// left waiting with no deadline and no wake-up).
+func TestBatchWriteAndWriteToFullReceiver(t *testing.T) {
+	rounds := 40 // before the fix, about one run in three hung; UDS_LONG=1 makes it certain
+	if relLong() {
+		rounds = 400
+	}
+	for i := 0; i < rounds; i++ {
+		dst := msgListenDatagram(t, nil, uds.Abstract(uniqTag()))
+		src := msgListenDatagram(t, nil, uds.Autobind())
+		to := dst.LocalAddr().(uds.Addr)
+		msg := []byte("payload")
+		// Fill the receiver: writes wait for room, then fail at the
+		// deadline.
+		require.NoError(t, src.SetWriteDeadline(time.Now().Add(50*time.Millisecond)))
+		queued := 0
+		for {
+			if _, err := src.WriteToAddr(msg, to); err != nil {
+				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+				break
+			}
+			queued++
+		}
+		require.NoError(t, src.SetWriteDeadline(time.Time{}))
+
+		done := make(chan error, 2)
+		go func() {
+			_, err := src.WriteToAddr(msg, to)
+			done <- err
+		}()
+		go func() {
+			_, err := src.WriteBatch([]uds.Message{{Buf: msg, Addr: to}, {Buf: msg, Addr: to}})
+			done <- err
+		}()
+		// Both wait for room; the drain starts at varied moments of
+		// their waits (the hang needed one writer to restore the
+		// deadline while the other was about to wait).
+		time.Sleep(time.Duration(i%7) * 3 * time.Millisecond)
+		buf := make([]byte, 16)
+		for n := 0; n < queued+3; n++ {
+			require.NoError(t, dst.SetReadDeadline(time.Now().Add(5*time.Second)))
+			_, err := dst.Read(buf)
+			require.NoError(t, err, "message %d of %d", n, queued+3)
+		}
+		for range 2 {
+			select {
+			case err := <-done:
+				assert.NoError(t, err)
+			case <-time.After(5 * time.Second):
+				t.Fatalf("round %d: a writer is still waiting after the receiver drained", i)
+			}
+		}
+	}
+}

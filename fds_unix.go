@@ -190,7 +190,7 @@ func (c *msgConn) recvFDsLocked(op string, b []byte, from *Addr, fds []int) (int
 	}
 	ctrunc := c.rhdr.Flags&unix.MSG_CTRUNC != 0
 	switch {
-	case c.typ == SeqPacket && full == 0 && c.rhdr.Controllen == 0,
+	case c.typ == SeqPacket && full == 0 && c.rhdr.Controllen == 0 && !ctrunc,
 		c.typ == Stream && full == 0:
 		closeFDs(fds[:nfd])
 		return 0, 0, io.EOF

@@ -409,14 +409,6 @@ func (c *msgConn) waitWritable(d time.Duration) error {
 			until = user
 		}
 	}
-	if c.uc == nil {
-		// A pooled engine (fds_unix.go) has no poller deadline to borrow:
-		// sleep instead.
-		t := time.NewTimer(time.Until(until))
-		defer t.Stop()
-		<-t.C
-		return nil
-	}
 	if err := c.uc.SetWriteDeadline(until); err != nil {
 		return err
 	}

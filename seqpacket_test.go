@@ -677,7 +677,7 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 	msgExpect(t, b, 16, []byte("two"))
 
 	// An empty message with a descriptor is still a message to ReadFiles.
-	f, err := os.Open(os.DevNull)
+	f, err := os.CreateTemp(mkSockDir(t), "passed") // nothing else opens it
 	require.NoError(t, err)
 	defer f.Close()
 	_, err = a.WriteFiles(nil, f)
@@ -688,6 +688,41 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 	assert.Equal(t, 0, n)
 	require.Len(t, files, 1)
 	files[0].Close()
+
+	// An empty message whose descriptors did not all fit is a truncation,
+	// not the end (no control data came, but MSG_CTRUNC did).
+	many := make([]int, 200)
+	for i := range many {
+		many[i] = int(f.Fd())
+	}
+	_, err = a.WriteFDs(nil, many)
+	require.NoError(t, err)
+	msgDeadline(t, b)
+	got1 := make([]int, 1)
+	n, nfd, err := b.ReadFDs(make([]byte, 16), got1)
+	assert.Equal(t, 0, n)
+	assert.Equal(t, 0, nfd)
+	assert.ErrorIs(t, err, uds.ErrTruncated, "a cut SCM_RIGHTS message is not EOF")
+	assert.Equal(t, 0, msgFDsOpenOn(t, f, int(f.Fd())), "every descriptor that arrived is closed")
+	// None can be installed (RLIMIT_NOFILE at the lowest free number): no
+	// control data at all, only MSG_CTRUNC. Still a truncation, not EOF.
+	_, err = a.WriteFDs(nil, many[:1])
+	require.NoError(t, err)
+	msgDeadline(t, b)
+	lowest, err := unix.Dup(int(f.Fd()))
+	require.NoError(t, err)
+	require.NoError(t, unix.Close(lowest))
+	var lim unix.Rlimit
+	require.NoError(t, unix.Getrlimit(unix.RLIMIT_NOFILE, &lim))
+	tight := lim
+	tight.Cur = uint64(lowest)
+	require.NoError(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &tight))
+	n, nfd, err = b.ReadFDs(make([]byte, 16), got1)
+	require.NoError(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &lim))
+	assert.Equal(t, 0, n)
+	assert.Equal(t, 0, nfd)
+	assert.ErrorIs(t, err, uds.ErrTruncated, "descriptors the kernel could not install are a truncation, not EOF")
+	assert.Equal(t, 0, msgFDsOpenOn(t, f, int(f.Fd())))
 
 	// ReadBatch: an empty message followed by another in the same batch
 	// is a message; nothing after it is lost.
@@ -718,6 +753,20 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 	require.Equal(t, 2, got, "the empty message is returned, not dropped")
 	assert.Equal(t, "x", string(ms[0].Buf[:ms[0].N]))
 	assert.Equal(t, 0, ms[1].N)
+	// In a full batch an empty message at the end is taken for the end of
+	// the connection, reported by the next call.
+	for _, p := range [][]byte{[]byte("x"), nil} {
+		_, err = a.Write(p)
+		require.NoError(t, err)
+	}
+	msgDeadline(t, b)
+	got, err = b.ReadBatch(ms[:2])
+	require.NoError(t, err)
+	require.Equal(t, 1, got)
+	assert.Equal(t, "x", string(ms[0].Buf[:ms[0].N]))
+	got, err = b.ReadBatch(ms)
+	assert.Equal(t, 0, got)
+	assert.Equal(t, io.EOF, err, "the end the previous batch stopped at")
 
 	// Queued while the timestamps were off, read after they are back on:
 	// exact again.
