@@ -449,7 +449,7 @@ func markShadowed(socks []Socket) {
 		if !ok {
 			var st unix.Stat_t
 			if err := unix.Lstat(name, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK {
-				ans = answer{fileID{st.Dev, st.Ino}, true}
+				ans = answer{fileID{uint64(st.Dev), st.Ino}, true}
 			} else if err != nil && err != unix.ENOENT && err != unix.ENOTDIR {
 				// Cannot tell (permission denied): say nothing.
 				seen[name] = answer{fileID{s.FileDev, s.FileIno}, true}
@@ -481,7 +481,7 @@ func whoServes(ctx context.Context, a Addr) ([]Socket, error) {
 		switch err := unix.Lstat(a.name, &st); {
 		case err == nil:
 			if st.Mode&unix.S_IFMT == unix.S_IFSOCK {
-				dev, ino = st.Dev, st.Ino
+				dev, ino = uint64(st.Dev), st.Ino
 			}
 		case err == unix.ENOENT || err == unix.ENOTDIR:
 		default:

@@ -171,7 +171,7 @@ func fuzzSnapshot(upTo int) fuzzFDs {
 	for fd := 0; fd <= upTo; fd++ {
 		var st unix.Stat_t
 		if unix.Fstat(fd, &st) == nil {
-			s[fd] = [2]uint64{st.Dev, st.Ino}
+			s[fd] = [2]uint64{uint64(st.Dev), st.Ino}
 		}
 	}
 	return s
@@ -179,7 +179,7 @@ func fuzzSnapshot(upTo int) fuzzFDs {
 
 func fuzzSame(fd int, id [2]uint64) bool {
 	var st unix.Stat_t
-	return unix.Fstat(fd, &st) == nil && st.Dev == id[0] && st.Ino == id[1]
+	return unix.Fstat(fd, &st) == nil && uint64(st.Dev) == id[0] && st.Ino == id[1]
 }
 
 // fuzzControl prepares a fuzzed control buffer: it opens the decoys and
@@ -246,7 +246,7 @@ func (p *fuzzDecoyPool) ensure(t *testing.T) ([]int, [][2]uint64) {
 		if err := unix.Fstat(fd, &st); err != nil {
 			t.Fatal(err)
 		}
-		p.fds[i], p.ids[i] = fd, [2]uint64{st.Dev, st.Ino}
+		p.fds[i], p.ids[i] = fd, [2]uint64{uint64(st.Dev), st.Ino}
 	}
 	p.ok = true
 	return p.fds[:], p.ids[:]
@@ -472,11 +472,15 @@ func FuzzTakeRights(f *testing.F) {
 // buffers as untrusted) must end the walk, not panic. (Both parsers
 // panicked on it when the fuzzers were written.)
 func TestReliabilityControlHugeLen(t *testing.T) {
+	if unsafe.Sizeof(unix.Cmsghdr{}.Len) != 8 {
+		t.Skip("cmsg_len is 32 bits on this architecture: no such length fits")
+	}
 	for _, l := range []uint64{1 << 63, math.MaxUint64, math.MaxInt64, math.MaxInt64 - 3} {
 		for _, typ := range []int32{unix.SCM_RIGHTS, unix.SCM_PIDFD, unix.SCM_CREDENTIALS} {
 			ctl := make([]byte, 32)
 			h := (*unix.Cmsghdr)(unsafe.Pointer(&ctl[0]))
-			h.Len, h.Level, h.Type = l, unix.SOL_SOCKET, typ
+			*(*uint64)(unsafe.Pointer(&h.Len)) = l
+			h.Level, h.Type = unix.SOL_SOCKET, typ
 			for i := 16; i < len(ctl); i++ {
 				ctl[i] = 0xff // descriptors -1: nothing to close by mistake
 			}

@@ -80,19 +80,8 @@ func bindInUse(a Addr, typ SocketType, cause error) error {
 	if a.kind != KindAbstract {
 		return &InUseError{How: "bound by another process during setup", Err: cause}
 	}
-	pid := 0
-	if fd, err := newSocket(typ); err == nil {
-		if sysConnect(fd, a) == nil {
-			pid = probePeerPID(fd)
-		}
-		unix.Close(fd)
-	}
-	if pid == 0 {
-		if match, err := abstractBound(a.name, sockType(typ)); err == nil {
-			pid = holderPID(match)
-		}
-	}
-	return &InUseError{PID: pid, How: "abstract name bound", Err: cause}
+	r, _ := probeAbstract(a.WithType(typ))
+	return &InUseError{PID: r.PID, How: "abstract name bound", Err: cause}
 }
 
 // chmodPinned changes the mode of the socket file through an O_PATH
@@ -107,7 +96,7 @@ func (po *pathOwner) chmodPinned(perm uint32) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
-	if st.Dev != po.dev || st.Ino != po.ino {
+	if uint64(st.Dev) != po.dev || st.Ino != po.ino {
 		return nil
 	}
 	return unix.Chmod(procFDPrefix+strconv.Itoa(fd), perm)
@@ -121,9 +110,23 @@ func probeAbstract(a Addr) (ProbeResult, error) {
 	defer unix.Close(fd)
 	switch err := sysConnect(fd, a); err {
 	case nil:
+		if a.typ == Datagram {
+			// A datagram socket has no peer credentials: ask sock_diag.
+			r := ProbeResult{State: ProbeLive, Detail: "bound"}
+			if match, err := abstractBound(a.name, unix.SOCK_DGRAM); err == nil {
+				r.PID = holderPID(match)
+			}
+			return r, nil
+		}
 		return ProbeResult{State: ProbeLive, PID: probePeerPID(fd), Detail: "accepting connections"}, nil
 	case unix.EAGAIN, unix.EPROTOTYPE, unix.ECONNREFUSED:
-		how := map[error]string{unix.EAGAIN: "listening, backlog full", unix.EPROTOTYPE: "socket of another type", unix.ECONNREFUSED: "bound, not listening"}[err]
+		how := "bound, not listening"
+		switch err {
+		case unix.EAGAIN:
+			how = "listening, backlog full"
+		case unix.EPROTOTYPE:
+			how = "socket of another type"
+		}
 		// Each socket type has its own abstract namespace.
 		match, derr := abstractBound(a.name, sockType(a.typ))
 		if err == unix.ECONNREFUSED && (derr != nil || len(match) == 0) {
@@ -224,8 +227,8 @@ func boundFile(fd int) (dev, ino uint64, ok bool) {
 // (SIOCUNIXFILE in linux/un.h; x/sys does not define it).
 const siocUnixFile = unix.SIOCPROTOPRIVATE + 0
 
-// noUnixFileIoctl is set once the kernel has said it does not know
-// SIOCUNIXFILE, so that older kernels are not asked again.
+// noUnixFileIoctl is set once SIOCUNIXFILE has failed for want of kernel
+// support or of CAP_NET_ADMIN, so that it is not tried again.
 var noUnixFileIoctl atomic.Bool
 
 func boundFileIoctl(fd int) (dev, ino uint64, ok bool) {
@@ -235,10 +238,12 @@ func boundFileIoctl(fd int) (dev, ino uint64, ok bool) {
 	r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), siocUnixFile, 0)
 	switch e {
 	case 0:
-	case unix.ENOTTY, unix.EINVAL, unix.EOPNOTSUPP:
+	case unix.ENOTTY, unix.EINVAL, unix.EOPNOTSUPP, unix.EPERM:
+		// An old kernel, or no CAP_NET_ADMIN (which a process seldom
+		// gains later; sock_diag answers just the same).
 		noUnixFileIoctl.Store(true)
 		return 0, 0, false
-	default: // EPERM without CAP_NET_ADMIN, ENOENT if not bound to a file
+	default: // ENOENT: not bound to a file
 		return 0, 0, false
 	}
 	pfd := int(r)

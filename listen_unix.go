@@ -271,7 +271,7 @@ func (lc *ListenConfig) listenSocket(a Addr, typ SocketType) (*net.UnixListener,
 		return nil, Addr{}, nil, err
 	}
 	ul := nl.(*net.UnixListener)
-	ul.SetUnlinkOnClose(false)
+	ul.SetUnlinkOnClose(false) // FileListener's default too; uds removes the file, never net
 	return ul, b.addr, b.owner, nil
 }
 

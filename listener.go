@@ -203,8 +203,6 @@ func (l *baseListener) admit(uc *net.UnixConn) bool {
 	if err == nil {
 		err = l.authorize(cred)
 		cred.Close()
-	} else {
-		cred = nil
 	}
 	if err == nil {
 		return true

@@ -75,7 +75,9 @@ func writePIDIfFree(f *os.File) bool {
 		return false
 	}
 	pid := strconv.Itoa(os.Getpid()) + "\n"
-	if f.Truncate(0) != nil {
+	// Truncating an empty file changes nothing but makes ext4 flush the
+	// file on close (see pathOwner.lock).
+	if n > 0 && f.Truncate(0) != nil {
 		return false
 	}
 	_, err := f.WriteAt([]byte(pid), 0)

@@ -16,7 +16,7 @@ const lockBacklog = 16
 
 func lockAbstract(a Addr) (*InstanceLock, error) {
 	for try := 0; try < maxLockTries; try++ {
-		fd, err := newSocket(Stream)
+		fd, err := newHandoffSocket(Stream) // blocking until net.FileListener takes it
 		if err != nil {
 			return nil, os.NewSyscallError("socket", err)
 		}

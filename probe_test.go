@@ -200,6 +200,23 @@ func TestProbeAbstract(t *testing.T) {
 		assert.Equal(t, uds.ProbeLive, r.State)
 		assert.Equal(t, os.Getpid(), r.PID)
 	})
+	t.Run("live datagram", func(t *testing.T) {
+		// A datagram socket has no peer credentials: the holder comes
+		// from sock_diag, as for a path.
+		a := uds.Abstract(uniqTag() + "-dgram-live").WithType(uds.Datagram)
+		c, err := uds.ListenDatagram(context.Background(), a)
+		require.NoError(t, err)
+		defer c.Close()
+		r := probeAddr(t, a)
+		assert.Equal(t, uds.ProbeLive, r.State)
+		assert.Equal(t, os.Getpid(), r.PID)
+		assert.Equal(t, "bound", r.Detail)
+		// And Listen on it names the holder the same way.
+		_, err = uds.ListenDatagram(context.Background(), a)
+		var ie *uds.InUseError
+		require.ErrorAs(t, err, &ie)
+		assert.Equal(t, os.Getpid(), ie.PID)
+	})
 	t.Run("missing", func(t *testing.T) {
 		r := probeAddr(t, uds.Abstract(uniqTag()+"\x00none"))
 		assert.Equal(t, uds.ProbeMissing, r.State)

@@ -51,8 +51,7 @@ func claimPath(a Addr, typ SocketType) (*pathOwner, error) {
 		return nil, err
 	}
 	if err := po.clear(a, typ); err != nil {
-		po.releaseLock()
-		unix.Close(dirfd)
+		po.release() // nothing bound yet: the lock and the directory
 		return nil, err
 	}
 	return po, nil
@@ -83,18 +82,20 @@ func (po *pathOwner) lock() error {
 			return fmt.Errorf("lock file %s is not a regular file", name)
 		}
 		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-			unix.Close(fd)
-			if err == unix.EWOULDBLOCK {
-				pid := lockFileHolder(uint64(st.Dev), uint64(st.Ino))
-				if pid == 0 {
-					// /proc/locks unreadable: the file names the holder if
-					// it is a uds process (and names a dead one otherwise,
-					// so check that it runs).
-					pid = readPIDFile(po.dirfd, name)
-				}
-				return &InUseError{PID: pid, How: "lock " + name + " held", Err: err}
+			if err != unix.EWOULDBLOCK {
+				unix.Close(fd)
+				return &os.PathError{Op: "lock", Path: name, Err: err}
 			}
-			return &os.PathError{Op: "lock", Path: name, Err: err}
+			pid := lockFileHolder(uint64(st.Dev), uint64(st.Ino))
+			if pid == 0 {
+				// /proc/locks unreadable: the file we found locked names
+				// the holder if it is a uds process (and names a dead one
+				// otherwise, so livePIDInFD checks that it runs).
+				pid = livePIDInFD(fd) // closes fd
+			} else {
+				unix.Close(fd)
+			}
+			return &InUseError{PID: pid, How: "lock " + name + " held", Err: err}
 		}
 		var now unix.Stat_t
 		if err := unix.Fstatat(po.dirfd, name, &now, unix.AT_SYMLINK_NOFOLLOW); err != nil || now.Dev != st.Dev || now.Ino != st.Ino {
