@@ -5,7 +5,6 @@ package uds
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"runtime"
@@ -164,66 +163,25 @@ func (c *msgConn) recvFDsLocked(op string, b []byte, from *Addr, fds []int) (int
 		// would take the descriptors and leave the byte for the next Read.
 		b = c.rone[:]
 	}
-	c.setRecvBuf(b, from)
 	// Room for one descriptor more than asked for, so that a message with
 	// too many is seen, not silently cut by the kernel.
-	c.rhdr.Control = &c.rfdctl[0]
-	c.rhdr.SetControllen(fdCtlExtra + unix.CmsgSpace((len(fds)+1)*4))
-	c.rhdr.Flags = 0
-	c.rflags = recvCloexec
-	if c.typ != Stream {
-		c.rflags |= recvTrunc
-	}
-	c.rerrno = 0
-	err := c.rc.Read(c.readFn)
-	c.riov.Base = nil // do not keep the caller's buffer alive
+	full, err := c.recvRaw(op, b, from, c.rfdctl[:fdCtlExtra+unix.CmsgSpace((len(fds)+1)*4)], 0)
 	if err != nil {
-		return 0, 0, c.opErr(op, err)
+		return 0, 0, err
 	}
-	if c.rerrno != 0 {
-		return 0, 0, c.opErr(op, os.NewSyscallError("recvmsg", c.rerrno))
-	}
-	full := c.rn
-	nfd, seen := 0, 0
-	if c.rhdr.Controllen > 0 {
-		nfd, seen = takeRights(c.rfdctl[:c.rhdr.Controllen], fds)
-	}
-	ctrunc := c.rhdr.Flags&unix.MSG_CTRUNC != 0
-	switch {
-	case c.typ == SeqPacket && full == 0 && c.rhdr.Controllen == 0 && !ctrunc,
-		c.typ == Stream && full == 0:
+	nfd, seen, _ := walkControl(c.rfdctl[:c.rhdr.Controllen], fds, nil)
+	if n, err := c.recvCheck(op, b, from, full); err != nil {
 		closeFDs(fds[:nfd])
-		return 0, 0, io.EOF
-	}
-	if from != nil {
-		decodeInto(&c.rname, c.rhdr.Namelen, c.typ, from)
-	}
-	if full > len(b) {
-		closeFDs(fds[:nfd])
-		return len(b), 0, c.opErr(op, &TruncatedError{Len: full, Buf: len(b)})
-	}
-	if c.rhdr.Flags&unix.MSG_TRUNC != 0 && c.typ != Stream {
-		// Cut without its length (darwin; see recv).
-		closeFDs(fds[:nfd])
-		return full, 0, c.opErr(op, &TruncatedError{Len: -1, Buf: len(b)})
+		return n, 0, err
 	}
 	if scratch {
 		full = 0
 	}
-	if ctrunc || seen > nfd {
+	if ctrunc := c.rhdr.Flags&unix.MSG_CTRUNC != 0; ctrunc || seen > nfd {
 		closeFDs(fds[:nfd])
 		return full, 0, c.opErr(op, &filesTruncatedError{arrived: seen, max: len(fds), ctrunc: ctrunc})
 	}
 	return full, nfd, nil
-}
-
-// takeRights walks control messages: it stores the descriptors of
-// SCM_RIGHTS in fds, as many as fit, and closes every other descriptor
-// (those that do not fit, and a PIDFD nobody asked for). It returns the
-// number stored and the number seen.
-func takeRights(ctl []byte, fds []int) (nfd, seen int) {
-	nfd, seen, _ = walkControl(ctl, fds, nil)
-	return nfd, seen
 }
 
 func closeFDs(fds []int) {

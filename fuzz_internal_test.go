@@ -4,7 +4,7 @@ package uds
 
 // Reliability area 6: fuzzing of the decoders that read what the kernel
 // hands back: socket addresses (decodeSockaddr, decodeInto) and control
-// messages (parseControlInto, takeRights). The control-message parsers
+// messages (parseControlInto, walkControl). The control-message parsers
 // close descriptors, so the fuzzed buffers never name a descriptor this
 // process did not open for the purpose: every word a parser may read as a
 // descriptor is replaced with a decoy (a memfd opened for the run) or with
@@ -418,7 +418,7 @@ func FuzzParseControl(f *testing.F) {
 	})
 }
 
-// FuzzTakeRights: takeRights hands out the first len(fds) SCM_RIGHTS
+// FuzzTakeRights: walkControl hands out the first len(fds) SCM_RIGHTS
 // descriptors in order, closes the rest and every SCM_PIDFD, counts them
 // all, and touches no other descriptor.
 func FuzzTakeRights(f *testing.F) {
@@ -431,7 +431,7 @@ func FuzzTakeRights(f *testing.F) {
 		for i := range fds {
 			fds[i] = sentinel
 		}
-		nfd, seen := takeRights(ctl, fds)
+		nfd, seen, _ := walkControl(ctl, fds, nil)
 		fuzzCheckOthers(t, others)
 		if seen != len(ref.rights) {
 			t.Fatalf("seen %d, want %d", seen, len(ref.rights))
@@ -487,7 +487,7 @@ func TestReliabilityControlHugeLen(t *testing.T) {
 			var msgs []string
 			for name, f := range map[string]func(){
 				"parseControlInto": func() { _ = parseControlInto(ctl, &Cred{}) },
-				"takeRights":       func() { takeRights(ctl, make([]int, 4)) },
+				"walkControl":      func() { walkControl(ctl, make([]int, 4), nil) },
 			} {
 				func() {
 					defer func() {

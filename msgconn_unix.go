@@ -133,23 +133,47 @@ func (c *msgConn) doWrite(fd uintptr) bool {
 func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (n int, err error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	var ctl []byte
+	if (c.typ == SeqPacket && !c.zeroEOF.Load()) || cred != nil {
+		ctl = c.rctl[:]
+	}
+	var flags uintptr
+	if peek {
+		flags = unix.MSG_PEEK
+	}
+	full, err := c.recvRaw(op, b, from, ctl, flags)
+	if err != nil {
+		return 0, err
+	}
+	// Fills cred, and closes descriptors nobody asked for.
+	credErr := parseControlInto(c.rctl[:c.rhdr.Controllen], cred)
+	if n, err := c.recvCheck(op, b, from, full); err != nil {
+		return n, err
+	}
+	if credErr != nil {
+		return full, c.opErr(op, credErr)
+	}
+	return full, nil
+}
+
+// recvRaw makes one receive into b, with the control buffer ctl (none if
+// empty) and flags besides the usual ones, and returns the message's full
+// length. c.rhdr then tells the rest. The caller holds rmu.
+func (c *msgConn) recvRaw(op string, b []byte, from *Addr, ctl []byte, flags uintptr) (int, error) {
 	c.setRecvBuf(b, from)
 	c.rhdr.Control = nil
 	c.rhdr.SetControllen(0)
-	if (c.typ == SeqPacket && !c.zeroEOF.Load()) || cred != nil {
-		c.rhdr.Control = &c.rctl[0]
-		c.rhdr.SetControllen(len(c.rctl))
+	if len(ctl) > 0 {
+		c.rhdr.Control = &ctl[0]
+		c.rhdr.SetControllen(len(ctl))
 	}
 	c.rhdr.Flags = 0
-	c.rflags = recvCloexec
+	c.rflags = recvCloexec | flags
 	if c.typ != Stream {
 		c.rflags |= recvTrunc
 	}
-	if peek {
-		c.rflags |= unix.MSG_PEEK
-	}
 	c.rerrno = 0
-	err = c.rc.Read(c.readFn)
+	err := c.rc.Read(c.readFn)
 	c.riov.Base = nil // do not keep the caller's buffer alive
 	if err != nil {
 		return 0, c.opErr(op, err)
@@ -157,10 +181,19 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 	if c.rerrno != 0 {
 		return 0, c.opErr(op, os.NewSyscallError("recvmsg", c.rerrno))
 	}
-	full := c.rn
-	credErr := c.parseControl(cred) // closes descriptors nobody asked for
+	return c.rn, nil
+}
+
+// recvCheck reads the outcome of recvRaw into b: the end of the stream
+// (0, io.EOF), the sender's address into from, and truncation (the bytes
+// stored and an error wrapping ErrTruncated). A nil error means full bytes
+// of a whole message are in b.
+func (c *msgConn) recvCheck(op string, b []byte, from *Addr, full int) (int, error) {
 	switch {
-	case c.typ == SeqPacket && full == 0 && c.rhdr.Controllen == 0,
+	// A SEQPACKET message carries control data (a timestamp, unless
+	// SetZeroReadIsEOF) or at least MSG_CTRUNC for what did not fit; the
+	// end carries neither. A stream reads 0 bytes only at its end.
+	case c.typ == SeqPacket && full == 0 && c.rhdr.Controllen == 0 && c.rhdr.Flags&unix.MSG_CTRUNC == 0,
 		c.typ == Stream && full == 0 && len(b) > 0:
 		return 0, io.EOF
 	}
@@ -174,9 +207,6 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 		// Cut without its length: darwin, and FreeBSD if it ignores
 		// MSG_TRUNC on this socket.
 		return full, c.opErr(op, &TruncatedError{Len: -1, Buf: len(b)})
-	}
-	if credErr != nil {
-		return full, c.opErr(op, credErr)
 	}
 	return full, nil
 }
@@ -225,12 +255,6 @@ func setIov(iov *unix.Iovec, b []byte) {
 		iov.Base = &b[0]
 	}
 	iov.SetLen(len(b))
-}
-
-// parseControl reads the control messages of the last recvmsg; see
-// parseControlInto.
-func (c *msgConn) parseControl(cred *Cred) error {
-	return parseControlInto(c.rctl[:c.rhdr.Controllen], cred)
 }
 
 // parseControlInto reads the control messages in ctl: it fills cred (if not

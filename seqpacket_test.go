@@ -689,6 +689,17 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 	require.Len(t, files, 1)
 	files[0].Close()
 
+	// Read has no control buffer in this mode: an empty message with a
+	// descriptor is taken for the end, as documented, and the kernel
+	// closes the descriptor.
+	_, err = a.WriteFiles(nil, f)
+	require.NoError(t, err)
+	msgDeadline(t, b)
+	n, err = b.Read(make([]byte, 16))
+	assert.Equal(t, 0, n)
+	assert.Equal(t, io.EOF, err)
+	assert.Equal(t, 0, msgFDsOpenOn(t, f, int(f.Fd())), "the descriptor is not left open")
+
 	// An empty message whose descriptors did not all fit is a truncation,
 	// not the end (no control data came, but MSG_CTRUNC did).
 	many := make([]int, 200)
