@@ -103,8 +103,15 @@ func setRecvTimestamp(fd int, on bool) error {
 // DGRAM message.
 const emptyMsgWithFDs = true
 
-func sockaddrSyscall(trap uintptr, fd int, sa *unix.RawSockaddrUnix, n uint32) error {
-	_, _, e := unix.Syscall(trap, uintptr(fd), uintptr(unsafe.Pointer(sa)), uintptr(n))
+// sockaddrSyscall makes bind or connect (trap) of fd to a with the exact
+// address length.
+func sockaddrSyscall(trap uintptr, fd int, a Addr) error {
+	var sa unix.RawSockaddrUnix
+	n, err := encodeSockaddr(a, &sa)
+	if err != nil {
+		return err
+	}
+	_, _, e := unix.Syscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&sa)), uintptr(n))
 	if e != 0 {
 		return e
 	}
@@ -112,24 +119,10 @@ func sockaddrSyscall(trap uintptr, fd int, sa *unix.RawSockaddrUnix, n uint32) e
 }
 
 // sysBind binds fd to a with the exact address length.
-func sysBind(fd int, a Addr) error {
-	var sa unix.RawSockaddrUnix
-	n, err := encodeSockaddr(a, &sa)
-	if err != nil {
-		return err
-	}
-	return sockaddrSyscall(unix.SYS_BIND, fd, &sa, n)
-}
+func sysBind(fd int, a Addr) error { return sockaddrSyscall(unix.SYS_BIND, fd, a) }
 
 // sysConnect connects fd to a with the exact address length.
-func sysConnect(fd int, a Addr) error {
-	var sa unix.RawSockaddrUnix
-	n, err := encodeSockaddr(a, &sa)
-	if err != nil {
-		return err
-	}
-	return sockaddrSyscall(unix.SYS_CONNECT, fd, &sa, n)
-}
+func sysConnect(fd int, a Addr) error { return sockaddrSyscall(unix.SYS_CONNECT, fd, a) }
 
 func sockname(trap uintptr, fd int, typ SocketType) (Addr, error) {
 	var sa unix.RawSockaddrUnix
