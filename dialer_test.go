@@ -268,18 +268,31 @@ func TestDialCancel(t *testing.T) {
 		_, err := uds.Dial(ctx, ln.Addr().(uds.Addr))
 		assert.ErrorIs(t, err, context.Canceled)
 	})
-	t.Run("Timeout", func(t *testing.T) {
-		dir := mkSockDir(t)
-		start := time.Now()
-		_, err := (&uds.Dialer{WaitForListener: true, Timeout: 200 * time.Millisecond}).
-			Dial(context.Background(), uds.Path(filepath.Join(dir, "never.sock")))
-		took := time.Since(start)
-		require.Error(t, err)
-		assert.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.False(t, errors.Is(err, context.Canceled))
-		assert.Contains(t, err.Error(), "no such file or directory", "the last attempt's error is named")
-		assert.GreaterOrEqual(t, took, 190*time.Millisecond)
-		assert.Less(t, took, 1500*time.Millisecond)
+	// Package net's dial, and the raw one that a path longer than
+	// sun_path takes.
+	for name, dir := range map[string]func(testing.TB) string{"": mkSockDir, " long path": longSockDir} {
+		t.Run("Timeout"+name, func(t *testing.T) {
+			start := time.Now()
+			_, err := (&uds.Dialer{WaitForListener: true, Timeout: 200 * time.Millisecond}).
+				Dial(context.Background(), uds.Path(filepath.Join(dir(t), "never.sock")))
+			took := time.Since(start)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.False(t, errors.Is(err, context.Canceled))
+			assert.ErrorIs(t, err, syscall.ENOENT, "the last attempt's error is named")
+			assert.GreaterOrEqual(t, took, 190*time.Millisecond)
+			assert.Less(t, took, 1500*time.Millisecond)
+		})
+	}
+	t.Run("cancel while waiting, long path", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ch := dialAsync(ctx, &uds.Dialer{WaitForListener: true}, uds.Path(filepath.Join(longSockDir(t), "never.sock")))
+		assertStillDialing(t, ch, 150*time.Millisecond)
+		cancel()
+		r := waitDial(t, ch, 5*time.Second)
+		assert.ErrorIs(t, r.err, context.Canceled)
+		assert.ErrorIs(t, r.err, syscall.ENOENT, "the last attempt's error is named")
 	})
 	t.Run("context deadline", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -406,28 +419,4 @@ func TestDialControl(t *testing.T) {
 	assert.ErrorIs(t, err, hookErr)
 	var oe *net.OpError
 	assert.ErrorAs(t, err, &oe)
-}
-
-// TestDialTimeoutNamesLastAttempt: a dial that waits for a listener that
-// never comes ends with the deadline and the last attempt's error, on
-// package net's way and on the raw way (a path longer than sun_path).
-func TestDialTimeoutNamesLastAttempt(t *testing.T) {
-	dir := mkSockDir(t)
-	long := dir
-	for len(long) < 140 {
-		long = filepath.Join(long, "a-directory-name")
-	}
-	require.NoError(t, os.MkdirAll(long, 0o700))
-	for name, p := range map[string]string{
-		"net":  filepath.Join(dir, "never.sock"),
-		"long": filepath.Join(long, "never.sock"),
-	} {
-		t.Run(name, func(t *testing.T) {
-			d := uds.Dialer{WaitForListener: true, Timeout: 200 * time.Millisecond}
-			_, err := d.Dial(context.Background(), uds.Path(p))
-			require.Error(t, err)
-			assert.ErrorIs(t, err, context.DeadlineExceeded)
-			assert.ErrorIs(t, err, syscall.ENOENT, "the last attempt's error is named: %v", err)
-		})
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +26,19 @@ func mkSockDir(t testing.TB) string {
 	dir, err := os.MkdirTemp("", "uds")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// longSockDir returns a new directory in which a socket's path is longer
+// than sun_path (108 bytes), so that binds and connects take the
+// /proc/self/fd way.
+func longSockDir(t testing.TB) string {
+	t.Helper()
+	dir := mkSockDir(t)
+	for len(dir) < 120 {
+		dir = filepath.Join(dir, "a-directory-name")
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o700))
 	return dir
 }
 
