@@ -3,7 +3,6 @@
 package uds
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -12,58 +11,73 @@ import (
 )
 
 func lockFile(path string) (*InstanceLock, error) {
+	fd, writable, _, err := flockAt(unix.AT_FDCWD, path, 0o644, true, "lock file")
+	if err != nil {
+		return nil, err
+	}
+	l := &InstanceLock{file: os.NewFile(uintptr(fd), path)}
+	if writable {
+		l.wrotePID = writePIDIfFree(l.file)
+	}
+	return l, nil
+}
+
+// flockAt takes an exclusive flock, without waiting, on the regular file
+// name in dirfd, creating it with perm if it is missing and never following
+// a symbolic link. The lock counts only on the file that is at name once it
+// is held, so a file replaced in between (a holder removes its lock file
+// while still holding it) is let go and the new one locked. With readOnly, a
+// file this process may not write (someone else's) is locked read-only and
+// writable is false. A held lock is an *InUseError naming the holder, whose
+// How is what + " held". It returns the locked descriptor and the file as it
+// was stat'ed under the lock.
+func flockAt(dirfd int, name string, perm uint32, readOnly bool, what string) (fd int, writable bool, st unix.Stat_t, err error) {
 	for try := 0; try < maxLockTries; try++ {
-		writable := true
-		fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-		if err == unix.EACCES || err == unix.EROFS {
-			// Someone else's file: it can still be locked, not written.
+		writable = true
+		fd, err = unix.Openat(dirfd, name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+		if readOnly && (err == unix.EACCES || err == unix.EROFS) {
 			writable = false
-			fd, err = unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		}
 		if err != nil {
 			if err == unix.ELOOP {
-				return nil, fmt.Errorf("lock file %s is a symbolic link; not following it: %w", path, err)
+				return -1, false, st, fmt.Errorf("lock file %s is a symbolic link; not following it: %w", name, err)
 			}
-			return nil, &os.PathError{Op: "open lock file", Path: path, Err: err}
+			return -1, false, st, &os.PathError{Op: "open lock file", Path: name, Err: err}
 		}
-		var st unix.Stat_t
 		if err := unix.Fstat(fd, &st); err != nil {
 			unix.Close(fd)
-			return nil, &os.PathError{Op: "stat lock file", Path: path, Err: err}
+			return -1, false, st, &os.PathError{Op: "stat lock file", Path: name, Err: err}
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			unix.Close(fd)
-			return nil, fmt.Errorf("lock file %s is not a regular file", path)
+			return -1, false, st, fmt.Errorf("lock file %s is not a regular file", name)
 		}
 		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			if err != unix.EWOULDBLOCK {
 				unix.Close(fd)
-				return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+				return -1, false, st, &os.PathError{Op: "flock", Path: name, Err: err}
 			}
-			pid := lockFileHolder(uint64(st.Dev), uint64(st.Ino))
+			pid := lockFileHolder(uint64(st.Dev), st.Ino)
 			if pid == 0 {
-				// The PID a uds holder wrote, read from the file we found
-				// locked, not from whatever is at path by now.
-				pid = livePIDInFD(fd)
+				// /proc/locks unreadable: the file we found locked names
+				// the holder if it is a uds process (and a dead one
+				// otherwise, so livePIDInFD checks that it runs); read it
+				// there, not from whatever is at name by now.
+				pid = livePIDInFD(fd) // closes fd
 			} else {
 				unix.Close(fd)
 			}
-			return nil, &InUseError{PID: pid, How: "lock file held", Err: err}
+			return -1, false, st, &InUseError{PID: pid, How: what + " held", Err: err}
 		}
-		// The file may have been replaced between open and flock; the lock
-		// counts only on the file that is at path now.
 		var now unix.Stat_t
-		if err := unix.Lstat(path, &now); err != nil || now.Dev != st.Dev || now.Ino != st.Ino {
+		if err := unix.Fstatat(dirfd, name, &now, unix.AT_SYMLINK_NOFOLLOW); err != nil || now.Dev != st.Dev || now.Ino != st.Ino {
 			unix.Close(fd)
 			continue
 		}
-		l := &InstanceLock{file: os.NewFile(uintptr(fd), path)}
-		if writable {
-			l.wrotePID = writePIDIfFree(l.file)
-		}
-		return l, nil
+		return fd, writable, now, nil
 	}
-	return nil, errors.New("lock file keeps being replaced; gave up")
+	return -1, false, st, fmt.Errorf("lock file %s keeps being replaced; gave up after %d tries", name, maxLockTries)
 }
 
 // writePIDIfFree writes our PID into f if it is empty or holds only a PID,

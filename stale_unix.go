@@ -64,57 +64,20 @@ func (po *pathOwner) lockName() string { return po.base + ".lock" }
 // holding it), and writes our PID into it.
 func (po *pathOwner) lock() error {
 	name := po.lockName()
-	for try := 0; try < maxClaimTries; try++ {
-		fd, err := unix.Openat(po.dirfd, name, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
-		if err != nil {
-			if err == unix.ELOOP {
-				return fmt.Errorf("lock file %s is a symbolic link; not following it: %w", name, err)
-			}
-			return &os.PathError{Op: "create lock file", Path: name, Err: err}
-		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			unix.Close(fd)
-			return &os.PathError{Op: "stat lock file", Path: name, Err: err}
-		}
-		if st.Mode&unix.S_IFMT != unix.S_IFREG {
-			unix.Close(fd)
-			return fmt.Errorf("lock file %s is not a regular file", name)
-		}
-		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-			if err != unix.EWOULDBLOCK {
-				unix.Close(fd)
-				return &os.PathError{Op: "lock", Path: name, Err: err}
-			}
-			pid := lockFileHolder(uint64(st.Dev), uint64(st.Ino))
-			if pid == 0 {
-				// /proc/locks unreadable: the file we found locked names
-				// the holder if it is a uds process (and names a dead one
-				// otherwise, so livePIDInFD checks that it runs).
-				pid = livePIDInFD(fd) // closes fd
-			} else {
-				unix.Close(fd)
-			}
-			return &InUseError{PID: pid, How: "lock " + name + " held", Err: err}
-		}
-		var now unix.Stat_t
-		if err := unix.Fstatat(po.dirfd, name, &now, unix.AT_SYMLINK_NOFOLLOW); err != nil || now.Dev != st.Dev || now.Ino != st.Ino {
-			// The holder we waited on removed it; lock the new one.
-			unix.Close(fd)
-			continue
-		}
-		pid := strconv.Itoa(os.Getpid()) + "\n"
-		// now was taken under the lock. Truncating a file that is already
-		// empty (the usual case: a fresh lock file) changes nothing but
-		// costs much on ext4, whose auto_da_alloc then flushes the PID to
-		// disk when the file is closed (~200 µs per Listen+Close).
-		if now.Size == 0 || unix.Ftruncate(fd, 0) == nil {
-			_, _ = unix.Pwrite(fd, []byte(pid), 0)
-		}
-		po.lockfd, po.lockDev, po.lockIno = fd, uint64(st.Dev), uint64(st.Ino)
-		return nil
+	fd, _, st, err := flockAt(po.dirfd, name, 0o600, false, "lock "+name)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("lock file %s keeps being replaced; gave up after %d tries", name, maxClaimTries)
+	pid := strconv.Itoa(os.Getpid()) + "\n"
+	// st was taken under the lock. Truncating a file that is already empty
+	// (the usual case: a fresh lock file) changes nothing but costs much on
+	// ext4, whose auto_da_alloc then flushes the PID to disk when the file
+	// is closed (~200 µs per Listen+Close).
+	if st.Size == 0 || unix.Ftruncate(fd, 0) == nil {
+		_, _ = unix.Pwrite(fd, []byte(pid), 0)
+	}
+	po.lockfd, po.lockDev, po.lockIno = fd, uint64(st.Dev), uint64(st.Ino)
+	return nil
 }
 
 func readPIDFile(dirfd int, name string) int {
