@@ -3,8 +3,6 @@
 package uds_test
 
 import (
-	"net"
-	"os"
 	"syscall"
 	"testing"
 
@@ -28,21 +26,9 @@ func BenchmarkBatch(b *testing.B) {
 				WriteBatch([]uds.Message) (int, error)
 			}
 			if tc.typ == syscall.SOCK_DGRAM {
-				x, y, err := uds.DatagramPair()
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer x.Close()
-				defer y.Close()
-				w, r = x, y
+				w, r = pairOf(b, uds.DatagramPair)
 			} else {
-				x, y, err := uds.SeqPacketPair()
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer x.Close()
-				defer y.Close()
-				w, r = x, y
+				w, r = pairOf(b, uds.SeqPacketPair)
 			}
 			out := make([]uds.Message, batch)
 			for i := range out {
@@ -83,29 +69,16 @@ func BenchmarkBatch(b *testing.B) {
 			var x, y interface {
 				Read([]byte) (int, error)
 				Write([]byte) (int, error)
-				Close() error
 			}
 			if tc.typ == syscall.SOCK_DGRAM {
-				p, q, err := uds.DatagramPair()
-				if err != nil {
-					b.Fatal(err)
-				}
-				x, y = p, q
+				x, y = pairOf(b, uds.DatagramPair)
 			} else {
-				p, q, err := uds.SeqPacketPair()
-				if err != nil {
-					b.Fatal(err)
-				}
-				x, y = p, q
+				x, y = pairOf(b, uds.SeqPacketPair)
 			}
-			defer x.Close()
-			defer y.Close()
 			benchOneByOne(b, x, y, size)
 		})
 		b.Run(tc.name+"/std", func(b *testing.B) {
-			x, y := stdSocketPair(b, tc.typ)
-			defer x.Close()
-			defer y.Close()
+			x, y := msgStdPair(b, tc.typ)
 			benchOneByOne(b, x, y, size)
 		})
 	}
@@ -138,23 +111,4 @@ func benchOneByOne(b *testing.B, w, r interface {
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
-}
-
-// stdSocketPair returns a socket pair of type typ as standard-library conns.
-func stdSocketPair(b *testing.B, typ int) (net.Conn, net.Conn) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, typ|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var conns [2]net.Conn
-	for i, fd := range fds {
-		f := os.NewFile(uintptr(fd), "pair")
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		conns[i] = c
-	}
-	return conns[0], conns[1]
 }

@@ -55,33 +55,27 @@ type batchSetup struct {
 func batchSetups() []batchSetup {
 	return []batchSetup{
 		{"datagram-pair", func(t *testing.T) batchEnds {
-			a, b, err := uds.DatagramPair()
-			require.NoError(t, err)
-			msgClose(t, a)
-			msgClose(t, b)
+			a, b := pairOf(t, uds.DatagramPair)
 			return batchEnds{w: a, r: b, dgram: true}
 		}},
 		{"datagram-connected", func(t *testing.T) batchEnds {
-			srvAddr := uds.Abstract(msgTag() + "\x00batch")
+			srvAddr := uds.Abstract(uniqTag() + "\x00batch")
 			srv := msgListenDatagram(t, nil, srvAddr)
 			cli := msgDialDatagram(t, nil, srvAddr)
 			return batchEnds{w: cli, r: srv, dgram: true, qlimited: true}
 		}},
 		{"datagram-unconnected", func(t *testing.T) batchEnds {
-			srvAddr := uds.Path(filepath.Join(msgDir(t), "batch.sock"))
+			srvAddr := uds.Path(filepath.Join(mkSockDir(t), "batch.sock"))
 			srv := msgListenDatagram(t, nil, srvAddr)
 			cli := msgListenDatagram(t, nil, uds.Autobind())
 			return batchEnds{w: cli, r: srv, to: srvAddr, dgram: true, qlimited: true}
 		}},
 		{"seqpacket-pair", func(t *testing.T) batchEnds {
-			a, b, err := uds.SeqPacketPair()
-			require.NoError(t, err)
-			msgClose(t, a)
-			msgClose(t, b)
+			a, b := pairOf(t, uds.SeqPacketPair)
 			return batchEnds{w: a, r: b}
 		}},
 		{"seqpacket-accepted", func(t *testing.T) batchEnds {
-			c, s, _ := msgSeqPacketConnect(t, uds.Path(filepath.Join(msgDir(t), "batchsp.sock")))
+			c, s, _ := msgSeqPacketConnect(t, uds.Path(filepath.Join(mkSockDir(t), "batchsp.sock")))
 			return batchEnds{w: c, r: s}
 		}},
 	}
@@ -437,10 +431,10 @@ func TestBatchSenderAddrs(t *testing.T) {
 		t.Run("server on "+name, func(t *testing.T) {
 			srvAddr := mk(t)
 			srv := msgListenDatagram(t, nil, srvAddr)
-			dir := msgDir(t)
+			dir := mkSockDir(t)
 			senders := []*uds.DatagramConn{
 				msgListenDatagram(t, nil, uds.Autobind()),
-				msgListenDatagram(t, nil, uds.Abstract("s\x00nul"+msgTag())),
+				msgListenDatagram(t, nil, uds.Abstract("s\x00nul"+uniqTag())),
 				msgListenDatagram(t, nil, uds.Path(filepath.Join(dir, "sender.sock"))),
 			}
 			require.Equal(t, uds.KindAbstract, msgLocal(t, senders[0]).Kind(), "autobind's local address")
@@ -547,7 +541,7 @@ func TestBatchWritePartial(t *testing.T) {
 	})
 
 	t.Run("destinations", func(t *testing.T) {
-		dir := msgDir(t)
+		dir := mkSockDir(t)
 		rAddr := uds.Path(filepath.Join(dir, "r.sock"))
 		r := msgListenDatagram(t, nil, rAddr)
 		w := msgListenDatagram(t, nil, uds.Autobind())
@@ -568,7 +562,7 @@ func TestBatchWritePartial(t *testing.T) {
 		}{
 			{"missing path", uds.Path(filepath.Join(dir, "missing.sock")), []error{syscall.ENOENT}},
 			{"stale socket file", uds.Path(stale), []error{syscall.ECONNREFUSED}},
-			{"abstract name nobody bound", uds.Abstract(msgTag() + "-nobody"), []error{syscall.ECONNREFUSED}},
+			{"abstract name nobody bound", uds.Abstract(uniqTag() + "-nobody"), []error{syscall.ECONNREFUSED}},
 			{"autobind", uds.Autobind(), []error{uds.ErrInvalidAddr}},
 			{"unnamed on an unconnected socket", uds.Unnamed(), []error{syscall.ENOTCONN, syscall.EDESTADDRREQ, uds.ErrInvalidAddr}},
 			{"path too long for a batch", long, []error{uds.ErrInvalidAddr}},
@@ -803,7 +797,7 @@ func TestBatchSeqPacketEmptyAndEOF(t *testing.T) {
 	}
 
 	t.Run("sent and closed before Accept", func(t *testing.T) {
-		a := uds.Abstract(msgTag() + "-early")
+		a := uds.Abstract(uniqTag() + "-early")
 		ln, err := uds.ListenSeqPacket(msgCtx(t), a)
 		require.NoError(t, err)
 		msgClose(t, ln)
@@ -836,7 +830,7 @@ func TestBatchCredentials(t *testing.T) {
 	ids := func(c uds.Cred) [3]int { return [3]int{c.PID, c.UID, c.GID} }
 
 	t.Run("PassCred, this process", func(t *testing.T) {
-		a := uds.Abstract(msgTag() + "-cred")
+		a := uds.Abstract(uniqTag() + "-cred")
 		srv := msgListenDatagram(t, &uds.ListenConfig{PassCred: true}, a)
 		cli := msgDialDatagram(t, nil, a)
 		uncon := msgListenDatagram(t, nil, uds.Autobind())
@@ -869,7 +863,7 @@ func TestBatchCredentials(t *testing.T) {
 	})
 
 	t.Run("PassCred, senders of other users", func(t *testing.T) {
-		credRequireRoot(t)
+		requireRoot(t)
 		a := credAbstract()
 		srv := msgListenDatagram(t, &uds.ListenConfig{PassCred: true}, a)
 		_, nobodyPID := credStart(t, credNobody(), roleCredSendgram, a.String())
@@ -902,16 +896,13 @@ func TestBatchCredentials(t *testing.T) {
 	t.Run("PassCred off", func(t *testing.T) {
 		cases := map[string]func(t *testing.T) batchEnds{
 			"datagram": func(t *testing.T) batchEnds {
-				a := uds.Abstract(msgTag() + "-nocred")
+				a := uds.Abstract(uniqTag() + "-nocred")
 				srv := msgListenDatagram(t, nil, a)
 				cli := msgListenDatagram(t, nil, uds.Autobind())
 				return batchEnds{w: cli, r: srv, to: a}
 			},
 			"seqpacket": func(t *testing.T) batchEnds {
-				x, y, err := uds.SeqPacketPair()
-				require.NoError(t, err)
-				msgClose(t, x)
-				msgClose(t, y)
+				x, y := pairOf(t, uds.SeqPacketPair)
 				return batchEnds{w: x, r: y}
 			},
 		}
@@ -991,7 +982,7 @@ func TestBatchCredentials(t *testing.T) {
 // end of a seqpacket connection.
 func TestBatchDescriptorsNotLeaked(t *testing.T) {
 	const iterations = 500
-	f, err := os.CreateTemp(msgDir(t), "passed")
+	f, err := os.CreateTemp(mkSockDir(t), "passed")
 	require.NoError(t, err)
 	defer f.Close()
 	many := make([]*os.File, 40)
@@ -1008,22 +999,18 @@ func TestBatchDescriptorsNotLeaked(t *testing.T) {
 		closes bool // the sender closes after its messages (seqpacket): a new pair each time
 	}
 	dgramPair := func(t *testing.T) (sender, batchConn) {
-		a, b, err := uds.DatagramPair()
-		require.NoError(t, err)
-		msgClose(t, a)
-		msgClose(t, b)
+		a, b := pairOf(t, uds.DatagramPair)
 		return func(p []byte, files ...*os.File) (int, error) { return uds.SendFiles(a, p, files...) }, b
 	}
 	dgramTo := func(t *testing.T) (sender, batchConn) {
-		addr := uds.Abstract(msgTag() + "-fds")
+		addr := uds.Abstract(uniqTag() + "-fds")
 		srv := msgListenDatagram(t, nil, addr)
 		cli := msgListenDatagram(t, nil, uds.Autobind())
 		return func(p []byte, files ...*os.File) (int, error) { return cli.WriteFilesTo(p, addr, files...) }, srv
 	}
 	var lastWriter *uds.SeqPacketConn
 	seqPair := func(t *testing.T) (sender, batchConn) {
-		a, b, err := uds.SeqPacketPair()
-		require.NoError(t, err)
+		a, b := pairOf(t, uds.SeqPacketPair)
 		lastWriter = a
 		return a.WriteFiles, b
 	}
@@ -1058,10 +1045,6 @@ func TestBatchDescriptorsNotLeaked(t *testing.T) {
 			}
 			if !c.closes {
 				setup()
-				if strings.HasPrefix(c.name, "seqpacket") {
-					msgClose(t, lastWriter)
-					msgClose(t, r)
-				}
 			}
 			round := func() {
 				if c.closes {
@@ -1109,14 +1092,14 @@ func TestBatchDescriptorsNotLeaked(t *testing.T) {
 				}
 			}
 			round() // warm up: the runtime's own descriptors
-			before := credFDCount(t)
+			before := openFDCount(t)
 			for range iterations {
 				round()
 				if t.Failed() {
 					break
 				}
 			}
-			assert.Equal(t, before, credFDCount(t), "descriptors open before and after %d rounds", iterations)
+			assert.Equal(t, before, openFDCount(t), "descriptors open before and after %d rounds", iterations)
 			assert.Equal(t, 0, msgFDsOpenOn(t, f, int(f.Fd())), "received copies of the passed file left open")
 		})
 	}
@@ -1134,7 +1117,7 @@ func TestBatchZeroAlloc(t *testing.T) {
 		{"datagram connected", batchSetups()[1].mk},
 		{"datagram unconnected to a path", batchSetups()[2].mk},
 		{"datagram unconnected to an abstract name", func(t *testing.T) batchEnds {
-			a := uds.Abstract(msgTag() + "\x00za")
+			a := uds.Abstract(uniqTag() + "\x00za")
 			return batchEnds{w: msgListenDatagram(t, nil, uds.Autobind()), r: msgListenDatagram(t, nil, a), to: a, dgram: true, qlimited: true}
 		}},
 		{"seqpacket pair", batchSetups()[3].mk},
@@ -1195,7 +1178,7 @@ func TestBatchClosed(t *testing.T) {
 				assert.Equal(t, 0, n)
 				assert.ErrorIs(t, err, net.ErrClosed)
 				if e.dgram {
-					n, err = e.r.WriteBatch(batchOut(uds.Abstract(msgTag()), 0, 1, batchSize(8)))
+					n, err = e.r.WriteBatch(batchOut(uds.Abstract(uniqTag()), 0, 1, batchSize(8)))
 					assert.Equal(t, 0, n)
 					assert.ErrorIs(t, err, net.ErrClosed, "with an address")
 				}

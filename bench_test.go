@@ -26,12 +26,7 @@ func BenchmarkSuite(b *testing.B) {
 	for _, size := range []int{4 << 10, 64 << 10} {
 		b.Run(fmt.Sprintf("stream-%dKiB", size>>10), func(b *testing.B) {
 			b.Run("uds", func(b *testing.B) {
-				w, r, err := uds.Pair()
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer w.Close()
-				defer r.Close()
+				w, r := pairOf(b, uds.Pair)
 				streamBench(b, size, w, r)
 			})
 			b.Run("std", func(b *testing.B) {
@@ -43,12 +38,7 @@ func BenchmarkSuite(b *testing.B) {
 
 	b.Run("pingpong-1B", func(b *testing.B) {
 		b.Run("uds", func(b *testing.B) {
-			x, y, err := uds.Pair()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer x.Close()
-			defer y.Close()
+			x, y := pairOf(b, uds.Pair)
 			pingPongBench(b, x, y)
 		})
 		b.Run("std", func(b *testing.B) {

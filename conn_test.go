@@ -196,10 +196,7 @@ func TestConnNettest(t *testing.T) {
 }
 
 func TestPairAddrs(t *testing.T) {
-	a, b, err := uds.Pair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
+	a, b := pairOf(t, uds.Pair)
 	for _, c := range []*uds.Conn{a, b} {
 		assert.Equal(t, uds.Unnamed(), c.LocalAddr())
 		assert.Equal(t, uds.Unnamed(), c.RemoteAddr())

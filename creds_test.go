@@ -498,10 +498,7 @@ func TestCredPeerCredDatagram(t *testing.T) {
 		credCheck(t, cred, os.Getpid(), os.Geteuid(), os.Getegid(), groups)
 	})
 	t.Run("pair-conn", func(t *testing.T) {
-		a, b, err := uds.DatagramPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
+		_, b := pairOf(t, uds.DatagramPair)
 		cred, err := uds.PeerCred(b)
 		require.NoError(t, err)
 		defer cred.Close()
@@ -531,10 +528,7 @@ func TestCredPeerCredDatagram(t *testing.T) {
 // A stream pair in one process: everything is this process's, and the
 // groups are its supplementary groups.
 func TestCredPeerCredPair(t *testing.T) {
-	a, b, err := uds.Pair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
+	a, b := pairOf(t, uds.Pair)
 	groups, err := os.Getgroups()
 	require.NoError(t, err)
 	for _, c := range []*uds.Conn{a, b} {
@@ -976,10 +970,9 @@ func TestCredLatePassCred(t *testing.T) {
 	// Message sockets: the first read finds no credentials, the next the
 	// real ones. pidfd alternates to cover both option forms.
 	type msgPair struct {
-		w     io.Writer
-		r     syscall.Conn
-		read  func(buf []byte, cred *uds.Cred) (int, error)
-		close func()
+		w    io.Writer
+		r    syscall.Conn
+		read func(buf []byte, cred *uds.Cred) (int, error)
 	}
 	for _, tc := range []struct {
 		name  string
@@ -987,20 +980,17 @@ func TestCredLatePassCred(t *testing.T) {
 		pair  func(t *testing.T) msgPair
 	}{
 		{"seqpacket", false, func(t *testing.T) msgPair {
-			a, b, err := uds.SeqPacketPair()
-			require.NoError(t, err)
-			return msgPair{a, b, b.ReadCred, func() { a.Close(); b.Close() }}
+			a, b := pairOf(t, uds.SeqPacketPair)
+			return msgPair{a, b, b.ReadCred}
 		}},
 		{"datagram", true, func(t *testing.T) msgPair {
-			a, b, err := uds.DatagramPair()
-			require.NoError(t, err)
+			a, b := pairOf(t, uds.DatagramPair)
 			read := func(buf []byte, cred *uds.Cred) (int, error) { return b.ReadFromCred(buf, nil, cred) }
-			return msgPair{a, b, read, func() { a.Close(); b.Close() }}
+			return msgPair{a, b, read}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := tc.pair(t)
-			defer p.close()
 			_, err := p.w.Write([]byte("before"))
 			require.NoError(t, err)
 			require.NoError(t, uds.PassCred(p.r, tc.pidfd))
@@ -1017,10 +1007,7 @@ func TestCredLatePassCred(t *testing.T) {
 		// Stream sockets happen to carry real credentials even when the
 		// option is set late; either that or "not recorded" is right,
 		// never PID 0.
-		a, b, err := uds.Pair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
+		a, b := pairOf(t, uds.Pair)
 		_, err = a.Write([]byte("before"))
 		require.NoError(t, err)
 		require.NoError(t, uds.PassCred(b, false))
@@ -1036,10 +1023,7 @@ func TestCredLatePassCred(t *testing.T) {
 		}
 	})
 	t.Run("never-set", func(t *testing.T) {
-		a, b, err := uds.SeqPacketPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
+		a, b := pairOf(t, uds.SeqPacketPair)
 		_, err = a.Write([]byte("before"))
 		require.NoError(t, err)
 		var cred uds.Cred
@@ -1062,12 +1046,9 @@ func TestCredWriteCredOwn(t *testing.T) {
 		cred.Close()
 	}
 	t.Run("stream", func(t *testing.T) {
-		a, b, err := uds.Pair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
+		a, b := pairOf(t, uds.Pair)
 		require.NoError(t, uds.PassCred(b, false))
-		_, err = a.WriteCred([]byte("own"), nil)
+		_, err := a.WriteCred([]byte("own"), nil)
 		require.NoError(t, err)
 		var cred uds.Cred
 		n, err := b.ReadCred(buf, &cred)
@@ -1076,24 +1057,18 @@ func TestCredWriteCredOwn(t *testing.T) {
 		assert.Error(t, err, "a stream write with credentials needs data")
 	})
 	t.Run("seqpacket", func(t *testing.T) {
-		a, b, err := uds.SeqPacketPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
+		a, b := pairOf(t, uds.SeqPacketPair)
 		require.NoError(t, uds.PassCred(b, false))
-		_, err = a.WriteCred([]byte("own"), nil)
+		_, err := a.WriteCred([]byte("own"), nil)
 		require.NoError(t, err)
 		var cred uds.Cred
 		n, err := b.ReadCred(buf, &cred)
 		check(t, n, err, &cred)
 	})
 	t.Run("datagram-connected", func(t *testing.T) {
-		a, b, err := uds.DatagramPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
+		a, b := pairOf(t, uds.DatagramPair)
 		require.NoError(t, uds.PassCred(b, false))
-		_, err = a.WriteToCred([]byte("own"), uds.Unnamed(), nil)
+		_, err := a.WriteToCred([]byte("own"), uds.Unnamed(), nil)
 		require.NoError(t, err)
 		var cred uds.Cred
 		n, err := b.ReadFromCred(buf, nil, &cred)
@@ -1116,11 +1091,8 @@ func TestCredWriteCredOwn(t *testing.T) {
 		assert.Equal(t, cli.LocalAddr(), from)
 	})
 	t.Run("receiver-without-passcred", func(t *testing.T) {
-		a, b, err := uds.SeqPacketPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
-		_, err = a.WriteCred([]byte("own"), nil)
+		a, b := pairOf(t, uds.SeqPacketPair)
+		_, err := a.WriteCred([]byte("own"), nil)
 		require.NoError(t, err)
 		var cred uds.Cred
 		n, err := b.ReadCred(buf, &cred)
@@ -1134,14 +1106,11 @@ func TestCredWriteCredOwn(t *testing.T) {
 func TestCredWriteCredOthersAsRoot(t *testing.T) {
 	requireRoot(t)
 	_, other := credStart(t, nil, roleCredHold)
-	a, b, err := uds.SeqPacketPair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
+	a, b := pairOf(t, uds.SeqPacketPair)
 	require.NoError(t, uds.PassCred(b, true))
 	buf := make([]byte, 16)
 
-	_, err = a.WriteCred([]byte("other"), &uds.Cred{PID: other, UID: 0, GID: 0})
+	_, err := a.WriteCred([]byte("other"), &uds.Cred{PID: other, UID: 0, GID: 0})
 	require.NoError(t, err)
 	var cred uds.Cred
 	n, err := b.ReadCred(buf, &cred)
@@ -1320,10 +1289,7 @@ func TestCredNoFDLeaks(t *testing.T) {
 		})
 	})
 	t.Run("ReadFromCred-PassPIDFD", func(t *testing.T) {
-		a, b, err := uds.DatagramPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
+		a, b := pairOf(t, uds.DatagramPair)
 		require.NoError(t, uds.PassCred(b, true))
 		buf := make([]byte, 16)
 		measure(t, func(int) {
@@ -1345,13 +1311,9 @@ func TestCredNoFDLeaks(t *testing.T) {
 				io.Closer
 			}
 			if typ == "seqpacket" {
-				a, b, err := uds.SeqPacketPair()
-				require.NoError(t, err)
-				w, r = a, b
+				w, r = pairOf(t, uds.SeqPacketPair)
 			} else {
-				a, b, err := uds.DatagramPair()
-				require.NoError(t, err)
-				w, r = a, b
+				w, r = pairOf(t, uds.DatagramPair)
 			}
 			require.NoError(t, uds.PassCred(r, true))
 			buf := make([]byte, 16)
@@ -1367,10 +1329,7 @@ func TestCredNoFDLeaks(t *testing.T) {
 		}
 	})
 	t.Run("ReadCred-late", func(t *testing.T) {
-		a, b, err := uds.SeqPacketPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
+		a, b := pairOf(t, uds.SeqPacketPair)
 		buf := make([]byte, 16)
 		measure(t, func(int) {
 			_, err := a.Write([]byte("m"))
@@ -1383,10 +1342,7 @@ func TestCredNoFDLeaks(t *testing.T) {
 	t.Run("ReadCred-pushed-rights", func(t *testing.T) {
 		// A peer pushes descriptors at a reader that asked only for
 		// credentials: uds closes them.
-		a, b, err := uds.SeqPacketPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
+		a, b := pairOf(t, uds.SeqPacketPair)
 		require.NoError(t, uds.PassCred(b, true))
 		raw, err := a.SyscallConn()
 		require.NoError(t, err)

@@ -3,8 +3,6 @@
 package uds_test
 
 import (
-	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -58,16 +56,13 @@ func msgLocal(t testing.TB, c net.Conn) uds.Addr {
 func msgServers(t *testing.T) map[string]func(t *testing.T) uds.Addr {
 	return map[string]func(t *testing.T) uds.Addr{
 		"path":     func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(mkSockDir(t), "dg.sock")) },
-		"abstract": func(t *testing.T) uds.Addr { return uds.Abstract(msgTag() + "\x00dg") },
+		"abstract": func(t *testing.T) uds.Addr { return uds.Abstract(uniqTag() + "\x00dg") },
 	}
 }
 
 func TestDatagramBoundaries(t *testing.T) {
 	t.Run("pair", func(t *testing.T) {
-		a, b, err := uds.DatagramPair()
-		require.NoError(t, err)
-		msgClose(t, a)
-		msgClose(t, b)
+		a, b := pairOf(t, uds.DatagramPair)
 		t.Run("a to b", func(t *testing.T) { msgCheckBoundaries(t, a, b) })
 		t.Run("b to a", func(t *testing.T) { msgCheckBoundaries(t, b, a) })
 	})
@@ -86,7 +81,7 @@ func TestDatagramBoundaries(t *testing.T) {
 // TestDatagramEmptyMessage: a datagram socket has no end of stream, so an
 // empty message is always 0, nil, with its sender.
 func TestDatagramEmptyMessage(t *testing.T) {
-	srvAddr := uds.Abstract(msgTag())
+	srvAddr := uds.Abstract(uniqTag())
 	srv := msgListenDatagram(t, nil, srvAddr)
 	cli := msgDialDatagram(t, nil, srvAddr)
 	n, err := cli.Write(nil)
@@ -168,7 +163,7 @@ func TestDatagramReplyAddrs(t *testing.T) {
 				msgCheckReplies(t, srv, cli)
 			})
 			t.Run("abstract with NUL bytes", func(t *testing.T) {
-				local := uds.Abstract("cli\x00with\x00nul\x00" + msgTag())
+				local := uds.Abstract("cli\x00with\x00nul\x00" + uniqTag())
 				cli := msgDialDatagram(t, &uds.Dialer{LocalAddr: local}, srvAddr)
 				assert.Equal(t, local.WithType(uds.Datagram), cli.LocalAddr())
 				msgCheckReplies(t, srv, cli)
@@ -241,7 +236,7 @@ func TestDatagramReplyAddrs(t *testing.T) {
 // TestDatagramUnixAddrTarget: WriteTo accepts package net's *net.UnixAddr,
 // whose "@" names are abstract.
 func TestDatagramUnixAddrTarget(t *testing.T) {
-	tag := msgTag()
+	tag := uniqTag()
 	dst := msgListenDatagram(t, nil, uds.Abstract(tag))
 	src := msgListenDatagram(t, nil, uds.Autobind())
 	_, err := src.WriteTo([]byte("via net.UnixAddr"), &net.UnixAddr{Name: "@" + tag, Net: "unixgram"})
@@ -256,24 +251,10 @@ func TestDatagramUnixAddrTarget(t *testing.T) {
 
 func TestDatagramZeroAlloc(t *testing.T) {
 	msg := msgPattern(64, 2)
-	buf := make([]byte, 128)
 
 	t.Run("pair Write+Read", func(t *testing.T) {
-		a, b, err := uds.DatagramPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
-		var failed error
-		allocs := testing.AllocsPerRun(200, func() {
-			if _, err := a.Write(msg); err != nil {
-				failed = err
-			}
-			if n, err := b.Read(buf); err != nil || n != len(msg) {
-				failed = errors.Join(failed, err, fmt.Errorf("read %d bytes", n))
-			}
-		})
-		require.NoError(t, failed)
-		assert.Equal(t, 0.0, allocs)
+		a, b := pairOf(t, uds.DatagramPair)
+		msgZeroAlloc(t, b, a.Write, b.Read, msg)
 	})
 	for name, mk := range msgServers(t) {
 		t.Run("WriteToAddr+ReadFromAddr to "+name, func(t *testing.T) {
@@ -281,35 +262,18 @@ func TestDatagramZeroAlloc(t *testing.T) {
 			dst := msgListenDatagram(t, nil, dstAddr)
 			src := msgListenDatagram(t, nil, uds.Autobind())
 			var from uds.Addr
-			var failed error
-			allocs := testing.AllocsPerRun(200, func() {
-				if _, err := src.WriteToAddr(msg, dstAddr); err != nil {
-					failed = err
-				}
-				if n, err := dst.ReadFromAddr(buf, &from); err != nil || n != len(msg) {
-					failed = errors.Join(failed, err, fmt.Errorf("read %d bytes", n))
-				}
-			})
-			require.NoError(t, failed)
+			msgZeroAlloc(t, dst,
+				func(p []byte) (int, error) { return src.WriteToAddr(p, dstAddr) },
+				func(p []byte) (int, error) { return dst.ReadFromAddr(p, &from) },
+				msg, "with a repeated sender")
 			assert.Equal(t, src.LocalAddr(), from)
-			assert.Equal(t, 0.0, allocs, "with a repeated sender")
 		})
 	}
 	t.Run("connected Write+Read", func(t *testing.T) {
-		srvAddr := uds.Abstract(msgTag())
+		srvAddr := uds.Abstract(uniqTag())
 		srv := msgListenDatagram(t, nil, srvAddr)
 		cli := msgDialDatagram(t, nil, srvAddr)
-		var failed error
-		allocs := testing.AllocsPerRun(200, func() {
-			if _, err := cli.Write(msg); err != nil {
-				failed = err
-			}
-			if n, err := srv.Read(buf); err != nil || n != len(msg) {
-				failed = errors.Join(failed, err, fmt.Errorf("read %d bytes", n))
-			}
-		})
-		require.NoError(t, failed)
-		assert.Equal(t, 0.0, allocs)
+		msgZeroAlloc(t, srv, cli.Write, srv.Read, msg)
 	})
 }
 
@@ -419,19 +383,11 @@ func TestDatagramFullReceiver(t *testing.T) {
 	}
 }
 
-// msgInode returns the inode of the file at p (not following links).
-func msgInode(t *testing.T, p string) uint64 {
-	t.Helper()
-	var st unix.Stat_t
-	require.NoError(t, unix.Lstat(p, &st))
-	return st.Ino
-}
-
 func TestDatagramPathRules(t *testing.T) {
 	t.Run("live path in use", func(t *testing.T) {
 		p := filepath.Join(mkSockDir(t), "live.sock")
 		first := msgListenDatagram(t, nil, uds.Path(p))
-		ino := msgInode(t, p)
+		ino := lstatIno(t, p)
 		_, err := uds.ListenDatagram(msgCtx(t), uds.Path(p))
 		require.Error(t, err)
 		assert.ErrorIs(t, err, uds.ErrInUse)
@@ -440,7 +396,7 @@ func TestDatagramPathRules(t *testing.T) {
 			assert.Equal(t, os.Getpid(), ie.PID)
 		}
 		assert.Contains(t, err.Error(), strconv.Itoa(os.Getpid()))
-		assert.Equal(t, ino, msgInode(t, p), "the live socket's file is untouched")
+		assert.Equal(t, ino, lstatIno(t, p), "the live socket's file is untouched")
 		// The first socket still works.
 		cli := msgDialDatagram(t, nil, uds.Path(p))
 		_, err = cli.Write([]byte("still here"))
@@ -451,11 +407,11 @@ func TestDatagramPathRules(t *testing.T) {
 		// A datagram socket bound by someone without our lock file.
 		p := filepath.Join(mkSockDir(t), "raw.sock")
 		rawSocket(t, unix.SOCK_DGRAM, &unix.SockaddrUnix{Name: p}, false)
-		ino := msgInode(t, p)
+		ino := lstatIno(t, p)
 		_, err := uds.ListenDatagram(msgCtx(t), uds.Path(p))
 		require.Error(t, err)
 		assert.ErrorIs(t, err, uds.ErrInUse)
-		assert.Equal(t, ino, msgInode(t, p))
+		assert.Equal(t, ino, lstatIno(t, p))
 	})
 	t.Run("stale reclaimed", func(t *testing.T) {
 		p := filepath.Join(mkSockDir(t), "stale.sock")
@@ -464,11 +420,11 @@ func TestDatagramPathRules(t *testing.T) {
 		// socket file cannot reuse its number.
 		keep := filepath.Join(filepath.Dir(p), "stale.keep")
 		require.NoError(t, os.Link(p, keep))
-		staleIno := msgInode(t, p)
+		staleIno := lstatIno(t, p)
 
 		c := msgListenDatagram(t, nil, uds.Path(p))
-		assert.NotEqual(t, staleIno, msgInode(t, p), "a new socket file")
-		assert.Equal(t, staleIno, msgInode(t, keep))
+		assert.NotEqual(t, staleIno, lstatIno(t, p), "a new socket file")
+		assert.Equal(t, staleIno, lstatIno(t, keep))
 		cli := msgDialDatagram(t, nil, uds.Path(p))
 		_, err := cli.Write([]byte("reclaimed"))
 		require.NoError(t, err)
@@ -530,20 +486,20 @@ func TestDatagramPathRules(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, os.Remove(p))
 		rawSocket(t, unix.SOCK_DGRAM, &unix.SockaddrUnix{Name: p}, false)
-		ino := msgInode(t, p)
+		ino := lstatIno(t, p)
 
 		require.NoError(t, c.Close())
 		fi, err := os.Lstat(p)
 		require.NoError(t, err, "Close must not remove another socket's file")
 		assert.Equal(t, os.ModeSocket, fi.Mode().Type())
-		assert.Equal(t, ino, msgInode(t, p))
+		assert.Equal(t, ino, lstatIno(t, p))
 		_, err = os.Lstat(p + ".lock")
 		assert.ErrorIs(t, err, os.ErrNotExist)
 	})
 }
 
 func TestDatagramTypes(t *testing.T) {
-	srvAddr := uds.Abstract(msgTag())
+	srvAddr := uds.Abstract(uniqTag())
 	srv := msgListenDatagram(t, nil, srvAddr)
 	assert.Nil(t, srv.RemoteAddr(), "an unconnected socket has no remote address")
 	assert.True(t, srv.RemoteAddr() == nil, "a nil interface, not a typed nil")
@@ -559,10 +515,7 @@ func TestDatagramTypes(t *testing.T) {
 	assert.IsType(t, &uds.DatagramConn{}, pc)
 	assert.Equal(t, srvAddr.WithType(uds.Datagram), cli.RemoteAddr())
 
-	a, b, err := uds.DatagramPair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
+	a, _ := pairOf(t, uds.DatagramPair)
 	assert.NotNil(t, a.RemoteAddr(), "a pair's ends are connected")
 	ra, ok := a.RemoteAddr().(uds.Addr)
 	require.True(t, ok)

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -53,22 +52,6 @@ func childDiagListen(args []string) int {
 		}
 		c.Close()
 	}
-}
-
-var diagSeq atomic.Int64
-
-// diagName returns an abstract name no other test uses.
-func diagName(prefix string) string {
-	return fmt.Sprintf("uds-diag-%s-%d-%d", prefix, os.Getpid(), diagSeq.Add(1))
-}
-
-// diagDir returns a new short directory for sockets.
-func diagDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "udsdiag")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
 
 // startTool starts an external program that runs until the test ends.
@@ -203,13 +186,13 @@ func pids(s uds.Socket) []int {
 }
 
 func TestWhoExternalListeners(t *testing.T) {
-	dir := diagDir(t)
+	dir := mkSockDir(t)
 	ncPath := filepath.Join(dir, "nc.sock")
 	socatPath := filepath.Join(dir, "socat.sock")
 	childPath := filepath.Join(dir, "child.sock")
-	socatName := diagName("socat")
-	pyName := diagName("py")
-	childName := diagName("child")
+	socatName := uniqTag() + "-socat"
+	pyName := uniqTag() + "-py"
+	childName := uniqTag() + "-child"
 
 	nc := startTool(t, "nc", "-lU", ncPath)
 	socat := startTool(t, "socat", "UNIX-LISTEN:"+socatPath+",fork", "EXEC:cat")
@@ -261,7 +244,7 @@ sys.stdin.read()
 }
 
 func TestWhoShadowedByNC(t *testing.T) {
-	path := filepath.Join(diagDir(t), "socket")
+	path := filepath.Join(mkSockDir(t), "socket")
 	a := uds.Path(path)
 	nc1 := startTool(t, "nc", "-lU", path)
 	first := waitWho(t, a, 1)
@@ -328,7 +311,7 @@ func listenerFD(t *testing.T, c syscall.Conn) int {
 }
 
 func TestWhoRenamedAndRelative(t *testing.T) {
-	dir := diagDir(t)
+	dir := mkSockDir(t)
 	orig := filepath.Join(dir, "orig.sock")
 	moved := filepath.Join(dir, "moved.sock")
 	ln, err := uds.Listen(context.Background(), uds.Path(orig))
@@ -360,7 +343,7 @@ func TestWhoRenamedAndRelative(t *testing.T) {
 	assert.False(t, socks[0].Shadowed)
 
 	// Through another name of the directory.
-	link := filepath.Join(diagDir(t), "d")
+	link := filepath.Join(mkSockDir(t), "d")
 	require.NoError(t, os.Symlink(dir, link))
 	socks, err = uds.Who(context.Background(), uds.Path(filepath.Join(link, "moved.sock")))
 	require.NoError(t, err)
@@ -391,7 +374,7 @@ func comm(t *testing.T, pid int) string {
 }
 
 func TestWhoLeavesOutAcceptedConnections(t *testing.T) {
-	path := filepath.Join(diagDir(t), "acc.sock")
+	path := filepath.Join(mkSockDir(t), "acc.sock")
 	ln, err := uds.Listen(context.Background(), uds.Path(path))
 	require.NoError(t, err)
 	defer ln.Close()
@@ -426,7 +409,7 @@ func TestWhoLeavesOutAcceptedConnections(t *testing.T) {
 }
 
 func TestAbstractNamesExact(t *testing.T) {
-	base := diagName("nul")
+	base := uniqTag() + "-nul"
 	names := []string{base, base + "\x00", base + "\x00a", base + "\x00a\x00", "\x00" + base}
 	inodes := map[string]uint64{}
 	for _, n := range names {
@@ -481,7 +464,7 @@ sys.stdin.read()
 }
 
 func TestWhoAbstractEachType(t *testing.T) {
-	name := diagName("types")
+	name := uniqTag() + "-types"
 	a := uds.Abstract(name)
 	ln, err := uds.Listen(context.Background(), a)
 	require.NoError(t, err)
@@ -571,7 +554,7 @@ func TestSocketsSocketpair(t *testing.T) {
 }
 
 func TestSocketsPendingConnections(t *testing.T) {
-	name := diagName("pending")
+	name := uniqTag() + "-pending"
 	lc := uds.ListenConfig{Backlog: 7}
 	ln, err := lc.Listen(context.Background(), uds.Abstract(name))
 	require.NoError(t, err)

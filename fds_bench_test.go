@@ -37,12 +37,7 @@ func BenchmarkFDs(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.Run("uds-ints", func(b *testing.B) {
-				w, r, err := tc.pair()
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer w.Close()
-				defer r.Close()
+				w, r := pairOf(b, tc.pair)
 				fds := []int{fd}
 				got := make([]int, 1)
 				buf := make([]byte, 8)
@@ -60,12 +55,7 @@ func BenchmarkFDs(b *testing.B) {
 					})
 			})
 			b.Run("uds-files", func(b *testing.B) {
-				w, r, err := tc.pair()
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer w.Close()
-				defer r.Close()
+				w, r := pairOf(b, tc.pair)
 				buf := make([]byte, 8)
 				fdBenchRate(b,
 					func() error { _, err := w.WriteFiles(msg, null); return err },

@@ -81,8 +81,8 @@ func fdPing(t *testing.T, a uds.Addr, accept func() (net.Conn, error)) {
 // original keeps its ownership, which SetUnlinkOnClose(false) gives up.
 func TestFileListener(t *testing.T) {
 	addrs := map[string]func(t *testing.T) uds.Addr{
-		"path":     func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(msgDir(t), "l.sock")) },
-		"abstract": func(*testing.T) uds.Addr { return uds.Abstract(msgTag() + "\x00with NUL") },
+		"path":     func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(mkSockDir(t), "l.sock")) },
+		"abstract": func(*testing.T) uds.Addr { return uds.Abstract(uniqTag() + "\x00with NUL") },
 		"autobind": func(*testing.T) uds.Addr { return uds.Autobind() },
 	}
 	for name, mk := range addrs {
@@ -136,7 +136,7 @@ func TestFileListener(t *testing.T) {
 		}
 	}
 	t.Run("SetUnlinkOnClose(true) after KeepPath", func(t *testing.T) {
-		a := uds.Path(filepath.Join(msgDir(t), "k.sock"))
+		a := uds.Path(filepath.Join(mkSockDir(t), "k.sock"))
 		lc := uds.ListenConfig{KeepPath: true}
 		ln, err := lc.Listen(msgCtx(t), a)
 		require.NoError(t, err)
@@ -150,12 +150,12 @@ func TestFileListener(t *testing.T) {
 // keep their exact addresses and work; a rebuilt datagram socket never
 // removes the path.
 func TestFileConns(t *testing.T) {
-	dir := msgDir(t)
+	dir := mkSockDir(t)
 	t.Run("stream", func(t *testing.T) {
 		ln, err := uds.Listen(msgCtx(t), uds.Path(filepath.Join(dir, "s.sock")))
 		require.NoError(t, err)
 		defer ln.Close()
-		d := uds.Dialer{LocalAddr: uds.Abstract(msgTag())}
+		d := uds.Dialer{LocalAddr: uds.Abstract(uniqTag())}
 		cli, err := d.Dial(msgCtx(t), ln.Addr().(uds.Addr))
 		require.NoError(t, err)
 		defer cli.Close()
@@ -186,7 +186,7 @@ func TestFileConns(t *testing.T) {
 		}
 	})
 	t.Run("seqpacket", func(t *testing.T) {
-		cli, srv, _ := msgSeqPacketConnect(t, uds.Abstract(msgTag()))
+		cli, srv, _ := msgSeqPacketConnect(t, uds.Abstract(uniqTag()))
 		for _, orig := range []*uds.SeqPacketConn{cli, srv} {
 			f, err := orig.File()
 			require.NoError(t, err)
@@ -233,7 +233,7 @@ func TestFileConns(t *testing.T) {
 		assert.True(t, fdExists(a.Name()), "SetUnlinkOnClose(false) keeps the path")
 	})
 	t.Run("datagram connected", func(t *testing.T) {
-		srvAddr := uds.Abstract(msgTag())
+		srvAddr := uds.Abstract(uniqTag())
 		srv := msgListenDatagram(t, nil, srvAddr)
 		orig := msgDialDatagram(t, nil, srvAddr)
 		f, err := orig.File()
@@ -258,17 +258,14 @@ func TestFileConns(t *testing.T) {
 // TestFileWrongKind: the constructors refuse descriptors of the wrong kind,
 // name what they got, and leak nothing.
 func TestFileWrongKind(t *testing.T) {
-	dir := msgDir(t)
-	ln, err := uds.Listen(msgCtx(t), uds.Abstract(msgTag()))
+	dir := mkSockDir(t)
+	ln, err := uds.Listen(msgCtx(t), uds.Abstract(uniqTag()))
 	require.NoError(t, err)
 	defer ln.Close()
-	spl, err := uds.ListenSeqPacket(msgCtx(t), uds.Abstract(msgTag()))
+	spl, err := uds.ListenSeqPacket(msgCtx(t), uds.Abstract(uniqTag()))
 	require.NoError(t, err)
 	defer spl.Close()
-	a, b, err := uds.Pair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
+	a, _ := pairOf(t, uds.Pair)
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer tl.Close()
@@ -310,7 +307,7 @@ func TestFileWrongKind(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := fdCount(t)
+			before := openFDCount(t)
 			err := c.build(c.f)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.want)
@@ -319,7 +316,7 @@ func TestFileWrongKind(t *testing.T) {
 			if strings.Contains(c.name, "TCP") || strings.Contains(c.name, "regular") {
 				assert.ErrorIs(t, err, uds.ErrNotSocket)
 			}
-			assert.Equal(t, before, fdCount(t), "nothing leaked")
+			assert.Equal(t, before, openFDCount(t), "nothing leaked")
 		})
 	}
 }
@@ -420,21 +417,18 @@ func childFDsRebuild([]string) int {
 // socket sent to another process come back to life there with their exact
 // addresses and types, and work; the child's Close removes no path.
 func TestFileSocketsToAnotherProcess(t *testing.T) {
-	dir := msgDir(t)
+	dir := mkSockDir(t)
 	ln, err := uds.Listen(msgCtx(t), uds.Path(filepath.Join(dir, "stream.sock")))
 	require.NoError(t, err)
 	defer ln.Close()
-	spl, err := uds.ListenSeqPacket(msgCtx(t), uds.Abstract(msgTag()+"\x00\x01spl"))
+	spl, err := uds.ListenSeqPacket(msgCtx(t), uds.Abstract(uniqTag()+"\x00\x01spl"))
 	require.NoError(t, err)
 	defer spl.Close()
-	myConn, theirConn, err := uds.Pair()
-	require.NoError(t, err)
-	defer myConn.Close()
-	defer theirConn.Close()
-	mySP, theirSP, _ := msgSeqPacketConnect(t, uds.Abstract(msgTag()))
+	myConn, theirConn := pairOf(t, uds.Pair)
+	mySP, theirSP, _ := msgSeqPacketConnect(t, uds.Abstract(uniqTag()))
 	dgAddr := uds.Path(filepath.Join(dir, "dgram.sock"))
 	dg := msgListenDatagram(t, nil, dgAddr)
-	sink := msgListenDatagram(t, nil, uds.Abstract(msgTag()+"-sink"))
+	sink := msgListenDatagram(t, nil, uds.Abstract(uniqTag()+"-sink"))
 
 	carrier, childEnd, err := uds.PairFiles(uds.SeqPacket)
 	require.NoError(t, err)

@@ -65,13 +65,10 @@ type fdPairCase struct {
 func fdPairs() []fdPairCase {
 	return []fdPairCase{
 		{"stream pair", uds.Stream, func(t *testing.T) (fdEnd, fdEnd) {
-			a, b, err := uds.Pair()
-			require.NoError(t, err)
-			t.Cleanup(func() { a.Close(); b.Close() })
-			return a, b
+			return pairOf(t, uds.Pair)
 		}},
 		{"stream accepted", uds.Stream, func(t *testing.T) (fdEnd, fdEnd) {
-			ln, err := uds.Listen(context.Background(), uds.Abstract(msgTag()))
+			ln, err := uds.Listen(context.Background(), uds.Abstract(uniqTag()))
 			require.NoError(t, err)
 			defer ln.Close()
 			cli, err := uds.Dial(context.Background(), ln.Addr().(uds.Addr))
@@ -82,16 +79,10 @@ func fdPairs() []fdPairCase {
 			return cli, srv
 		}},
 		{"seqpacket pair", uds.SeqPacket, func(t *testing.T) (fdEnd, fdEnd) {
-			a, b, err := uds.SeqPacketPair()
-			require.NoError(t, err)
-			t.Cleanup(func() { a.Close(); b.Close() })
-			return a, b
+			return pairOf(t, uds.SeqPacketPair)
 		}},
 		{"datagram pair", uds.Datagram, func(t *testing.T) (fdEnd, fdEnd) {
-			a, b, err := uds.DatagramPair()
-			require.NoError(t, err)
-			t.Cleanup(func() { a.Close(); b.Close() })
-			return a, b
+			return pairOf(t, uds.DatagramPair)
 		}},
 		{"net.UnixConn stream", uds.Stream, fdNetPair(unix.SOCK_STREAM)},
 		{"net.UnixConn seqpacket", uds.SeqPacket, fdNetPair(unix.SOCK_SEQPACKET)},
@@ -114,14 +105,6 @@ func fdNetPair(typ int) func(t *testing.T) (fdEnd, fdEnd) {
 		t.Cleanup(func() { ends[0].Close(); ends[1].Close() })
 		return ends[0], ends[1]
 	}
-}
-
-// fdCount is the number of descriptors open in this process.
-func fdCount(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	require.NoError(t, err)
-	return len(ents)
 }
 
 // fdFiles returns n distinct open files: temporary files holding "file i".
@@ -232,7 +215,7 @@ func TestFilesNoLeaks(t *testing.T) {
 			ints := fdInts(files)
 			buf := make([]byte, 64)
 			fds := make([]int, 4)
-			before := fdCount(t)
+			before := openFDCount(t)
 			for i := range rounds {
 				_, err := a.WriteFiles([]byte("three"), files[:3]...)
 				require.NoError(t, err)
@@ -271,7 +254,7 @@ func TestFilesNoLeaks(t *testing.T) {
 				require.Equal(t, "none", string(buf[:n]))
 				require.Nil(t, got)
 			}
-			assert.Equal(t, before, fdCount(t), "descriptors open before and after %d rounds", rounds)
+			assert.Equal(t, before, openFDCount(t), "descriptors open before and after %d rounds", rounds)
 		})
 	}
 }
@@ -279,12 +262,9 @@ func TestFilesNoLeaks(t *testing.T) {
 // TestFilesTruncationError: the error names what happened and wraps
 // ErrTruncated inside a *net.OpError.
 func TestFilesTruncationError(t *testing.T) {
-	a, b, err := uds.SeqPacketPair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
+	a, b := pairOf(t, uds.SeqPacketPair)
 	files := fdFiles(t, 4)
-	_, err = a.WriteFiles([]byte("x"), files...)
+	_, err := a.WriteFiles([]byte("x"), files...)
 	require.NoError(t, err)
 	_, _, err = b.ReadFiles(make([]byte, 4), 2)
 	var oe *net.OpError
@@ -294,7 +274,7 @@ func TestFilesTruncationError(t *testing.T) {
 
 	// A message longer than the buffer: the bytes' truncation, and the
 	// files closed too.
-	before := fdCount(t)
+	before := openFDCount(t)
 	_, err = a.WriteFiles([]byte("too long"), files...)
 	require.NoError(t, err)
 	n, got, err := b.ReadFiles(make([]byte, 3), 4)
@@ -303,19 +283,16 @@ func TestFilesTruncationError(t *testing.T) {
 	assert.Equal(t, 8, te.Len)
 	assert.Equal(t, 3, n)
 	assert.Nil(t, got)
-	assert.Equal(t, before, fdCount(t))
+	assert.Equal(t, before, openFDCount(t))
 }
 
 // TestFilesStreamFraming: after a truncation on a stream, the bytes that
 // came with the descriptors were returned and the next read continues where
 // they ended.
 func TestFilesStreamFraming(t *testing.T) {
-	a, b, err := uds.Pair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
+	a, b := pairOf(t, uds.Pair)
 	files := fdFiles(t, 4)
-	_, err = a.WriteFiles([]byte("head"), files...)
+	_, err := a.WriteFiles([]byte("head"), files...)
 	require.NoError(t, err)
 	_, err = a.Write([]byte("tail"))
 	require.NoError(t, err)
@@ -356,7 +333,7 @@ func TestFilesTooMany(t *testing.T) {
 			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 			require.NoError(t, b.SetReadDeadline(time.Time{}))
 
-			before := fdCount(t)
+			before := openFDCount(t)
 			_, err = a.WriteFiles([]byte("max"), files[:uds.MaxFilesPerMessage]...)
 			require.NoError(t, err)
 			buf := make([]byte, 8)
@@ -369,7 +346,7 @@ func TestFilesTooMany(t *testing.T) {
 			assert.Equal(t, "max", string(buf[:n]))
 			assert.Len(t, got, uds.MaxFilesPerMessage)
 			fdCloseAll(got)
-			assert.Equal(t, before, fdCount(t))
+			assert.Equal(t, before, openFDCount(t))
 		})
 	}
 }
@@ -468,10 +445,7 @@ func TestFilesStreamEmptyPayload(t *testing.T) {
 // TestFilesStreamLargePayload: on a stream the whole payload is written,
 // as Write does, even when it is larger than the socket buffer.
 func TestFilesStreamLargePayload(t *testing.T) {
-	a, b, err := uds.Pair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
+	a, b := pairOf(t, uds.Pair)
 	files := fdFiles(t, 1)
 	payload := msgPattern(4<<20, 3)
 	done := make(chan error, 1)
@@ -518,9 +492,9 @@ func TestFilesEOF(t *testing.T) {
 // TestFilesDatagramAddresses: WriteFilesTo and ReadFilesFrom between bound,
 // unconnected sockets carry the sender's exact address.
 func TestFilesDatagramAddresses(t *testing.T) {
-	srvAddr := uds.Abstract(msgTag() + "\x00srv")
+	srvAddr := uds.Abstract(uniqTag() + "\x00srv")
 	srv := msgListenDatagram(t, nil, srvAddr)
-	cli := msgListenDatagram(t, nil, uds.Path(filepath.Join(msgDir(t), "cli.sock")))
+	cli := msgListenDatagram(t, nil, uds.Path(filepath.Join(mkSockDir(t), "cli.sock")))
 	files := fdFiles(t, 2)
 	_, err := cli.WriteFilesTo([]byte("to srv"), srvAddr, files...)
 	require.NoError(t, err)
@@ -552,10 +526,7 @@ func TestFilesDatagramAddresses(t *testing.T) {
 // TestFilesUnexpectedPIDFD: a PIDFD the kernel attaches (SO_PASSPIDFD) is
 // closed when reading files, which does not ask for credentials.
 func TestFilesUnexpectedPIDFD(t *testing.T) {
-	a, b, err := uds.SeqPacketPair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
+	a, b := pairOf(t, uds.SeqPacketPair)
 	if err := uds.PassCred(b, true); err != nil {
 		if errors.Is(err, uds.ErrUnsupported) {
 			t.Skip("no SO_PASSPIDFD:", err)
@@ -564,16 +535,16 @@ func TestFilesUnexpectedPIDFD(t *testing.T) {
 	}
 	files := fdFiles(t, 1)
 	buf := make([]byte, 8)
-	before := fdCount(t)
+	before := openFDCount(t)
 	for range 200 {
-		_, err = a.WriteFiles([]byte("x"), files...)
+		_, err := a.WriteFiles([]byte("x"), files...)
 		require.NoError(t, err)
 		_, got, err := b.ReadFiles(buf, 1)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		got[0].Close()
 	}
-	assert.Equal(t, before, fdCount(t), "PIDFDs attached to messages are closed")
+	assert.Equal(t, before, openFDCount(t), "PIDFDs attached to messages are closed")
 }
 
 // TestFilesZeroAlloc: passing descriptors allocates nothing on the uds
@@ -630,7 +601,7 @@ func TestFilesZeroAlloc(t *testing.T) {
 		})
 	}
 	t.Run("datagram ReadFDsFrom", func(t *testing.T) {
-		srvAddr := uds.Abstract(msgTag())
+		srvAddr := uds.Abstract(uniqTag())
 		srv := msgListenDatagram(t, nil, srvAddr)
 		cli := msgListenDatagram(t, nil, uds.Autobind())
 		var from uds.Addr
@@ -671,10 +642,7 @@ func TestRefuseFiles(t *testing.T) {
 		assert.Nil(t, got)
 	}
 	t.Run("RefuseFiles on a pair", func(t *testing.T) {
-		a, b, err := uds.SeqPacketPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
+		a, b := pairOf(t, uds.SeqPacketPair)
 		if err := uds.RefuseFiles(b); errors.Is(err, uds.ErrUnsupported) {
 			t.Skip("kernel without SO_PASSRIGHTS:", err)
 		} else {
@@ -682,7 +650,7 @@ func TestRefuseFiles(t *testing.T) {
 		}
 		check(t, a, b)
 		// The other direction is unaffected.
-		_, err = b.WriteFiles([]byte("back"), files...)
+		_, err := b.WriteFiles([]byte("back"), files...)
 		require.NoError(t, err)
 		_, got, err := a.ReadFiles(make([]byte, 8), 1)
 		require.NoError(t, err)
@@ -690,7 +658,7 @@ func TestRefuseFiles(t *testing.T) {
 	})
 	t.Run("ListenConfig.RefuseFiles, accepted connections inherit it", func(t *testing.T) {
 		lc := uds.ListenConfig{RefuseFiles: true}
-		ln, err := lc.Listen(context.Background(), uds.Path(filepath.Join(msgDir(t), "s.sock")))
+		ln, err := lc.Listen(context.Background(), uds.Path(filepath.Join(mkSockDir(t), "s.sock")))
 		if errors.Is(err, uds.ErrUnsupported) {
 			t.Skip("kernel without SO_PASSRIGHTS:", err)
 		}
@@ -706,7 +674,7 @@ func TestRefuseFiles(t *testing.T) {
 	})
 	t.Run("ListenConfig.RefuseFiles on a datagram socket", func(t *testing.T) {
 		lc := uds.ListenConfig{RefuseFiles: true}
-		addr := uds.Abstract(msgTag())
+		addr := uds.Abstract(uniqTag())
 		srv, err := lc.ListenDatagram(context.Background(), addr)
 		if errors.Is(err, uds.ErrUnsupported) {
 			t.Skip("kernel without SO_PASSRIGHTS:", err)
@@ -844,7 +812,7 @@ func fdCountFree() int {
 // did arrive are closed (the freed slots are free again), the connection
 // stays in step, and the child ends with the descriptors it began with.
 func TestFilesRlimitTruncation(t *testing.T) {
-	prlimit := msgRequireTool(t, "prlimit")
+	prlimit := requireTool(t, "prlimit")
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
@@ -906,7 +874,7 @@ func TestFilesRlimitTruncation(t *testing.T) {
 // here once the child has it); wait returns the script's standard output.
 func fdPython(t *testing.T, sock *os.File, script string) (wait func() string) {
 	t.Helper()
-	py := msgRequireTool(t, "python3")
+	py := requireTool(t, "python3")
 	cmd := exec.Command(py, "-c", script)
 	cmd.ExtraFiles = []*os.File{sock}
 	var stdout, stderr msgSyncBuffer
@@ -1061,7 +1029,7 @@ print(json.dumps(res))
 // connected TCP socket over its standard output; uds receives it and talks
 // TCP through it.
 func TestFilesNetcatSender(t *testing.T) {
-	nc := msgRequireTool(t, "nc")
+	nc := requireTool(t, "nc")
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer tl.Close()

@@ -155,13 +155,13 @@ func childHandoffNew(args []string) int {
 // old one exits without removing the socket file, and the new one's Close
 // removes nothing either (it did not create the file).
 func TestHandoff(t *testing.T) {
-	dir := msgDir(t)
+	dir := mkSockDir(t)
 	path := filepath.Join(dir, "srv.sock")
 	ctlPath := filepath.Join(dir, "ctl.sock")
 	old := childproc.Start(t, childproc.Options{}, roleHandoffOld, path, ctlPath)
 	oldPID, err := strconv.Atoi(old.WaitReady())
 	require.NoError(t, err)
-	inode := msgInode(t, path)
+	inode := lstatIno(t, path)
 
 	const workers, perWorker = 4, 500
 	const pause = 4 * time.Millisecond // 500 × ~4ms ≈ 2s per worker
@@ -200,7 +200,7 @@ func TestHandoff(t *testing.T) {
 	require.True(t, strings.HasPrefix(handedOff, "HANDED-OFF "), handedOff)
 	require.Equal(t, 0, old.Wait(10*time.Second), old.Stderr())
 	handoffAt := time.Since(start)
-	assert.Equal(t, inode, msgInode(t, path), "the old process exited without removing the socket file")
+	assert.Equal(t, inode, lstatIno(t, path), "the old process exited without removing the socket file")
 	assert.False(t, fdExists(path+".lock"), "the old process released its lock")
 
 	wg.Wait()
@@ -217,7 +217,7 @@ func TestHandoff(t *testing.T) {
 	closed := newer.Line(10 * time.Second)
 	require.True(t, strings.HasPrefix(closed, "CLOSED "), closed)
 	require.Equal(t, 0, newer.Wait(10*time.Second), newer.Stderr())
-	assert.Equal(t, inode, msgInode(t, path), "the new process's Close removes nothing it did not create")
+	assert.Equal(t, inode, lstatIno(t, path), "the new process's Close removes nothing it did not create")
 
 	// The file is now stale, and the next server reclaims it.
 	ln, err := uds.Listen(msgCtx(t), uds.Path(path))
@@ -254,7 +254,7 @@ func handoffRequest(a uds.Addr, id string) (int, error) {
 // the socket, the same client fails at once, so the handoff test would see
 // any gap.
 func TestHandoffRefusedWithoutListener(t *testing.T) {
-	path := filepath.Join(msgDir(t), "gone.sock")
+	path := filepath.Join(mkSockDir(t), "gone.sock")
 	ln, err := uds.Listen(msgCtx(t), uds.Path(path))
 	require.NoError(t, err)
 	ln.SetUnlinkOnClose(false)

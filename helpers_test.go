@@ -42,11 +42,6 @@ func longSockDir(t testing.TB) string {
 	return dir
 }
 
-// procDir and msgDir are mkSockDir; the names are kept for the tests that
-// use them.
-func procDir(t testing.TB) string { t.Helper(); return mkSockDir(t) }
-func msgDir(t testing.TB) string  { t.Helper(); return mkSockDir(t) }
-
 var uniqSeq atomic.Uint64
 
 // uniqTag returns a string unique to this process and call, so that
@@ -70,12 +65,6 @@ func requireTool(t testing.TB, name string) string {
 	return p
 }
 
-// msgRequireTool is requireTool; the name is kept for the tests that use it.
-func msgRequireTool(t testing.TB, name string) string {
-	t.Helper()
-	return requireTool(t, name)
-}
-
 // requireRoot skips the test unless it runs as root (it runs children as
 // uid 65534, sends others' credentials or changes socket ownership).
 func requireRoot(t testing.TB) {
@@ -83,12 +72,6 @@ func requireRoot(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the test runs children as another user, sends others' credentials or changes socket ownership")
 	}
-}
-
-// credRequireRoot is requireRoot; the name is kept for the tests that use it.
-func credRequireRoot(t testing.TB) {
-	t.Helper()
-	requireRoot(t)
 }
 
 // openFDCount counts this process's open descriptors.
@@ -99,10 +82,12 @@ func openFDCount(t testing.TB) int {
 	return len(ents)
 }
 
-// credFDCount is openFDCount; the name is kept for the tests that use it.
-func credFDCount(t testing.TB) int {
+// lstatIno returns the inode of the file at path (not following links).
+func lstatIno(t testing.TB, path string) uint64 {
 	t.Helper()
-	return openFDCount(t)
+	var st unix.Stat_t
+	require.NoError(t, unix.Lstat(path, &st), "lstat %s", path)
+	return st.Ino
 }
 
 // rawSock is a Unix socket made with x/sys, bypassing the package.
@@ -147,6 +132,17 @@ func acceptWithin[C io.Closer](t testing.TB, ln interface{ SetDeadline(time.Time
 	require.NoError(t, err)
 	msgClose(t, c)
 	return c
+}
+
+// pairOf calls mk (uds.Pair, uds.SeqPacketPair, uds.DatagramPair, ...) and
+// returns its two ends, closed when the test ends. A test may close an end
+// earlier: the second Close's error is ignored.
+func pairOf[C io.Closer](t testing.TB, mk func() (C, C, error)) (C, C) {
+	t.Helper()
+	a, b, err := mk()
+	require.NoError(t, err)
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
 }
 
 // msgSyncBuffer is a bytes.Buffer safe for one writer and other readers.

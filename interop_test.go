@@ -119,7 +119,7 @@ func TestInteropSocatSeqPacketListen(t *testing.T) {
 			return uds.Path(p), "UNIX-LISTEN:" + p + ",type=5"
 		},
 		"ABSTRACT-LISTEN": func(t *testing.T) (uds.Addr, string) {
-			name := msgTag() + "-socat-spl"
+			name := uniqTag() + "-socat-spl"
 			return uds.Abstract(name), "ABSTRACT-LISTEN:" + name + ",type=5"
 		},
 	}
@@ -164,8 +164,8 @@ func TestInteropSocatDatagram(t *testing.T) {
 			},
 			{
 				"ABSTRACT-SENDTO",
-				func(*testing.T) uds.Addr { return uds.Abstract(msgTag() + "-dg-srv") },
-				func(*testing.T) uds.Addr { return uds.Abstract(msgTag() + "-dg-socat") },
+				func(*testing.T) uds.Addr { return uds.Abstract(uniqTag() + "-dg-srv") },
+				func(*testing.T) uds.Addr { return uds.Abstract(uniqTag() + "-dg-socat") },
 				func(srv, bound uds.Addr) string { return "ABSTRACT-SENDTO:" + srv.Name() + ",bind=" + bound.Name() },
 			},
 		} {
@@ -200,7 +200,7 @@ func TestInteropSocatDatagram(t *testing.T) {
 				return uds.Path(p), "UNIX-RECV:" + p
 			}},
 			{"ABSTRACT-RECV", func(t *testing.T) (uds.Addr, string) {
-				name := msgTag() + "-dg-recv"
+				name := uniqTag() + "-dg-recv"
 				return uds.Abstract(name), "ABSTRACT-RECV:" + name
 			}},
 		} {

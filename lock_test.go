@@ -60,7 +60,7 @@ func requireHeldBy(t *testing.T, err error, pid int) {
 }
 
 func TestLockHolderKilled(t *testing.T) {
-	name := diagName("lock")
+	name := uniqTag() + "-lock"
 	holder := childproc.Start(t, childproc.Options{}, roleLockHold, "abstract", name)
 	holder.WaitReady()
 
@@ -95,7 +95,7 @@ func TestLockHolderKilled(t *testing.T) {
 }
 
 func TestLockRacingTakers(t *testing.T) {
-	name := diagName("race")
+	name := uniqTag() + "-race"
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var won []*uds.InstanceLock
@@ -122,7 +122,7 @@ func TestLockRacingTakers(t *testing.T) {
 func TestLockSquatter(t *testing.T) {
 	// A socket bound to the name that does not listen (a squatter, or a
 	// holder between bind and listen) is found through sock_diag.
-	name := diagName("squat")
+	name := uniqTag() + "-squat"
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	require.NoError(t, err)
 	defer unix.Close(fd)
@@ -137,7 +137,7 @@ func TestLockSquatter(t *testing.T) {
 	dg, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	require.NoError(t, err)
 	defer unix.Close(dg)
-	other := diagName("squat-dgram")
+	other := uniqTag() + "-squat-dgram"
 	require.NoError(t, unix.Bind(dg, &unix.SockaddrUnix{Name: "@" + other}))
 	l, err := uds.Lock(context.Background(), other)
 	require.NoError(t, err)
@@ -145,7 +145,7 @@ func TestLockSquatter(t *testing.T) {
 }
 
 func TestLockExactName(t *testing.T) {
-	name := diagName("exact") + "\x00x"
+	name := uniqTag() + "-exact\x00x"
 	l, err := uds.Lock(context.Background(), name)
 	require.NoError(t, err)
 	defer l.Unlock()
@@ -157,17 +157,17 @@ func TestLockExactName(t *testing.T) {
 	assert.ErrorIs(t, err, uds.ErrInvalidAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = uds.Lock(ctx, diagName("cancelled"))
+	_, err = uds.Lock(ctx, uniqTag()+"-cancelled")
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
 func TestLockNotInherited(t *testing.T) {
 	// The lock's socket is close-on-exec: a child process does not keep the
 	// name bound after the holder releases it.
-	name := diagName("cloexec")
+	name := uniqTag() + "-cloexec"
 	l, err := uds.Lock(context.Background(), name)
 	require.NoError(t, err)
-	child := childproc.Start(t, childproc.Options{}, roleLockHold, "file", filepath.Join(diagDir(t), "unrelated"))
+	child := childproc.Start(t, childproc.Options{}, roleLockHold, "file", filepath.Join(mkSockDir(t), "unrelated"))
 	child.WaitReady()
 	require.NoError(t, l.Unlock())
 	l, err = uds.Lock(context.Background(), name)
@@ -176,7 +176,7 @@ func TestLockNotInherited(t *testing.T) {
 }
 
 func TestLockFileHolderKilled(t *testing.T) {
-	path := filepath.Join(diagDir(t), "app.lock")
+	path := filepath.Join(mkSockDir(t), "app.lock")
 	holder := childproc.Start(t, childproc.Options{}, roleLockHold, "file", path)
 	holder.WaitReady()
 	data, err := os.ReadFile(path)
@@ -209,7 +209,7 @@ func TestLockFileHolderKilled(t *testing.T) {
 }
 
 func TestLockFileKeepsContents(t *testing.T) {
-	dir := diagDir(t)
+	dir := mkSockDir(t)
 	path := filepath.Join(dir, "script.sh")
 	content := "#!/bin/sh\necho hi\n"
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o755))
@@ -242,7 +242,7 @@ func TestLockFileOtherUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run a holder as another user")
 	}
-	dir := diagDir(t)
+	dir := mkSockDir(t)
 	require.NoError(t, os.Chmod(dir, 0o777))
 	path := filepath.Join(dir, "shared.lock")
 	holder := childproc.Start(t, childproc.Options{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}, roleLockHold, "file", path)

@@ -54,13 +54,13 @@ func BenchmarkMsg(b *testing.B) {
 
 	b.Run("dgram-sendto-64B", func(b *testing.B) {
 		b.Run("uds", func(b *testing.B) {
-			rAddr := uds.Abstract(msgTag() + "-bench-r")
+			rAddr := uds.Abstract(uniqTag() + "-bench-r")
 			r, err := uds.ListenDatagram(msgCtx(b), rAddr)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer r.Close()
-			w, err := uds.ListenDatagram(msgCtx(b), uds.Abstract(msgTag()+"-bench-w"))
+			w, err := uds.ListenDatagram(msgCtx(b), uds.Abstract(uniqTag()+"-bench-w"))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -71,13 +71,13 @@ func BenchmarkMsg(b *testing.B) {
 				func(p []byte) (int, error) { return r.ReadFromAddr(p, &from) })
 		})
 		b.Run("std", func(b *testing.B) {
-			rAddr := &net.UnixAddr{Name: "@" + msgTag() + "-bench-r", Net: "unixgram"}
+			rAddr := &net.UnixAddr{Name: "@" + uniqTag() + "-bench-r", Net: "unixgram"}
 			r, err := net.ListenUnixgram("unixgram", rAddr)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer r.Close()
-			w, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: "@" + msgTag() + "-bench-w", Net: "unixgram"})
+			w, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: "@" + uniqTag() + "-bench-w", Net: "unixgram"})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -186,25 +186,14 @@ func msgBenchSync(b *testing.B, size int, write, read func([]byte) (int, error))
 // package net's semantics.
 func udsMsgPair(b *testing.B, typ int, zeroEOF bool) (w, r msgEnd) {
 	b.Helper()
-	var err error
-	if typ == syscall.SOCK_SEQPACKET {
-		var sw, sr *uds.SeqPacketConn
-		if sw, sr, err = uds.SeqPacketPair(); err == nil {
-			w, r = sw, sr
-			b.Cleanup(func() { sw.Close(); sr.Close() })
-			if zeroEOF {
-				err = sr.SetZeroReadIsEOF(true)
-			}
-		}
-	} else {
-		var dw, dr *uds.DatagramConn
-		if dw, dr, err = uds.DatagramPair(); err == nil {
-			w, r = dw, dr
-			b.Cleanup(func() { dw.Close(); dr.Close() })
+	if typ != syscall.SOCK_SEQPACKET {
+		return pairOf(b, uds.DatagramPair)
+	}
+	sw, sr := pairOf(b, uds.SeqPacketPair)
+	if zeroEOF {
+		if err := sr.SetZeroReadIsEOF(true); err != nil {
+			b.Fatal(err)
 		}
 	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	return w, r
+	return sw, sr
 }

@@ -90,7 +90,7 @@ func TestMessageInteropSocatSeqPacket(t *testing.T) {
 			return uds.Path(p), "UNIX-CONNECT:" + p + ",type=5"
 		},
 		"ABSTRACT-CONNECT": func(t *testing.T) (uds.Addr, string) {
-			name := msgTag() + "-socat"
+			name := uniqTag() + "-socat"
 			return uds.Abstract(name), "ABSTRACT-CONNECT:" + name + ",type=5"
 		},
 	}
@@ -174,7 +174,7 @@ s.close()
 `
 	for name, a := range map[string]uds.Addr{
 		"path":     uds.Path(filepath.Join(mkSockDir(t), "py.sock")),
-		"abstract": uds.Abstract(msgTag() + "-py"),
+		"abstract": uds.Abstract(uniqTag() + "-py"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			ln, err := uds.ListenSeqPacket(msgCtx(t), a)
@@ -229,11 +229,11 @@ print('name', s.getsockname().hex(), repr(s.getsockname()), flush=True)
 `
 	for srvName, srvAddr := range map[string]uds.Addr{
 		"path server":     uds.Path(filepath.Join(mkSockDir(t), "pydg.sock")),
-		"abstract server": uds.Abstract(msgTag() + "-pydg"),
+		"abstract server": uds.Abstract(uniqTag() + "-pydg"),
 	} {
 		t.Run(srvName, func(t *testing.T) {
 			srv := msgListenDatagram(t, nil, srvAddr)
-			clientName := "\x00py\x00name-" + msgTag() // as the kernel sees it
+			clientName := "\x00py\x00name-" + uniqTag() // as the kernel sees it
 			arg := srvAddr.Name()
 			if srvAddr.Kind() == uds.KindAbstract {
 				arg = "@" + srvAddr.Name()

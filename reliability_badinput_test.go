@@ -179,7 +179,7 @@ func TestReliabilityBadInput(t *testing.T) {
 	rounds := relSize(1, 100)
 	cases := relBadCases()
 	failed := map[string]bool{}
-	fdsBefore := fdCount(t)
+	fdsBefore := openFDCount(t)
 	goroutinesBefore := runtime.NumGoroutine()
 	start := time.Now()
 	for round := 0; round < rounds; round++ {
@@ -195,11 +195,8 @@ func TestReliabilityBadInput(t *testing.T) {
 	}
 	// Empty batches are no error: they return at once and consume nothing.
 	t.Run("ReadBatch empty", func(t *testing.T) {
-		a, b, err := uds.DatagramPair()
-		require.NoError(t, err)
-		defer a.Close()
-		defer b.Close()
-		_, err = a.Write([]byte("queued"))
+		a, b := pairOf(t, uds.DatagramPair)
+		_, err := a.Write([]byte("queued"))
 		require.NoError(t, err)
 		for _, ms := range [][]uds.Message{nil, {}} {
 			require.NoError(t, b.SetReadDeadline(time.Now().Add(time.Second)))
@@ -207,10 +204,7 @@ func TestReliabilityBadInput(t *testing.T) {
 			assert.NoError(t, err)
 			assert.Zero(t, n)
 		}
-		sa, sb, err := uds.SeqPacketPair()
-		require.NoError(t, err)
-		defer sa.Close()
-		defer sb.Close()
+		_, sb := pairOf(t, uds.SeqPacketPair)
 		n, err := sb.ReadBatch(nil)
 		assert.NoError(t, err)
 		assert.Zero(t, n)
@@ -230,7 +224,7 @@ func TestReliabilityBadInput(t *testing.T) {
 		assert.Zero(t, ms[0].N)
 	})
 	// Nothing accumulates over the rounds.
-	assert.Equal(t, fdsBefore, fdCount(t), "descriptors after %d rounds", rounds)
+	assert.Equal(t, fdsBefore, openFDCount(t), "descriptors after %d rounds", rounds)
 	deadline := time.Now().Add(2 * time.Second)
 	for runtime.NumGoroutine() > goroutinesBefore+2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -242,7 +236,7 @@ func TestReliabilityBadInput(t *testing.T) {
 	}
 	sort.Strings(bad)
 	relReport(t, "bad input", "%d malformed calls (plus empty batches) x %d rounds: %d without a clear error or with a change (%s); descriptors %d before, %d after; %v",
-		len(cases), rounds, len(bad), strings.Join(bad, ", "), fdsBefore, fdCount(t), time.Since(start).Round(time.Millisecond))
+		len(cases), rounds, len(bad), strings.Join(bad, ", "), fdsBefore, openFDCount(t), time.Since(start).Round(time.Millisecond))
 }
 
 func relBadOne(t *testing.T, c relBadCase) {
@@ -252,10 +246,7 @@ func relBadOne(t *testing.T, c relBadCase) {
 	defer file.Close()
 	_, err = file.WriteString("precious")
 	require.NoError(t, err)
-	a, b, err := uds.DatagramPair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
+	a, b := pairOf(t, uds.DatagramPair)
 	e := &relBadEnv{dir: dir, a: a, b: b, file: file}
 	if c.kind == "recv" {
 		_, err := a.WriteFiles([]byte("queued"), file)

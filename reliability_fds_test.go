@@ -67,7 +67,7 @@ func relFDsInProcess(t *testing.T) {
 	const nOps = 8
 	var ops [nOps]int
 	var ctrunc, truncated, ok int
-	before := fdCount(t)
+	before := openFDCount(t)
 	start := time.Now()
 	for i := 0; i < iterations; i++ {
 		e := ends[i%len(ends)]
@@ -175,10 +175,10 @@ func relFDsInProcess(t *testing.T) {
 		}
 		ops[op]++
 		if i%1000 == 999 {
-			require.Equal(t, before, fdCount(t), "descriptors open after %d iterations", i+1)
+			require.Equal(t, before, openFDCount(t), "descriptors open after %d iterations", i+1)
 		}
 	}
-	leaked := fdCount(t) - before
+	leaked := openFDCount(t) - before
 	assert.Zero(t, leaked, "descriptors leaked")
 	relReport(t, "descriptor leaks", "in process: %d send/receive iterations over %d kinds of connection (ops %v: all wanted, over the maximum, forced MSG_CTRUNC with 200 descriptors, raw slice, plain Read, long message, ReadBatch, files without data): %d delivered, %d ErrTruncated, %d MSG_CTRUNC; %d descriptors leaked (/proc/self/fd %d before, %d after); %v",
 		iterations, len(ends), ops, ok, truncated, ctrunc, leaked, before, before+leaked, time.Since(start).Round(time.Millisecond))
@@ -271,7 +271,7 @@ func childRelFDsRlimit(args []string) int {
 }
 
 func relFDsRlimit(t *testing.T) {
-	prlimit := msgRequireTool(t, "prlimit")
+	prlimit := requireTool(t, "prlimit")
 	iterations := relSize(500, 20000)
 	exe, err := os.Executable()
 	require.NoError(t, err)

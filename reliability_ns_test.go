@@ -239,7 +239,7 @@ func TestReliabilityChroot(t *testing.T) {
 	gram, err := uds.ListenDatagram(ctx, abs)
 	require.NoError(t, err)
 	relServeGram(t, gram)
-	outside := filepath.Join(procDir(t), "out.sock")
+	outside := filepath.Join(mkSockDir(t), "out.sock")
 	lnOut, err := uds.Listen(ctx, uds.Path(outside))
 	require.NoError(t, err)
 	serveEcho(t, lnOut)
@@ -293,7 +293,7 @@ func TestReliabilityNetns(t *testing.T) {
 	ln, err := uds.Listen(ctx, abs)
 	require.NoError(t, err)
 	serveEcho(t, ln)
-	path := filepath.Join(procDir(t), "s.sock")
+	path := filepath.Join(mkSockDir(t), "s.sock")
 	lnPath, err := uds.Listen(ctx, uds.Path(path))
 	require.NoError(t, err)
 	serveEcho(t, lnPath)
@@ -308,7 +308,7 @@ func TestReliabilityNetns(t *testing.T) {
 			return cmd
 		}},
 		{"unshare -n", func() *exec.Cmd {
-			unshare := msgRequireTool(t, "unshare")
+			unshare := requireTool(t, "unshare")
 			return exec.Command(unshare, "-n", self, "-test.run=^$")
 		}},
 	}

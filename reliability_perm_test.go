@@ -123,7 +123,7 @@ func TestReliabilityPermissions(t *testing.T) {
 	for _, typ := range []string{"stream", "datagram"} {
 		for _, c := range cases {
 			t.Run(typ+" "+c.name, func(t *testing.T) {
-				dir := procDir(t)
+				dir := mkSockDir(t)
 				require.NoError(t, os.Chmod(dir, 0o755))
 				path := filepath.Join(dir, "s.sock")
 				stop := filepath.Join(dir, "stop")

@@ -133,13 +133,6 @@ func relListeners(t *testing.T, path string) []uds.Socket {
 	return out
 }
 
-func relIno(t *testing.T, path string) uint64 {
-	t.Helper()
-	var st unix.Stat_t
-	require.NoError(t, unix.Lstat(path, &st), "lstat %s", path)
-	return st.Ino
-}
-
 // ---- 1. racing starts -------------------------------------------------------
 
 // Racer protocol: fd 3 carries commands, one per line; fd 4 is the gate
@@ -215,7 +208,7 @@ func (r *relRacer) send(t *testing.T, line string) {
 func TestReliabilityRacingStarts(t *testing.T) {
 	const nRacers = 8
 	rounds := relSize(25, 1000) // per kind of path
-	dir := procDir(t)
+	dir := mkSockDir(t)
 	path := filepath.Join(dir, "s.sock")
 	ctx := context.Background()
 
@@ -263,7 +256,7 @@ func TestReliabilityRacingStarts(t *testing.T) {
 			if round%2 == 0 {
 				require.NoError(t, os.WriteFile(path+".lock", []byte("2147483646\n"), 0o600))
 			}
-			staleIno = relIno(t, path)
+			staleIno = lstatIno(t, path)
 			// Pinned for the round, so that its inode number cannot be
 			// reused by the winner's socket file.
 			pin, err = unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -279,7 +272,7 @@ func TestReliabilityRacingStarts(t *testing.T) {
 			done := make(chan struct{})
 			go func() { defer close(done); echoLoop(ln) }()
 			liveClose = func() { ln.Close(); <-done }
-			liveIno = relIno(t, path)
+			liveIno = lstatIno(t, path)
 		}
 
 		for _, r := range racers {
@@ -325,7 +318,7 @@ func TestReliabilityRacingStarts(t *testing.T) {
 		wantPID := livePID
 		if kind == "live" {
 			assert.Empty(t, winners, "round %d: no racer may win a live path", round)
-			if relIno(t, path) != liveIno {
+			if lstatIno(t, path) != liveIno {
 				s.unlinkedLive++
 				assert.Failf(t, "live socket replaced", "round %d: the live server's socket file was replaced", round)
 			}
@@ -334,7 +327,7 @@ func TestReliabilityRacingStarts(t *testing.T) {
 				t.FailNow()
 			}
 			wantPID = pids[winners[0]]
-			if kind == "stale" && relIno(t, path) != staleIno {
+			if kind == "stale" && lstatIno(t, path) != staleIno {
 				s.reclaimed++
 			}
 		}
@@ -406,7 +399,7 @@ func TestReliabilityRacingStarts(t *testing.T) {
 // sock_diag shows one listener, the new server's, and nothing of the dead one.
 func TestReliabilityCrashRecovery(t *testing.T) {
 	cycles := relSize(20, 200)
-	dir := procDir(t)
+	dir := mkSockDir(t)
 	path := filepath.Join(dir, "s.sock")
 	var modes [3]int
 	var restarts, failed, reclaimedStale, lockLeft, orphans int

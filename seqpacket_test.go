@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -43,15 +42,6 @@ type msgReplyEnd struct {
 }
 
 func (r msgReplyEnd) Write(b []byte) (int, error) { return r.WriteToAddr(b, r.to) }
-
-var msgSeq atomic.Uint64
-
-// msgTag returns a name unique to this process and call, for abstract names
-// (the abstract namespace is shared by every process in the network
-// namespace).
-func msgTag() string {
-	return fmt.Sprintf("udsmsg-%d-%d", os.Getpid(), msgSeq.Add(1))
-}
 
 func msgCtx(t testing.TB) context.Context {
 	t.Helper()
@@ -106,6 +96,27 @@ func msgExpect(t testing.TB, r msgEnd, bufLen int, want []byte) {
 	require.NoError(t, err)
 	assert.Equal(t, len(want), n)
 	assert.Equal(t, want, buf[:n])
+}
+
+// msgZeroAlloc checks that sending msg with write and reading it back with
+// read, 200 times over, allocates nothing and moves every message whole. r,
+// the reading end, gets a read deadline first: a failed write must not leave
+// read waiting.
+func msgZeroAlloc(t testing.TB, r msgEnd, write, read func([]byte) (int, error), msg []byte, msgAndArgs ...any) {
+	t.Helper()
+	buf := make([]byte, 2*len(msg))
+	msgDeadline(t, r)
+	var failed error
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := write(msg); err != nil {
+			failed = err
+		}
+		if n, err := read(buf); err != nil || n != len(msg) {
+			failed = errors.Join(failed, err, fmt.Errorf("read %d bytes, want %d", n, len(msg)))
+		}
+	})
+	require.NoError(t, failed)
+	assert.Equal(t, 0.0, allocs, msgAndArgs...)
 }
 
 // msgCheckBoundaries sends messages of the boundary sizes from w to r and
@@ -288,18 +299,14 @@ type msgSeqPacketCase struct {
 func msgSeqPacketCases() []msgSeqPacketCase {
 	return []msgSeqPacketCase{
 		{"pair", func(t *testing.T) (a, b *uds.SeqPacketConn) {
-			a, b, err := uds.SeqPacketPair()
-			require.NoError(t, err)
-			msgClose(t, a)
-			msgClose(t, b)
-			return a, b
+			return pairOf(t, uds.SeqPacketPair)
 		}},
 		{"path", func(t *testing.T) (a, b *uds.SeqPacketConn) {
 			a, b, _ = msgSeqPacketConnect(t, uds.Path(filepath.Join(mkSockDir(t), "sp.sock")))
 			return a, b
 		}},
 		{"abstract", func(t *testing.T) (a, b *uds.SeqPacketConn) {
-			a, b, _ = msgSeqPacketConnect(t, uds.Abstract(msgTag()+"\x00sp"))
+			a, b, _ = msgSeqPacketConnect(t, uds.Abstract(uniqTag()+"\x00sp"))
 			return a, b
 		}},
 	}
@@ -388,7 +395,7 @@ func TestSeqPacketEmptyMessageAndEOF(t *testing.T) {
 func TestSeqPacketEmptyBeforeAccept(t *testing.T) {
 	for name, a := range map[string]uds.Addr{
 		"path":     uds.Path(filepath.Join(mkSockDir(t), "early.sock")),
-		"abstract": uds.Abstract(msgTag() + "-early"),
+		"abstract": uds.Abstract(uniqTag() + "-early"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			ln, err := uds.ListenSeqPacket(msgCtx(t), a)
@@ -542,24 +549,8 @@ func TestSeqPacketTypesAndAddrs(t *testing.T) {
 }
 
 func TestSeqPacketZeroAlloc(t *testing.T) {
-	a, b, err := uds.SeqPacketPair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
-	msg := msgPattern(64, 1)
-	buf := make([]byte, 128)
-	msgDeadline(t, b) // a failed Write must not leave Read waiting
-	var failed error
-	allocs := testing.AllocsPerRun(200, func() {
-		if _, err := a.Write(msg); err != nil {
-			failed = err
-		}
-		if n, err := b.Read(buf); err != nil || n != len(msg) {
-			failed = errors.Join(failed, err, fmt.Errorf("read %d bytes, want %d", n, len(msg)))
-		}
-	})
-	require.NoError(t, failed)
-	assert.Equal(t, 0.0, allocs, "SeqPacketConn Write+Read allocations per message")
+	a, b := pairOf(t, uds.SeqPacketPair)
+	msgZeroAlloc(t, b, a.Write, b.Read, msgPattern(64, 1), "SeqPacketConn Write+Read allocations per message")
 }
 
 // msgFDsOpenOn counts this process's descriptors, other than except, that
@@ -591,18 +582,10 @@ func msgFDsOpenOn(t *testing.T, f *os.File, except int) int {
 func TestMessagePassedDescriptorsNotLeaked(t *testing.T) {
 	cases := map[string]func(t *testing.T) (w, r msgEnd){
 		"seqpacket": func(t *testing.T) (w, r msgEnd) {
-			a, b, err := uds.SeqPacketPair()
-			require.NoError(t, err)
-			msgClose(t, a)
-			msgClose(t, b)
-			return a, b
+			return pairOf(t, uds.SeqPacketPair)
 		},
 		"datagram": func(t *testing.T) (w, r msgEnd) {
-			a, b, err := uds.DatagramPair()
-			require.NoError(t, err)
-			msgClose(t, a)
-			msgClose(t, b)
-			return a, b
+			return pairOf(t, uds.DatagramPair)
 		},
 	}
 	for name, mk := range cases {
@@ -655,15 +638,12 @@ func seqTimestampOn(t *testing.T, c *uds.SeqPacketConn) bool {
 // turning it back off is exact again, for messages queued before the switch
 // too (the kernel stamps them when they are received).
 func TestSeqPacketZeroReadIsEOF(t *testing.T) {
-	a, b, err := uds.SeqPacketPair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
+	a, b := pairOf(t, uds.SeqPacketPair)
 	require.True(t, seqTimestampOn(t, b), "timestamps are on by default")
 
 	require.NoError(t, b.SetZeroReadIsEOF(true))
 	assert.False(t, seqTimestampOn(t, b), "the opt-out turns SO_TIMESTAMP off")
-	_, err = a.Write([]byte("one"))
+	_, err := a.Write([]byte("one"))
 	require.NoError(t, err)
 	_, err = a.Write(nil)
 	require.NoError(t, err)
@@ -823,25 +803,9 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 // TestSeqPacketZeroReadIsEOFAllocs: the fast mode allocates nothing either,
 // and drops (the kernel closes) descriptors sent to a plain Read.
 func TestSeqPacketZeroReadIsEOFAllocs(t *testing.T) {
-	a, b, err := uds.SeqPacketPair()
-	require.NoError(t, err)
-	defer a.Close()
-	defer b.Close()
+	a, b := pairOf(t, uds.SeqPacketPair)
 	require.NoError(t, b.SetZeroReadIsEOF(true))
-	msg := msgPattern(64, 1)
-	buf := make([]byte, 128)
-	msgDeadline(t, b) // a failed Write must not leave Read waiting
-	var failed error
-	allocs := testing.AllocsPerRun(200, func() {
-		if _, err := a.Write(msg); err != nil {
-			failed = err
-		}
-		if n, err := b.Read(buf); err != nil || n != len(msg) {
-			failed = errors.Join(failed, err, fmt.Errorf("read %d bytes, want %d", n, len(msg)))
-		}
-	})
-	require.NoError(t, failed)
-	assert.Equal(t, 0.0, allocs)
+	msgZeroAlloc(t, b, a.Write, b.Read, msgPattern(64, 1))
 
 	// A file nothing else opens, so that any other descriptor on it is a
 	// leak.
