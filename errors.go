@@ -22,6 +22,17 @@ var (
 	// followed.
 	ErrNotSocket = errors.New("not a socket")
 
+	// ErrUnverified means a check that a change to a file depends on could
+	// not be made, so nothing was changed: whether a socket file is stale
+	// (no socket bound to it), or whether the file at a path is the socket
+	// this process bound. It happens where the kernel's means of telling are
+	// out of reach: no AF_NETLINK (a seccomp filter, systemd's
+	// RestrictAddressFamilies=), no descriptors left, no /proc, or a file
+	// this process may not connect to. The error's text names the check and
+	// what an operator can do (usually: remove the file by hand once sure no
+	// server uses it, or allow AF_NETLINK).
+	ErrUnverified = errors.New("cannot verify socket file")
+
 	// ErrInvalidAddr means an address cannot be used: an empty path, a NUL
 	// byte in a path, a name over the length limit, an unnamed address given
 	// where a name is needed. The error's text says which and names the limit.

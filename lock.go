@@ -2,9 +2,11 @@ package uds
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // maxLockTries bounds the retries when a lock changes hands under us.
@@ -133,6 +135,30 @@ func (l *InstanceLock) Unlock() error {
 
 // Close releases the lock, as Unlock does.
 func (l *InstanceLock) Close() error { return l.Unlock() }
+
+// File returns a new descriptor for the lock (the abstract lock's listening
+// socket, or the locked file), for handing the lock to a child process
+// through exec.Cmd.ExtraFiles: the kernel keeps the lock for as long as any
+// process has a copy of the descriptor open, so a child that inherits it
+// holds the lock even after this process exits or is killed, as flock(1)
+// does for its command. Closing the returned file releases nothing while
+// the InstanceLock (or another copy) is open. The caller closes it.
+func (l *InstanceLock) File() (*os.File, error) {
+	var c syscall.Conn
+	switch {
+	case l.ln != nil:
+		c = l.ln
+	case l.file != nil:
+		c = l.file
+	default:
+		return nil, opError("file", l.addr, errors.New("no lock held"))
+	}
+	f, err := dupFile(c, l.addr)
+	if err != nil {
+		return nil, opError("file", l.addr, err)
+	}
+	return f, nil
+}
 
 // Addr returns what the lock is held on: the abstract address of a Lock, or
 // the file's path (as a pathname address) of a LockFile.
