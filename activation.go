@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -70,9 +71,14 @@ func parseActivation() (*Activation, error) {
 	if !ok {
 		return a, nil // as sd_listen_fds: no count, no sockets
 	}
-	var n int
-	if _, err := fmt.Sscanf(nText, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != nText {
+	n, err := strconv.Atoi(nText)
+	if err != nil || n < 0 || strconv.Itoa(n) != nText {
 		return a, fmt.Errorf("uds: activation: LISTEN_FDS=%q is not a count of descriptors", nText)
+	}
+	// A count past the descriptor table cannot be right; it is refused
+	// before anything is sized by it.
+	if limit := maxInheritedFD() - listenFDsStart; n > limit {
+		return a, fmt.Errorf("uds: activation: LISTEN_FDS=%d is more than this process can have open (descriptors %d to %d, RLIMIT_NOFILE)", n, listenFDsStart, limit+listenFDsStart-1)
 	}
 	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
 	if os.Getenv("LISTEN_FDNAMES") == "" || len(names) != n {

@@ -805,3 +805,41 @@ func peerPID(c syscall.Conn) (int, error) {
 	}
 	return pid, serr
 }
+
+// TestActivatedAbsurdCount: a LISTEN_FDS far beyond any descriptor table
+// (with a few names, so that the names do not match the count) must be an
+// error that names LISTEN_FDS, never a panic or an allocation of the count:
+// Activated is called at startup, where a crash takes the service down.
+func TestActivatedAbsurdCount(t *testing.T) {
+	for _, fds := range []string{"2147483647", "9223372036854775807", "99999999999999999999", "1000000"} {
+		t.Run(fds, func(t *testing.T) {
+			f := actListenerFile(t)
+			p := startActProc(t, actWrapper(t), actChildEnv([]string{"report"}, "LISTEN_FDS="+fds, "LISTEN_FDNAMES=a:b:c"), f)
+			select {
+			case <-p.exited:
+			case <-time.After(15 * time.Second):
+				t.Fatalf("the child did not exit within 15s; stderr:\n%s", p.stderr.String())
+			}
+			stderr := p.stderr.String()
+			if len(stderr) > 800 {
+				stderr = stderr[:800] + "\n..." // the first lines say what crashed
+			}
+			assert.Equal(t, 0, p.cmd.ProcessState.ExitCode(), "the child must exit normally (%v)", p.cmd.ProcessState)
+			assert.False(t, strings.Contains(stderr, "panic") || strings.Contains(stderr, "fatal error"),
+				"Activated must neither panic nor crash the runtime; stderr:\n%s", stderr)
+
+			line, _ := p.stdout.ReadString('\n')
+			js, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), childproc.Ready+" ")
+			require.True(t, ok, "the child printed %q, not its report; stderr:\n%s", line, stderr)
+			var r actReport
+			require.NoError(t, json.Unmarshal([]byte(js), &r), "report %q", js)
+			assert.Equal(t, strconv.Itoa(p.cmd.Process.Pid), r.Env["LISTEN_PID"], "the wrapper's LISTEN_PID is the child's")
+			assert.NotEmpty(t, r.Err, "LISTEN_FDS=%s must be an error", fds)
+			assert.Contains(t, r.Err, "LISTEN_FDS", "the error names the variable")
+			assert.False(t, r.NilActivation)
+			assert.Empty(t, r.Names, "no socket is taken")
+			assert.True(t, r.SameAgain, "the error is cached")
+			assert.Equal(t, r.Before, r.After, "a failing Activated leaves every descriptor as it was")
+		})
+	}
+}

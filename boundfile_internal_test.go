@@ -23,6 +23,20 @@ func bindTestSocket(t *testing.T, path string) int {
 	return fd
 }
 
+// ioctlFile stats the file SIOCUNIXFILE names for fd.
+func ioctlFile(fd int) (dev, ino uint64, ok bool) {
+	bfd, ok := boundFileIoctl(fd)
+	if !ok {
+		return 0, 0, false
+	}
+	defer unix.Close(bfd)
+	var st unix.Stat_t
+	if unix.Fstat(bfd, &st) != nil {
+		return 0, 0, false
+	}
+	return uint64(st.Dev), st.Ino, true
+}
+
 func statIno(t *testing.T, path string) (dev, ino uint64) {
 	t.Helper()
 	var st unix.Stat_t
@@ -45,7 +59,7 @@ func TestBoundFileMethodsAgree(t *testing.T) {
 	assert.Equal(t, wantDev, dev)
 	assert.Equal(t, wantIno, ino)
 
-	iDev, iIno, iok := boundFileIoctl(fd)
+	iDev, iIno, iok := ioctlFile(fd)
 	switch {
 	case noUnixFileIoctl.Load():
 		t.Log("this kernel has no SIOCUNIXFILE; only sock_diag is checked")
@@ -71,7 +85,7 @@ func TestBoundFileMethodsAgree(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, wantIno, ino)
 	if iok {
-		_, ino, ok = boundFileIoctl(fd)
+		_, ino, ok = ioctlFile(fd)
 		require.True(t, ok)
 		assert.Equal(t, wantIno, ino)
 	}

@@ -56,9 +56,13 @@ type Socket struct {
 	// /proc/PID/fd, what ss prints after the address.
 	Inode uint64
 	// FileDev and FileIno identify the file a pathname socket is bound to,
-	// as stat(2)'s st_dev and st_ino of that file report them. They stay
-	// those of the file the socket created, even after the file is removed
-	// or renamed. Both are 0 for abstract and unnamed sockets.
+	// as the kernel reports them: FileDev is the device of the file
+	// system's superblock (what /proc/self/mountinfo lists; stat(2) gives
+	// each btrfs subvolume a device of its own instead), and FileIno the
+	// low 32 bits of the inode number (all of it below 2^32; XFS and btrfs
+	// numbers can be larger). They stay those of the file the socket
+	// created, even after the file is removed or renamed. Both are 0 for
+	// abstract and unnamed sockets.
 	FileDev, FileIno uint64
 	// UID is the user that created the socket, -1 if the kernel did not say.
 	UID int

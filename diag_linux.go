@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,8 +47,8 @@ type diagSocket struct {
 	State  uint8  // TCP_LISTEN, TCP_ESTABLISHED, TCP_CLOSE, ...
 	Name   string // the bound address as sun_path bytes (abstract: leading NUL); "" if unbound
 	HasVFS bool
-	VFSDev uint64 // st_dev of the socket file, in stat(2)'s encoding
-	VFSIno uint64 // st_ino of the socket file
+	VFSDev uint64 // the socket file's superblock device, in stat(2)'s dev_t encoding
+	VFSIno uint64 // the low 32 bits of the socket file's inode number
 	Peer   uint32 // the peer socket's inode, 0 if none
 	HasUID bool
 	UID    uint32
@@ -58,9 +59,20 @@ type diagSocket struct {
 
 // diagDump lists every Unix socket of the network namespace, with the
 // attributes in show (udiagShow* bits).
+// A dump that the kernel marks as interrupted (sockets came and went while
+// it was taken) is taken again, up to three times.
 func diagDump(show uint32) ([]diagSocket, error) {
-	return diagQuery(context.Background(), unix.NLM_F_DUMP, 0, show)
+	for try := 0; ; try++ {
+		socks, err := diagQuery(context.Background(), unix.NLM_F_DUMP, 0, show)
+		if err != errDumpInterrupted || try == 2 {
+			return socks, err
+		}
+	}
 }
+
+// errDumpInterrupted is a dump that may have missed sockets
+// (NLM_F_DUMP_INTR): one cannot conclude from it that a socket is absent.
+var errDumpInterrupted = errors.New("sock_diag: dump interrupted by concurrent changes")
 
 func diagQuery(ctx context.Context, flags uint16, ino uint32, show uint32) ([]diagSocket, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_SOCK_DIAG)
@@ -187,6 +199,9 @@ func parseDiagMessages(b []byte, out *[]diagSocket) (done bool, err error) {
 			return false, errors.New("sock_diag: malformed netlink message")
 		}
 		body := b[unix.NLMSG_HDRLEN:l]
+		if ne.Uint16(b[6:])&unix.NLM_F_DUMP_INTR != 0 {
+			return true, errDumpInterrupted
+		}
 		switch typ {
 		case unix.NLMSG_DONE:
 			return true, nil
@@ -325,13 +340,34 @@ func abstractBound(name string, typ int) ([]diagSocket, error) {
 	}), nil
 }
 
-// lockFileHolder returns the PID that holds a flock(2) lock on the file with
-// the given device and inode, read from /proc/locks, or 0.
-func lockFileHolder(dev, ino uint64) int {
-	data, err := os.ReadFile("/proc/locks")
+// lockFileHolder returns the PID that holds a flock(2) lock on the file open
+// as fd (stat st), read from /proc/locks, or 0. /proc/locks names the file
+// by its superblock's device, which is not stat's on btrfs (superDev).
+func lockFileHolder(fd int, st *unix.Stat_t) int {
+	f, err := os.Open("/proc/locks")
 	if err != nil {
 		return 0
 	}
+	data, err := io.ReadAll(io.LimitReader(f, maxProcLocks))
+	f.Close()
+	if err != nil {
+		return 0
+	}
+	if pid := locksHolder(data, uint64(st.Dev), st.Ino); pid != 0 {
+		return pid
+	}
+	if sdev, err := superDev(fd); err == nil && sdev != uint64(st.Dev) {
+		return locksHolder(data, sdev, st.Ino)
+	}
+	return 0
+}
+
+// maxProcLocks bounds the part of /proc/locks read (some 100,000 locks).
+const maxProcLocks = 8 << 20
+
+// locksHolder finds the holder of a FLOCK lock on (dev, ino) in the text of
+// /proc/locks.
+func locksHolder(data []byte, dev, ino uint64) int {
 	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(dev), unix.Minor(dev), ino)
 	for line := range strings.Lines(string(data)) {
 		f := strings.Fields(line)
@@ -431,33 +467,77 @@ func decodeDiagName(name string, typ SocketType) Addr {
 // markShadowed sets Shadowed on sockets bound to an absolute path whose file
 // is gone or is another one now. Relative names depend on the binder's
 // working directory and /proc/self/... names on the binder itself, so they
-// are left alone.
+// are left alone, and so is a path that cannot be looked at.
 func markShadowed(socks []Socket) {
-	type fileID struct{ dev, ino uint64 }
-	type answer struct {
-		id fileID
-		ok bool // a socket file is at the path
-	}
-	seen := map[string]answer{}
+	files := map[string]*pathFile{}
+	defer func() {
+		for _, f := range files {
+			f.close()
+		}
+	}()
 	for i := range socks {
 		s := &socks[i]
 		name := s.Addr.name
 		if s.Addr.kind != KindPath || s.FileIno == 0 || !strings.HasPrefix(name, "/") || strings.HasPrefix(name, "/proc/") {
 			continue
 		}
-		ans, ok := seen[name]
+		f, ok := files[name]
 		if !ok {
-			var st unix.Stat_t
-			if err := unix.Lstat(name, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK {
-				ans = answer{fileID{uint64(st.Dev), st.Ino}, true}
-			} else if err != nil && err != unix.ENOENT && err != unix.ENOTDIR {
-				// Cannot tell (permission denied): say nothing.
-				seen[name] = answer{fileID{s.FileDev, s.FileIno}, true}
-				continue
-			}
-			seen[name] = ans
+			f = openPathFile(name)
+			files[name] = f
 		}
-		s.Shadowed = !ans.ok || ans.id != fileID{s.FileDev, s.FileIno}
+		if f.err == nil {
+			s.Shadowed = !f.holds(s.FileDev, s.FileIno)
+		}
+	}
+}
+
+// pathFile is the socket file at a path, pinned, for comparing with the
+// file sock_diag says a socket is bound to.
+type pathFile struct {
+	fd   int // O_PATH descriptor, -1 if no socket file is there
+	st   unix.Stat_t
+	sdev uint64 // superDev, once asked
+	err  error  // the path could not be looked at
+}
+
+func openPathFile(name string) *pathFile {
+	fd, st, err := pinFile(unix.AT_FDCWD, name)
+	f := &pathFile{fd: -1, st: st}
+	switch {
+	case err == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK:
+		f.fd = fd
+	case err == nil:
+		unix.Close(fd)
+	case err != unix.ENOENT && err != unix.ENOTDIR:
+		f.err = &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	return f
+}
+
+// holds reports whether the socket file at the path is the file that
+// sock_diag names (dev, ino): see socketsOnFile.
+func (f *pathFile) holds(dev, ino uint64) bool {
+	if f.fd < 0 || uint32(ino) != uint32(f.st.Ino) {
+		return false
+	}
+	if dev == uint64(f.st.Dev) {
+		return true
+	}
+	if f.sdev == 0 {
+		sdev, err := superDev(f.fd)
+		if err != nil {
+			return false
+		}
+		f.sdev = sdev
+	}
+	return dev == f.sdev
+}
+
+func (f *pathFile) close() {
+	if f.fd >= 0 {
+		unix.Close(f.fd)
+		f.fd = -1
 	}
 }
 
@@ -476,20 +556,14 @@ func whoServes(ctx context.Context, a Addr) ([]Socket, error) {
 			}
 		}
 	case KindPath:
-		var dev, ino uint64
-		var st unix.Stat_t
-		switch err := unix.Lstat(a.name, &st); {
-		case err == nil:
-			if st.Mode&unix.S_IFMT == unix.S_IFSOCK {
-				dev, ino = uint64(st.Dev), st.Ino
-			}
-		case err == unix.ENOENT || err == unix.ENOTDIR:
-		default:
-			return nil, &os.PathError{Op: "lstat", Path: a.name, Err: err}
+		f := openPathFile(a.name)
+		defer f.close()
+		if f.err != nil {
+			return nil, f.err
 		}
 		for i := range all {
 			s := &all[i]
-			if ino != 0 && s.HasVFS && s.VFSDev == dev && s.VFSIno == ino {
+			if s.HasVFS && f.holds(s.VFSDev, s.VFSIno) {
 				out = append(out, s.export())
 				continue
 			}

@@ -1,11 +1,11 @@
 package uds
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -19,14 +19,6 @@ const (
 	// fchmodBeforeBind: Linux creates the socket file with the socket
 	// inode's mode less the umask, so the mode can be set before bind.
 	fchmodBeforeBind = true
-
-	// refusedRetries is how many times a refused probe is repeated before a
-	// socket file is stale. None on Linux: sock_diag tells a socket bound and
-	// not yet listening from a dead one.
-	refusedRetries = 0
-
-	// refusedRetryDelay is the pause between those probes.
-	refusedRetryDelay = 0 * time.Millisecond
 
 	// lockTableReadable: /proc/locks names the holder of a flock.
 	lockTableReadable = true
@@ -65,16 +57,6 @@ func probePeerPID(fd int) int {
 	return 0
 }
 
-// socketsBoundTo asks sock_diag for the sockets bound to the file (dev,
-// ino): how many there are and which process holds them.
-func socketsBoundTo(dev, ino uint64) (pid, n int, err error) {
-	socks, err := boundTo(dev, ino)
-	if err != nil {
-		return 0, 0, err
-	}
-	return holderPID(socks), len(socks), nil
-}
-
 // bindInUse explains EADDRINUSE from bind: for an abstract name, who holds it.
 func bindInUse(a Addr, typ SocketType, cause error) error {
 	if a.kind != KindAbstract {
@@ -84,25 +66,20 @@ func bindInUse(a Addr, typ SocketType, cause error) error {
 	return &InUseError{PID: r.PID, How: "abstract name bound", Err: cause}
 }
 
-// chmodPinned changes the mode of the socket file through an O_PATH
-// descriptor of it, for kernels without fchmodat2.
-func (po *pathOwner) chmodPinned(perm uint32) error {
-	fd, err := unix.Openat(po.dirfd, po.base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
-	}
-	if uint64(st.Dev) != po.dev || st.Ino != po.ino {
-		return nil
-	}
-	return unix.Chmod(procFDPrefix+strconv.Itoa(fd), perm)
-}
-
+// probeAbstract tells whether a socket of a's type is bound to the abstract
+// name. A datagram socket is never connected to (that would make it our
+// peer and change its state): sock_diag is asked instead.
 func probeAbstract(a Addr) (ProbeResult, error) {
+	if a.typ == Datagram {
+		match, err := abstractBound(a.name, unix.SOCK_DGRAM)
+		if err != nil {
+			return ProbeResult{}, fmt.Errorf("%w: a datagram socket is found only through sock_diag, which cannot be asked: %w", ErrUnverified, err)
+		}
+		if len(match) == 0 {
+			return ProbeResult{State: ProbeMissing}, nil
+		}
+		return ProbeResult{State: ProbeLive, PID: holderPID(match), Detail: "bound"}, nil
+	}
 	fd, err := newSocket(a.typ)
 	if err != nil {
 		return ProbeResult{}, os.NewSyscallError("socket", err)
@@ -110,14 +87,6 @@ func probeAbstract(a Addr) (ProbeResult, error) {
 	defer unix.Close(fd)
 	switch err := sysConnect(fd, a); err {
 	case nil:
-		if a.typ == Datagram {
-			// A datagram socket has no peer credentials: ask sock_diag.
-			r := ProbeResult{State: ProbeLive, Detail: "bound"}
-			if match, err := abstractBound(a.name, unix.SOCK_DGRAM); err == nil {
-				r.PID = holderPID(match)
-			}
-			return r, nil
-		}
 		return ProbeResult{State: ProbeLive, PID: probePeerPID(fd), Detail: "accepting connections"}, nil
 	case unix.EAGAIN, unix.EPROTOTYPE, unix.ECONNREFUSED:
 		how := "bound, not listening"
@@ -201,28 +170,6 @@ func socketDomain(fd int) (int, error) {
 	return dom, err
 }
 
-// renameNoReplace renames old to new in dirfd, failing with EEXIST if new
-// exists; errNoRenameNoReplace if the file system cannot do that atomically.
-func renameNoReplace(dirfd int, old, new string) error {
-	err := unix.Renameat2(dirfd, old, dirfd, new, unix.RENAME_NOREPLACE)
-	if err == unix.EINVAL || err == unix.ENOSYS {
-		return errNoRenameNoReplace
-	}
-	return err
-}
-
-// boundFile returns the device and inode of the file the socket fd is bound
-// to (ok false if the kernel cannot tell). It asks the socket itself where
-// it may (SIOCUNIXFILE, Linux 4.11, for callers with CAP_NET_ADMIN: a few
-// microseconds), and sock_diag otherwise (which walks the namespace's socket
-// table).
-func boundFile(fd int) (dev, ino uint64, ok bool) {
-	if dev, ino, ok := boundFileIoctl(fd); ok {
-		return dev, ino, true
-	}
-	return boundFileDiag(fd)
-}
-
 // siocUnixFile opens the file a Unix socket is bound to, as O_PATH
 // (SIOCUNIXFILE in linux/un.h; x/sys does not define it).
 const siocUnixFile = unix.SIOCPROTOPRIVATE + 0
@@ -231,9 +178,11 @@ const siocUnixFile = unix.SIOCPROTOPRIVATE + 0
 // support or of CAP_NET_ADMIN, so that it is not tried again.
 var noUnixFileIoctl atomic.Bool
 
-func boundFileIoctl(fd int) (dev, ino uint64, ok bool) {
+// boundFileIoctl returns an O_PATH descriptor of the file the socket fd is
+// bound to (ok false if it cannot be had).
+func boundFileIoctl(fd int) (pfd int, ok bool) {
 	if noUnixFileIoctl.Load() {
-		return 0, 0, false
+		return -1, false
 	}
 	r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), siocUnixFile, 0)
 	switch e {
@@ -242,17 +191,17 @@ func boundFileIoctl(fd int) (dev, ino uint64, ok bool) {
 		// An old kernel, or no CAP_NET_ADMIN (which a process seldom
 		// gains later; sock_diag answers just the same).
 		noUnixFileIoctl.Store(true)
-		return 0, 0, false
+		return -1, false
 	default: // ENOENT: not bound to a file
-		return 0, 0, false
+		return -1, false
 	}
-	pfd := int(r)
-	defer unix.Close(pfd)
+	pfd = int(r)
 	var st unix.Stat_t
 	if unix.Fstat(pfd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-		return 0, 0, false
+		unix.Close(pfd)
+		return -1, false
 	}
-	return uint64(st.Dev), uint64(st.Ino), true
+	return pfd, true
 }
 
 func boundFileDiag(fd int) (dev, ino uint64, ok bool) {

@@ -80,6 +80,7 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 			return nil, err
 		}
 		b.owner.keep = lc.KeepPath
+		b.owner.perm, b.owner.uid, b.owner.gid = lc.perm(), uid, gid
 	}
 	// Blocking until package net takes it (see newHandoffSocket); bind
 	// and listen on a Unix socket do not block.
@@ -95,10 +96,6 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 		return nil, err
 	}
 	switch a.kind {
-	case KindPath:
-		if err = b.owner.setAttrs(lc.perm(), uid, gid); err != nil {
-			return nil, err
-		}
 	case KindAutobind:
 		var got Addr
 		if got, err = sysGetsockname(b.fd, typ); err != nil {
@@ -111,8 +108,8 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 }
 
 // bindAddr binds fd to a, through po's directory for a path longer than
-// sun_path, and for a path adopts the file the bind created (po holds the
-// path's claim; nil for other kinds).
+// sun_path, and for a path adopts the file the bind created, giving it po's
+// mode and owner (po holds the path's claim; nil for other kinds).
 func bindAddr(fd int, a Addr, typ SocketType, po *pathOwner) error {
 	var err error
 	if a.kind == KindPath && len(a.name) > MaxPathLen {
@@ -176,37 +173,6 @@ func bindError(a Addr, typ SocketType, err error) error {
 		return fmt.Errorf("bind: %w (does the file system hold sockets?)", os.NewSyscallError("bind", err))
 	}
 	return os.NewSyscallError("bind", err)
-}
-
-// setAttrs gives the socket file exactly the requested mode and owner,
-// without following a symbolic link that might have replaced it.
-func (po *pathOwner) setAttrs(perm uint32, uid, gid int) error {
-	if uid >= 0 || gid >= 0 {
-		if err := unix.Fchownat(po.dirfd, po.base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return &os.PathError{Op: "chown", Path: po.base, Err: err}
-		}
-	}
-	if perm == 0 {
-		return nil
-	}
-	var st unix.Stat_t
-	if err := unix.Fstatat(po.dirfd, po.base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &os.PathError{Op: "lstat", Path: po.base, Err: err}
-	}
-	if uint32(st.Mode)&0o7777 == perm || uint64(st.Dev) != po.dev || uint64(st.Ino) != po.ino {
-		return nil
-	}
-	// The umask took bits away; put them back.
-	err := unix.Fchmodat(po.dirfd, po.base, perm, unix.AT_SYMLINK_NOFOLLOW)
-	if err == unix.EOPNOTSUPP || err == unix.ENOSYS {
-		// No fchmodat2 (Linux < 6.6): pin the file with O_PATH, check it is
-		// ours, and change it through its /proc name.
-		err = po.chmodPinned(perm)
-	}
-	if err != nil {
-		return &os.PathError{Op: "chmod", Path: po.base, Err: err}
-	}
-	return nil
 }
 
 func lookupOwner(owner, group string) (uid, gid int, err error) {
@@ -280,7 +246,7 @@ func (lc *ListenConfig) listenSocket(a Addr, typ SocketType) (*net.UnixListener,
 // and listens (it then needs no duplicate of the descriptor, as
 // FileListener does), between the lock and the checks of the reclaim
 // algorithm. The mode is on the socket before bind (setupSocket), so the
-// file is never wider than asked; setAttrs only gives back what the umask
+// file is never wider than asked; adopt only gives back what the umask
 // took.
 func (lc *ListenConfig) listenPathNet(a Addr, typ SocketType) (_ *net.UnixListener, _ Addr, _ *pathOwner, err error) {
 	po, err := claimPath(a, typ)
@@ -288,6 +254,7 @@ func (lc *ListenConfig) listenPathNet(a Addr, typ SocketType) (_ *net.UnixListen
 		return nil, Addr{}, nil, err
 	}
 	po.keep = lc.KeepPath
+	po.perm = lc.perm()
 	var ul *net.UnixListener
 	defer func() {
 		if err != nil {
@@ -322,9 +289,6 @@ func (lc *ListenConfig) listenPathNet(a Addr, typ SocketType) (_ *net.UnixListen
 	var serr error
 	err = rc.Control(func(fd uintptr) {
 		if serr = po.adopt(int(fd), a.name); serr != nil {
-			return
-		}
-		if serr = po.setAttrs(lc.perm(), -1, -1); serr != nil {
 			return
 		}
 		if lc.Backlog > 0 {

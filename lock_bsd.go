@@ -2,9 +2,11 @@
 
 package uds
 
+import "golang.org/x/sys/unix"
+
 func lockAbstract(Addr) (*InstanceLock, error) {
 	return nil, unsupported("abstract socket locks")
 }
 
 // lockFileHolder has no /proc/locks to read: the PID in the file is used.
-func lockFileHolder(uint64, uint64) int { return 0 }
+func lockFileHolder(int, *unix.Stat_t) int { return 0 }

@@ -11,54 +11,71 @@ import (
 )
 
 func lockFile(path string) (*InstanceLock, error) {
-	fd, writable, _, err := flockAt(unix.AT_FDCWD, path, 0o644, true, "lock file")
+	fd, mine, _, err := flockAt(unix.AT_FDCWD, path, 0o644, false, "lock file")
 	if err != nil {
 		return nil, err
 	}
 	l := &InstanceLock{file: os.NewFile(uintptr(fd), path)}
-	if writable {
+	if mine {
 		l.wrotePID = writePIDIfFree(l.file)
 	}
 	return l, nil
 }
 
 // flockAt takes an exclusive flock, without waiting, on the regular file
-// name in dirfd, creating it with perm if it is missing and never following
-// a symbolic link. The lock counts only on the file that is at name once it
-// is held, so a file replaced in between (a holder removes its lock file
-// while still holding it) is let go and the new one locked. With readOnly, a
-// file this process may not write (someone else's) is locked read-only and
-// writable is false. A held lock is an *InUseError naming the holder, whose
-// How is what + " held". It returns the locked descriptor and the file as it
-// was stat'ed under the lock.
-func flockAt(dirfd int, name string, perm uint32, readOnly bool, what string) (fd int, writable bool, st unix.Stat_t, err error) {
+// name in dirfd, creating it (O_EXCL, mode perm) if it is missing. It never
+// follows a symbolic link, never opens anything but a regular file for
+// writing (a FIFO or device at the name is opened non-blocking and refused
+// before anything is done with it), and never truncates. The lock counts
+// only on the file that is at name once it is held, so a file replaced in
+// between (a holder removes its lock file while still holding it) is let go
+// and the new one locked. A file this process may not write (someone
+// else's) is locked read-only, and mine is false for it.
+//
+// The caller may write into the file only if mine is true: it was created
+// here, or it belongs to the effective user and has no other link (a hard
+// link planted at the name by another user, to a file of this user, is not
+// this process's to write). With strict, a file that is not mine is refused
+// with an error that says why, after reporting a live holder as usual.
+//
+// A held lock is an *InUseError naming the holder, whose How is what +
+// " held". It returns the locked descriptor and the file as it was stat'ed
+// under the lock.
+func flockAt(dirfd int, name string, perm uint32, strict bool, what string) (fd int, mine bool, st unix.Stat_t, err error) {
 	for try := 0; try < maxLockTries; try++ {
-		writable = true
-		fd, err = unix.Openat(dirfd, name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
-		if readOnly && (err == unix.EACCES || err == unix.EROFS) {
-			writable = false
-			fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		created := false
+		const flags = unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
+		fd, err = unix.Openat(dirfd, name, unix.O_RDWR|flags, 0)
+		switch err {
+		case unix.ENOENT:
+			fd, err = unix.Openat(dirfd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|flags, perm)
+			if err == unix.EEXIST {
+				continue // another taker created it first
+			}
+			created = err == nil
+		case unix.EACCES, unix.EROFS, unix.ETXTBSY:
+			fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|flags, 0)
 		}
 		if err != nil {
 			if err == unix.ELOOP {
-				return -1, false, st, fmt.Errorf("lock file %s is a symbolic link; not following it: %w", name, err)
+				return -1, false, st, fmt.Errorf("%s %s is a symbolic link; not following it: %w", what, name, err)
 			}
-			return -1, false, st, &os.PathError{Op: "open lock file", Path: name, Err: err}
+			return -1, false, st, &os.PathError{Op: "open " + what, Path: name, Err: err}
 		}
 		if err := unix.Fstat(fd, &st); err != nil {
 			unix.Close(fd)
-			return -1, false, st, &os.PathError{Op: "stat lock file", Path: name, Err: err}
+			return -1, false, st, &os.PathError{Op: "stat " + what, Path: name, Err: err}
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			unix.Close(fd)
-			return -1, false, st, fmt.Errorf("lock file %s is not a regular file", name)
+			return -1, false, st, fmt.Errorf("%s %s is %s, not a regular file; nothing was written", what, name, describeMode(uint32(st.Mode)))
 		}
 		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			if err != unix.EWOULDBLOCK {
 				unix.Close(fd)
 				return -1, false, st, &os.PathError{Op: "flock", Path: name, Err: err}
 			}
-			pid := lockFileHolder(uint64(st.Dev), st.Ino)
+			pid := lockFileHolder(fd, &st)
 			if pid == 0 {
 				// /proc/locks unreadable: the file we found locked names
 				// the holder if it is a uds process (and a dead one
@@ -75,9 +92,18 @@ func flockAt(dirfd int, name string, perm uint32, readOnly bool, what string) (f
 			unix.Close(fd)
 			continue
 		}
-		return fd, writable, now, nil
+		mine = created || (int(now.Uid) == os.Geteuid() && now.Nlink == 1)
+		if strict && !mine {
+			unix.Close(fd)
+			why := fmt.Sprintf("belongs to uid %d", now.Uid)
+			if int(now.Uid) == os.Geteuid() {
+				why = fmt.Sprintf("has %d hard links", now.Nlink)
+			}
+			return -1, false, st, fmt.Errorf("%s %s %s, so it is not this process's to use; nothing was written (remove it if no server uses the path)", what, name, why)
+		}
+		return fd, mine, now, nil
 	}
-	return -1, false, st, fmt.Errorf("lock file %s keeps being replaced; gave up after %d tries", name, maxLockTries)
+	return -1, false, st, fmt.Errorf("%s %s keeps being replaced; gave up after %d tries", what, name, maxLockTries)
 }
 
 // writePIDIfFree writes our PID into f if it is empty or holds only a PID,

@@ -59,7 +59,17 @@ func abstractLockHolder(a Addr) (_ *InUseError, free bool) {
 	defer unix.Close(fd)
 	switch cerr := sysConnect(fd, a); cerr {
 	case nil:
-		return &InUseError{PID: probePeerPID(fd), How: "lock held", Err: unix.EADDRINUSE}, false
+		// SO_PEERCRED names the process that listened; a child that
+		// inherited the lock (uds lock's CMD) may hold it after that one
+		// died: ask sock_diag then.
+		pid := probePeerPID(fd)
+		if pid <= 0 || unix.Kill(pid, 0) == unix.ESRCH {
+			pid = 0
+			if match, err := abstractBound(a.name, unix.SOCK_STREAM); err == nil {
+				pid = holderPID(match)
+			}
+		}
+		return &InUseError{PID: pid, How: "lock held", Err: unix.EADDRINUSE}, false
 	case unix.ECONNREFUSED, unix.EAGAIN:
 		// Bound and not listening (a squatter, or a holder between bind and
 		// listen), gone, or its backlog is full: ask sock_diag.

@@ -44,7 +44,7 @@ func probe(a Addr) (ProbeResult, error) {
 		if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 			return ProbeResult{State: ProbeNotSocket, Detail: describeMode(uint32(st.Mode))}, nil
 		}
-		stale, err := po.probe(a, a.typ, uint64(st.Dev), uint64(st.Ino))
+		stale, err := po.probe(a, a.typ, idOf(&st))
 		var inUse *InUseError
 		switch {
 		case errors.As(err, &inUse):
@@ -57,8 +57,15 @@ func probe(a Addr) (ProbeResult, error) {
 		// No socket holds the file; a server of ours may still be between
 		// taking the lock and listening.
 		var lst unix.Stat_t
-		if unix.Fstatat(dirfd, po.lockName(), &lst, unix.AT_SYMLINK_NOFOLLOW) == nil {
-			pid := lockFileHolder(uint64(lst.Dev), uint64(lst.Ino))
+		if unix.Fstatat(dirfd, po.lockName(), &lst, unix.AT_SYMLINK_NOFOLLOW) == nil && lst.Mode&unix.S_IFMT == unix.S_IFREG {
+			lfd, err := unix.Openat(dirfd, po.lockName(), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+			pid := 0
+			if err == nil && unix.Fstat(lfd, &lst) == nil && lst.Mode&unix.S_IFMT == unix.S_IFREG {
+				pid = lockFileHolder(lfd, &lst)
+			}
+			if err == nil {
+				unix.Close(lfd)
+			}
 			if pid == 0 && !lockTableReadable {
 				// No /proc/locks: a uds holder wrote its PID in the file,
 				// and removes the file when it lets go.

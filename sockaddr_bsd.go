@@ -4,7 +4,6 @@ package uds
 
 import (
 	"fmt"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,14 +25,6 @@ const (
 	// umask whatever the socket's mode, so the mode is set right after bind
 	// (before listen for stream and seqpacket sockets).
 	fchmodBeforeBind = false
-
-	// refusedRetries is how many times a refused probe is repeated before a
-	// socket file is taken for stale: with no sock_diag, a server between
-	// bind and listen cannot be told from a dead one but by waiting.
-	refusedRetries = 3
-
-	// refusedRetryDelay is the pause between those probes.
-	refusedRetryDelay = 20 * time.Millisecond
 
 	// lockTableReadable: there is no /proc/locks; a lock's holder is read
 	// from the PID a uds holder writes into the lock file.

@@ -414,12 +414,16 @@ func TestLockHeld(t *testing.T) {
 	name := abstractName(t)
 	holder := startLockHolder(t, func() bool {
 		socks, err := uds.Who(context.Background(), uds.Abstract(name))
-		return err == nil && len(socks) == 1 && len(socks[0].Procs) == 1
+		return err == nil && len(socks) == 1 && len(socks[0].Procs) == 2
 	}, name)
 	pid := holder.Process.Pid
 	socks, err := uds.Who(context.Background(), uds.Abstract(name))
 	require.NoError(t, err)
-	assert.Equal(t, pid, socks[0].Procs[0].PID, "uds holds the lock, not its command")
+	var pids []int
+	for _, p := range socks[0].Procs {
+		pids = append(pids, p.PID)
+	}
+	assert.Contains(t, pids, pid, "uds holds the lock, and so does its command (descriptor 3)")
 
 	code, out, errOut := runCLI(t, "", "lock", name, "--", "echo", "ran")
 	assert.Equal(t, exitLockHeld, code)
@@ -432,8 +436,8 @@ func TestLockHeld(t *testing.T) {
 	assert.Equal(t, exitLockHeld, code)
 	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
 
-	// SIGKILL frees the lock at once.
-	require.NoError(t, holder.Process.Kill())
+	// SIGTERM ends the command, and uds lets go once it has exited.
+	require.NoError(t, holder.Process.Signal(syscall.SIGTERM))
 	holder.Wait()
 	code, out, _ = runCLI(t, "", "lock", name, "--", "echo", "ran")
 	assert.Equal(t, 0, code)
@@ -450,7 +454,7 @@ func TestLockFileHeld(t *testing.T) {
 	code, _, errOut := runCLI(t, "", "lock", "--file", path, "--", "true")
 	assert.Equal(t, exitLockHeld, code)
 	assert.Contains(t, errOut, path+" is held by process "+strconv.Itoa(pid))
-	require.NoError(t, holder.Process.Kill())
+	require.NoError(t, holder.Process.Signal(syscall.SIGTERM))
 	holder.Wait()
 	code, _, _ = runCLI(t, "", "lock", "--file", path, "--", "true")
 	assert.Equal(t, 0, code)

@@ -44,10 +44,15 @@ flock(2); the holder's PID is read from /proc/locks and written into the
 file if it is empty or holds only a PID (a file with other contents is
 locked without being changed). A symbolic link is not followed.
 
-uds holds the lock, not CMD: the lock's descriptor is not passed on. A
-SIGINT or SIGTERM that uds receives is passed on to CMD, and uds waits for
-CMD to exit before releasing the lock. Options come before CMD; use "--"
-before a CMD that starts with "-".
+CMD holds the lock too, as with flock(1): the lock's descriptor is passed
+to CMD as descriptor 3 (UDS_LOCK_FD=3 in its environment), and the kernel
+keeps the lock while any process has it open. So if uds is killed, even by
+SIGKILL, the lock stays held until CMD exits; and a background process that
+CMD starts and that keeps descriptor 3 open keeps the lock after CMD exits.
+A CMD that closes every descriptor it did not open gives the lock up to
+uds alone. A SIGINT or SIGTERM that uds receives is passed on to CMD, and
+uds waits for CMD to exit before releasing its own copy. Options come
+before CMD; use "--" before a CMD that starts with "-".
 
 Options:
   --file            NAME is a lock file, not an abstract name
@@ -138,7 +143,12 @@ func runLock(ctx context.Context, c *command, st *stdio, args []string) int {
 	if ctx.Err() != nil {
 		return signalExit(ctx) // a signal came while taking the lock
 	}
-	return runLocked(ctx, st, cmdArgs)
+	f, err := l.File()
+	if err != nil {
+		return fail(st, err, exitUnavailable)
+	}
+	defer f.Close()
+	return runLocked(ctx, st, cmdArgs, f)
 }
 
 // parseLeading parses the options at the start of args and returns the
@@ -206,11 +216,13 @@ func takeLock(ctx context.Context, take func(context.Context) (*uds.InstanceLock
 	}
 }
 
-// runLocked runs the command and returns its exit status, passing on the
-// signal that cancels ctx.
-func runLocked(ctx context.Context, st *stdio, argv []string) int {
+// runLocked runs the command with the lock as its descriptor 3 and returns
+// its exit status, passing on the signal that cancels ctx.
+func runLocked(ctx context.Context, st *stdio, argv []string, lock *os.File) int {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = st.in, st.out, st.err
+	cmd.ExtraFiles = []*os.File{lock}
+	cmd.Env = append(os.Environ(), "UDS_LOCK_FD=3")
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(st.err, "uds lock: %v\n", err)
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
@@ -218,6 +230,7 @@ func runLocked(ctx context.Context, st *stdio, argv []string) int {
 		}
 		return exitCannotExec
 	}
+	lock.Close() // CMD has its copy; uds keeps the lock's own
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var err error
