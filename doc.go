@@ -43,38 +43,82 @@
 // A server killed with SIGKILL leaves its socket file behind, and the next
 // bind fails with "address already in use". Removing the file blindly is
 // worse: if a server still serves the path, it loses it. Listen does this
-// for a path:
+// for a path, on Linux:
 //
-//  1. It takes an exclusive flock(2) on "<path>.lock" (as PostgreSQL does
+//  1. It opens the parent directory (O_PATH) and works inside it from then
+//     on, so a rename of the directory or a chdir changes nothing.
+//  2. It takes an exclusive flock(2) on "<path>.lock" (as PostgreSQL does
 //     beside its socket) and holds it for the listener's life. Another holder
-//     means ErrInUse, with its PID from /proc/locks. The lock file is checked
-//     after locking to be the one at that name, so a holder that removes it
-//     on Close cannot make two processes think they hold it.
-//  2. It looks at the path without following it. Nothing there: go on. Not a
+//     means ErrInUse, with its PID from /proc/locks. The lock file must be
+//     this process's own: created by it (O_EXCL), or a regular file of the
+//     effective user with no other hard link. A symbolic link, a FIFO or
+//     device, another user's file or a hard link planted at the name is
+//     refused with an error that says which, and nothing is written to it.
+//     The lock file is checked after locking to be the one at that name, so
+//     a holder that removes it on Close cannot make two processes think they
+//     hold it.
+//  3. It looks at the path without following it. Nothing there: go on. Not a
 //     socket (a file, a directory, a symbolic link): ErrNotSocket, nothing is
-//     removed or followed. A socket: it is probed with a non-blocking connect
-//     of the listener's socket type. Accepted, a full backlog (EAGAIN) or
-//     another socket type (EPROTOTYPE) mean live: ErrInUse, with the
-//     holder's PID (SO_PEERCRED, or sock_diag and /proc). Refused
-//     (ECONNREFUSED) means stale only if sock_diag shows no socket bound to
-//     the file's inode, since a socket bound and not yet listening is refused
-//     too. Only then is the file removed, and only if it is still the file
-//     that was probed.
-//  3. It creates the socket with the requested mode set before bind (the
-//     kernel gives the new file that mode less the umask, never more), binds,
-//     restores any bit the umask removed and sets owner and group without
-//     following symbolic links, and only then listens. No connection is
-//     possible before the file has its final mode. The bound file's device
-//     and inode are recorded.
-//  4. Close closes the socket, removes the socket file only if it still has
-//     the recorded device and inode (so a server that has taken the path
-//     over keeps it), and removes and releases the lock. Errors of every step
-//     are reported together.
+//     removed or followed. A socket: it is pinned (an O_PATH descriptor of
+//     that inode) and probed through the pin (/proc/self/fd/N), so a link
+//     swapped in is never followed. The probe connects with a SOCK_SEQPACKET
+//     and then a SOCK_STREAM socket: the kernel finds the socket bound to the
+//     inode, whatever its network namespace, and answers EPROTOTYPE for one
+//     of another type, listening or not. Connected or a full backlog means a
+//     listener of that type; EPROTOTYPE from either means a socket is bound;
+//     ECONNREFUSED from both means none is, and since nothing can bind to an
+//     existing file, none ever will: that is the one positive evidence of a
+//     stale file. A datagram socket is never connected to (that would make
+//     the probe its peer and change its state). Live means ErrInUse, with
+//     the holder's PID where it can be learnt (SO_PEERCRED, or sock_diag and
+//     /proc).
+//  4. When the probe cannot be made (no write permission on another user's
+//     socket file, no /proc, no free descriptors), sock_diag is asked which
+//     sockets are bound to the file. sock_diag names a file by its file
+//     system's device as the superblock has it and by the low 32 bits of its
+//     inode; stat gives btrfs subvolumes a device of their own and XFS and
+//     btrfs inodes above 2^32, so the device is compared through the mount
+//     table (/proc/self/mountinfo) and the inode in its low 32 bits. If that
+//     cannot be done either (no AF_NETLINK under seccomp, as with systemd's
+//     RestrictAddressFamilies=AF_UNIX; no descriptors; an unreadable mount
+//     table), Listen fails closed with ErrUnverified and removes nothing.
+//  5. A stale file is removed only if it is still the file probed, and so
+//     that no file swapped in at the last moment can be removed instead: it
+//     is first moved aside, checked there and then removed, and anything
+//     else found there is put back. In a directory only this user and root
+//     can write to (or a sticky one, for a file of this user or root), the
+//     aside name is ".<name>.uds-rm" beside it; where other users can write,
+//     it is a new directory with a random name and mode 0700, removed again
+//     at once. A process killed in between leaves these behind; the next
+//     Listen of a path in that directory removes them (what they hold only
+//     if it is a file of this user that is provably stale or unlocked).
+//  6. It creates the socket with the requested mode set before bind (the
+//     kernel gives the new file that mode less the umask, never more) and
+//     binds. Then it makes sure the file at the path is the one its own
+//     socket is bound to: the socket names its file where the process has
+//     CAP_NET_ADMIN (SIOCUNIXFILE), sock_diag names it otherwise (compared
+//     as in step 4, and it must belong to this user). Without either, the
+//     file is accepted only in a directory where no other user can put a
+//     file, if it is a socket of this user with a socket bound to it; in a
+//     directory others can write to, Listen refuses before binding
+//     (ErrUnverified). Owner, group and the bits the umask took are then set
+//     through a descriptor pinned to that file, and only then does the
+//     socket listen. No connection is possible before the file has its
+//     final mode. The bound file's device and inode are recorded.
+//  7. Close closes the socket, removes the socket file (as in step 5) only
+//     if it still has the recorded device and inode, so a server that has
+//     taken the path over keeps it, and removes and releases the lock.
+//     Errors of every step are reported together.
 //
 // Programs that do not take the lock (other languages' servers, nc, socat)
-// are still detected as live by the probe; the one race left with them is a
-// foreign server replacing the file between the last check and the removal
-// in step 2 or 4, a window of two system calls.
+// are still detected as live by the probe. What is left: a socket bound in
+// another network namespace is seen by the probe but not by sock_diag, so
+// where only sock_diag can be asked (step 4) it is missed; and in a
+// directory where other users can write, one who swaps files at the path
+// twice within a system call can make a removal take their file aside and
+// find the name taken when putting it back: it is then left in the private
+// directory (handed to its owner when the server runs as root) and Close
+// says where.
 //
 // # Message sockets
 //
@@ -139,9 +183,10 @@
 //
 // Differences on darwin and FreeBSD:
 //
-//   - Reclaim: there is no sock_diag to tell a socket bound and not yet
-//     listening from a dead one, so a refused probe is repeated three times,
-//     20ms apart, before the file is taken for stale. darwin (and FreeBSD)
+//   - Reclaim: there is no sock_diag and no O_PATH; the probe connects by
+//     name with the listener's type (a stream socket for a datagram
+//     listener), and a refused probe is repeated three times, 20ms apart,
+//     before the file is taken for stale. darwin (and FreeBSD)
 //     also refuse, rather than fail with EAGAIN, when a listener's backlog is
 //     full: a server of another program that stays swamped for the whole
 //     probe can be taken for dead and lose its path (uds servers are safe:

@@ -116,15 +116,18 @@ func Listen(ctx context.Context, a Addr) (*Listener, error) {
 //
 // For a path it reclaims a stale socket file left by a process that died, and
 // never removes anything else: it takes an exclusive lock on "<path>.lock"
-// (failing with ErrInUse and the holder's PID if another process has it),
-// fails with ErrNotSocket if something other than a socket is at the path
-// (symbolic links are not followed), probes an existing socket with a
-// connection of the same type, and fails with ErrInUse if the socket is live
-// (accepting, with a full backlog, of another socket type, or bound and not
-// yet listening). Only a socket no process holds is removed.
+// (failing with ErrInUse and the holder's PID if another process has it, and
+// refusing a lock file that is not its own), fails with ErrNotSocket if
+// something other than a socket is at the path (symbolic links are not
+// followed), asks the kernel whether a socket is bound to an existing socket
+// file, and fails with ErrInUse if one is (accepting, with a full backlog,
+// of another socket type, or bound and not yet listening). Only a socket
+// file the kernel says no socket is bound to is removed; where that cannot
+// be learnt, Listen fails with ErrUnverified and removes nothing. The
+// package documentation has the steps.
 //
 // Errors are *net.OpError values wrapping ErrInUse (as an *InUseError),
-// ErrNotSocket, ErrInvalidAddr or the system error.
+// ErrNotSocket, ErrUnverified, ErrInvalidAddr or the system error.
 func (lc *ListenConfig) Listen(ctx context.Context, a Addr) (*Listener, error) {
 	l := new(Listener)
 	if err := lc.listen(ctx, a, Stream, &l.baseListener); err != nil {

@@ -51,10 +51,15 @@ type ProbeResult struct {
 }
 
 // Probe tells whether a process serves the address a, without changing
-// anything: it takes no lock and removes nothing. It connects with a's socket
-// type (a connection of another type still finds the socket live), reads the
-// holder's PID with SO_PEERCRED or, on Linux, sock_diag and /proc, and tells a
-// stale socket file from a socket that is bound but not listening yet.
+// anything: it takes no lock and removes nothing, and never connects to a
+// datagram socket (that would make the probe its peer). For a path it asks
+// the kernel, as Listen does, whether a socket is bound to the file (Linux:
+// connects of two other types through a descriptor pinned to the file; see
+// the package documentation), reads the holder's PID with SO_PEERCRED or,
+// on Linux, sock_diag and /proc, and tells a stale socket file from a socket
+// that is bound but not listening yet. An abstract datagram name is looked
+// up with sock_diag. Where the kernel cannot be asked, the error wraps
+// ErrUnverified.
 //
 // The answer can be out of date as soon as it is returned; to take over a
 // path safely, call Listen, which does the same checks under the path's lock.
