@@ -282,22 +282,6 @@ func parseDiagSocket(b []byte) (diagSocket, bool) {
 	return s, true
 }
 
-// boundTo returns the sockets bound to the file with the given device and
-// inode numbers, whatever their state.
-func boundTo(dev, ino uint64) ([]diagSocket, error) {
-	all, err := diagDump(udiagShowVFS)
-	if err != nil {
-		return nil, err
-	}
-	var out []diagSocket
-	for _, s := range all {
-		if s.HasVFS && s.VFSDev == dev && s.VFSIno == ino {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
 // holderPID returns a process holding one of socks, or 0 if none can be
 // found. Listening sockets are preferred. /proc/*/fd is read once, however
 // many sockets there are.

@@ -408,11 +408,12 @@ func fsmFileSystems() []fsmFS {
 				maj, min := fsmMountDev(t, mnt)
 				var st unix.Stat_t
 				require.NoError(t, unix.Stat(dir, &st))
-				require.Falsef(t, unix.Major(st.Dev) == maj && unix.Minor(st.Dev) == min,
+				dev := uint64(st.Dev) // 32 bits on some architectures
+				require.Falsef(t, unix.Major(dev) == maj && unix.Minor(dev) == min,
 					"st_dev of %s (%d:%d) must differ from the mount's device (%d:%d) for the btrfs case to count",
-					dir, unix.Major(st.Dev), unix.Minor(st.Dev), maj, min)
+					dir, unix.Major(dev), unix.Minor(dev), maj, min)
 				t.Logf("btrfs: socket directory %s on device %d:%d, mount's device %d:%d",
-					dir, unix.Major(st.Dev), unix.Minor(st.Dev), maj, min)
+					dir, unix.Major(dev), unix.Minor(dev), maj, min)
 				return dir
 			},
 		},

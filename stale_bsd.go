@@ -103,6 +103,11 @@ func removeIfSame(dirfd int, name string, want fileID) (bool, error) {
 	return unlinkIfSame(dirfd, name, want)
 }
 
+// removeLockFile removes the lock file name if it is still want.
+func removeLockFile(dirfd int, name string, want fileID) (bool, error) {
+	return unlinkIfSame(dirfd, name, want)
+}
+
 // cleanLeftovers: removeIfSame leaves nothing behind here.
 func (po *pathOwner) cleanLeftovers() {}
 

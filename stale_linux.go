@@ -538,35 +538,36 @@ func moveAside(dirfd int, name, aside string, want fileID) (bool, error) {
 }
 
 // cleanLeftover removes what a process that died in moveAside left at aside:
-// a socket of this user that no socket is bound to, or a regular file of
-// this user (a lock file) that nobody holds locked.
+// a socket of this user that no socket is bound to.
 func cleanLeftover(dirfd int, aside string) {
 	pfd, st, err := pinFile(dirfd, aside)
 	if err != nil {
 		return
 	}
 	defer unix.Close(pfd)
-	if int(st.Uid) != os.Geteuid() {
+	if int(st.Uid) != os.Geteuid() || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		return
 	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFSOCK:
-		if stale, err := examine(aside, Stream, pfd, &st); err != nil || !stale {
-			return
-		}
-	case unix.S_IFREG:
-		fd, err := unix.Open(pinnedPath(pfd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return
-		}
-		defer unix.Close(fd)
-		if unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
-			return
-		}
-	default:
-		return
+	if stale, err := examine(aside, Stream, pfd, &st); err == nil && stale {
+		_, _ = unlinkIfSame(dirfd, aside, idOf(&st))
 	}
-	_, _ = unlinkIfSame(dirfd, aside, idOf(&st))
+}
+
+// removeLockFile removes the lock file name in dirfd, held locked by the
+// caller, if it is still want. Where only this user and root can write to
+// the directory it checks and removes: every taker creates the file with
+// O_EXCL, so none puts a file over it, and the holders of two successive
+// lock files can be removing at once, so they must not share moveAside's
+// name. Elsewhere removeAside's private directories keep out other users.
+func removeLockFile(dirfd int, name string, want fileID) (bool, error) {
+	private, err := dirPrivate(dirfd, uint32(os.Geteuid()))
+	if err != nil {
+		return false, &os.PathError{Op: "stat directory of", Path: name, Err: err}
+	}
+	if private {
+		return unlinkIfSame(dirfd, name, want)
+	}
+	return removeIfSame(dirfd, name, want)
 }
 
 // asidePrefix starts the names of the private directories removeAside
@@ -688,11 +689,9 @@ func (po *pathOwner) cleanLeftovers() {
 	switch {
 	case err != nil:
 	case private:
-		for _, name := range [...]string{po.base, po.lockName()} {
-			var st unix.Stat_t
-			if unix.Fstatat(po.dirfd, asideName(name), &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-				cleanLeftover(po.dirfd, asideName(name))
-			}
+		var st unix.Stat_t
+		if unix.Fstatat(po.dirfd, asideName(po.base), &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			cleanLeftover(po.dirfd, asideName(po.base))
 		}
 	default:
 		cleanAsides(po.dirfd)
@@ -709,19 +708,26 @@ func cleanAsides(dirfd int) {
 		return
 	}
 	d := os.NewFile(uintptr(rfd), ".")
-	names, _ := d.Readdirnames(-1)
-	d.Close()
-	for _, name := range names {
-		if len(name) != len(asidePrefix)+32 || name[:len(asidePrefix)] != asidePrefix {
-			continue
+	defer d.Close()
+	for {
+		// In chunks: a directory can hold more names than are worth
+		// holding in memory at once.
+		names, err := d.Readdirnames(256)
+		for _, name := range names {
+			if len(name) != len(asidePrefix)+32 || name[:len(asidePrefix)] != asidePrefix {
+				continue
+			}
+			afd, err := openAside(dirfd, name, false)
+			if err != nil {
+				continue
+			}
+			cleanAside(afd)
+			removeAsideDir(dirfd, name, afd)
+			unix.Close(afd)
 		}
-		afd, err := openAside(dirfd, name, false)
-		if err != nil {
-			continue
+		if err != nil || len(names) == 0 {
+			return
 		}
-		cleanAside(afd)
-		removeAsideDir(dirfd, name, afd)
-		unix.Close(afd)
 	}
 }
 

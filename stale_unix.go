@@ -187,10 +187,8 @@ func (po *pathOwner) releaseLock() error {
 	if po.lockfd < 0 {
 		return nil
 	}
-	// Removed while still held, and only if it is still our lock file
-	// (removeIfSame: where other users can write to the directory, one of
-	// them could put a file of theirs at the name).
-	_, err := removeIfSame(po.dirfd, po.lockName(), po.lock)
+	// Removed while still held, and only if it is still our lock file.
+	_, err := removeLockFile(po.dirfd, po.lockName(), po.lock)
 	if e := unix.Close(po.lockfd); e != nil {
 		err = joinErrors(err, os.NewSyscallError("close lock file", e))
 	}
