@@ -45,16 +45,22 @@ func flockAt(dirfd int, name string, perm uint32, strict bool, what string) (fd 
 	for try := 0; try < maxLockTries; try++ {
 		created := false
 		const flags = unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
-		fd, err = unix.Openat(dirfd, name, unix.O_RDWR|flags, 0)
-		switch err {
-		case unix.ENOENT:
-			fd, err = unix.Openat(dirfd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|flags, perm)
-			if err == unix.EEXIST {
-				continue // another taker created it first
+		// Usually there is no lock file (its last holder removed it).
+		fd, err = unix.Openat(dirfd, name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|flags, perm)
+		created = err == nil
+		if err == unix.EEXIST || err == unix.EACCES || err == unix.EROFS {
+			// It exists, or may exist where no file can be created: open
+			// what is there, read-only if it may not be written.
+			efd, eerr := unix.Openat(dirfd, name, unix.O_RDWR|flags, 0)
+			if eerr == unix.EACCES || eerr == unix.EROFS || eerr == unix.ETXTBSY {
+				efd, eerr = unix.Openat(dirfd, name, unix.O_RDONLY|flags, 0)
 			}
-			created = err == nil
-		case unix.EACCES, unix.EROFS, unix.ETXTBSY:
-			fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|flags, 0)
+			switch {
+			case eerr != unix.ENOENT:
+				fd, err = efd, eerr
+			case err == unix.EEXIST:
+				continue // removed in between
+			}
 		}
 		if err != nil {
 			if err == unix.ELOOP {

@@ -108,8 +108,6 @@ func removeLockFile(dirfd int, name string, want fileID) (bool, error) {
 	return unlinkIfSame(dirfd, name, want)
 }
 
-// cleanLeftovers: removeIfSame leaves nothing behind here.
-func (po *pathOwner) cleanLeftovers() {}
-
-// preflight: adopt's checks need nothing that can be missing here.
-func (po *pathOwner) preflight() error { return nil }
+// prepare has nothing to do here: removeIfSame leaves nothing behind, and
+// adopt's checks need nothing that can be missing.
+func (po *pathOwner) prepare() error { return nil }

@@ -403,15 +403,27 @@ func boundOtherType(fd, pfd int) (bool, error) {
 	}
 }
 
-// preflight fails, before anything is bound, where adopt would not be able
-// to tell the file the bind creates from one that another user swaps in
-// (see isBoundFile): a directory other users can write to, no
-// CAP_NET_ADMIN for SIOCUNIXFILE, and no sock_diag. Failing after the bind
-// would leave a socket file behind.
-func (po *pathOwner) preflight() error {
-	if private, err := dirPrivate(po.dirfd, uint32(os.Geteuid())); err == nil && private {
+// prepare readies the directory before the bind, with one look at who may
+// write to it. It removes what a process that died while removing a file
+// there left behind: a moveAside file of this path, or (where other users
+// can write) removeAside's directories. And it fails, before anything is
+// bound, where adopt would not be able to tell the file the bind creates
+// from one that another user swaps in (see isBoundFile): a directory other
+// users can write to, no CAP_NET_ADMIN for SIOCUNIXFILE, and no sock_diag.
+// Failing after the bind would leave a socket file behind.
+func (po *pathOwner) prepare() error {
+	private, err := dirPrivate(po.dirfd, uint32(os.Geteuid()))
+	if err != nil {
+		return &os.PathError{Op: "stat directory of", Path: po.base, Err: err}
+	}
+	if private {
+		var st unix.Stat_t
+		if unix.Fstatat(po.dirfd, asideName(po.base), &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			cleanLeftover(po.dirfd, asideName(po.base))
+		}
 		return nil
 	}
+	cleanAsides(po.dirfd)
 	if hasNetAdmin() {
 		return nil
 	}
@@ -507,7 +519,7 @@ func asideName(name string) string { return "." + name + ".uds-rm" }
 // swaps in at the last moment is moved instead, found not to be want, and
 // put back. Only this user and root can write to the directory, so aside
 // is not another user's to squat; a file left there by a process that died
-// in between is removed by the next claim of the path (cleanLeftovers).
+// in between is removed by the next claim of the path (prepare).
 func moveAside(dirfd int, name, aside string, want fileID) (bool, error) {
 	err := unix.Renameat2(dirfd, name, dirfd, aside, unix.RENAME_NOREPLACE)
 	if err == unix.EEXIST {
@@ -678,23 +690,6 @@ func removeAsideDir(dirfd int, name string, afd int) {
 	var st, now unix.Stat_t
 	if unix.Fstat(afd, &st) == nil && unix.Fstatat(dirfd, name, &now, unix.AT_SYMLINK_NOFOLLOW) == nil && idOf(&st) == idOf(&now) {
 		_ = unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
-	}
-}
-
-// cleanLeftovers removes what a process that died while removing a file in
-// the directory left behind: a moveAside file of this path, or (where
-// other users can write to the directory) removeAside's directories.
-func (po *pathOwner) cleanLeftovers() {
-	private, err := dirPrivate(po.dirfd, uint32(os.Geteuid()))
-	switch {
-	case err != nil:
-	case private:
-		var st unix.Stat_t
-		if unix.Fstatat(po.dirfd, asideName(po.base), &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
-			cleanLeftover(po.dirfd, asideName(po.base))
-		}
-	default:
-		cleanAsides(po.dirfd)
 	}
 }
 

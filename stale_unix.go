@@ -62,7 +62,7 @@ func claimPath(a Addr, typ SocketType) (*pathOwner, error) {
 		po.release() // nothing bound yet: the lock and the directory
 		return nil, err
 	}
-	if err := po.preflight(); err != nil {
+	if err := po.prepare(); err != nil {
 		po.release()
 		return nil, err
 	}
@@ -124,7 +124,6 @@ func describeMode(mode uint32) string {
 // clear makes sure nothing is at the path: nothing there, or a stale socket
 // that it removes. Anything else is an error and is left alone.
 func (po *pathOwner) clear(a Addr, typ SocketType) error {
-	po.cleanLeftovers()
 	for try := 0; try < maxClaimTries; try++ {
 		var st unix.Stat_t
 		err := unix.Fstatat(po.dirfd, po.base, &st, unix.AT_SYMLINK_NOFOLLOW)
