@@ -30,7 +30,7 @@ func bindLocal(fd int, a Addr, typ SocketType) (*pathOwner, error) {
 	}
 	if err := bindAddr(fd, a, typ, po); err != nil {
 		if po != nil {
-			po.release()
+			err = joinErrors(err, po.release())
 		}
 		return nil, err
 	}

@@ -47,16 +47,20 @@ type boundSocket struct {
 	owner *pathOwner // for pathname sockets
 }
 
-func (b *boundSocket) abort() {
+// abort undoes bindSocket: the socket is closed, and its file (if ours)
+// and the path's lock are let go; it reports what could not be undone.
+func (b *boundSocket) abort() error {
 	if b.fd >= 0 {
 		unix.Close(b.fd)
 		b.fd = -1
 	}
+	var err error
 	if b.owner != nil {
 		b.owner.keep = false
-		b.owner.release()
+		err = b.owner.release()
 		b.owner = nil
 	}
+	return err
 }
 
 // bindSocket creates a socket of type typ and binds it to a, running the
@@ -72,7 +76,7 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 	b := &boundSocket{fd: -1, addr: a}
 	defer func() {
 		if err != nil {
-			b.abort()
+			err = joinErrors(err, b.abort())
 		}
 	}()
 	if a.kind == KindPath {
@@ -225,16 +229,14 @@ func (lc *ListenConfig) listenSocket(a Addr, typ SocketType) (*net.UnixListener,
 		return nil, Addr{}, nil, err
 	}
 	if err := unix.Listen(b.fd, lc.backlog()); err != nil {
-		b.abort()
-		return nil, Addr{}, nil, os.NewSyscallError("listen", err)
+		return nil, Addr{}, nil, joinErrors(os.NewSyscallError("listen", err), b.abort())
 	}
 	f := os.NewFile(uintptr(b.fd), a.String())
 	b.fd = -1
 	nl, err := net.FileListener(f)
 	f.Close()
 	if err != nil {
-		b.abort()
-		return nil, Addr{}, nil, err
+		return nil, Addr{}, nil, joinErrors(err, b.abort())
 	}
 	ul := nl.(*net.UnixListener)
 	ul.SetUnlinkOnClose(false) // FileListener's default too; uds removes the file, never net
@@ -262,7 +264,7 @@ func (lc *ListenConfig) listenPathNet(a Addr, typ SocketType) (_ *net.UnixListen
 				ul.Close()
 			}
 			po.keep = false
-			po.release()
+			err = joinErrors(err, po.release())
 		}
 	}()
 	nlc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
@@ -316,8 +318,7 @@ func (lc *ListenConfig) packetSocket(a Addr) (*net.UnixConn, Addr, *pathOwner, e
 	uc, err := fdToUnixConn(b.fd, a.String())
 	b.fd = -1
 	if err != nil {
-		b.abort()
-		return nil, Addr{}, nil, err
+		return nil, Addr{}, nil, joinErrors(err, b.abort())
 	}
 	return uc, b.addr, b.owner, nil
 }

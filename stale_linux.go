@@ -614,26 +614,38 @@ func removeAside(dirfd int, name string, want fileID) (bool, error) {
 	default:
 		return false, &os.PathError{Op: "move aside", Path: name, Err: err}
 	}
-	if unix.Fstatat(afd, moved, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && idOf(&st) == want {
-		if err := unix.Unlinkat(afd, moved, 0); err != nil {
-			return false, &os.PathError{Op: "remove", Path: name, Err: err}
+	// Whatever is in hand now is want (remove it) or a file another user
+	// swapped in at the last moment, which goes back. If the name is taken
+	// again by then, the two are exchanged (RENAME_EXCHANGE): the one in
+	// hand goes back and the one that took its place is looked at in turn.
+	for try := 0; ; try++ {
+		if err := unix.Fstatat(afd, moved, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return false, &os.PathError{Op: "lstat", Path: aside + "/" + moved, Err: err}
 		}
-		return true, nil
+		if idOf(&st) == want {
+			if err := unix.Unlinkat(afd, moved, 0); err != nil {
+				return false, &os.PathError{Op: "remove", Path: name, Err: err}
+			}
+			return true, nil
+		}
+		err := unix.Renameat2(afd, moved, dirfd, name, unix.RENAME_NOREPLACE)
+		if err == nil {
+			return false, nil
+		}
+		if err == unix.EEXIST && try < maxClaimTries {
+			err = unix.Renameat2(afd, moved, dirfd, name, unix.RENAME_EXCHANGE)
+			if err == nil {
+				continue
+			}
+		}
+		// Hand the directory that holds the file to the file's owner, who
+		// can take it back from there (a process that is not root cannot,
+		// and leaves it locked).
+		if unix.Fchown(afd, int(st.Uid), int(st.Gid)) == nil {
+			return false, fmt.Errorf("%s kept being replaced while being removed; another user's file is left in %s, now owned by uid %d: %w", name, aside, st.Uid, err)
+		}
+		return false, fmt.Errorf("%s kept being replaced while being removed; another user's file is left in %s: %w", name, aside, err)
 	}
-	// Another file took the name between the check and the move: put it
-	// back.
-	err = unix.Renameat2(afd, moved, dirfd, name, unix.RENAME_NOREPLACE)
-	if err == nil {
-		return false, nil
-	}
-	// A third file is at the name by now. Hand the directory that holds
-	// the second one to that file's owner, who can take it back from
-	// there (a process that is not root cannot, and leaves it locked).
-	if unix.Fchown(afd, int(st.Uid), int(st.Gid)) == nil {
-		_ = unix.Fchmod(afd, 0o700)
-		return false, fmt.Errorf("%s was replaced twice while being removed; the first replacement was put in %s, now owned by uid %d: %w", name, aside, st.Uid, err)
-	}
-	return false, fmt.Errorf("%s was replaced twice while being removed; the first replacement is in %s: %w", name, aside, err)
 }
 
 // makeAside creates a private directory in dirfd and returns its name and a

@@ -59,12 +59,11 @@ func claimPath(a Addr, typ SocketType) (*pathOwner, error) {
 		return nil, err
 	}
 	if err := po.clear(a, typ); err != nil {
-		po.release() // nothing bound yet: the lock and the directory
-		return nil, err
+		// Nothing bound yet: the lock and the directory.
+		return nil, joinErrors(err, po.release())
 	}
 	if err := po.prepare(); err != nil {
-		po.release()
-		return nil, err
+		return nil, joinErrors(err, po.release())
 	}
 	return po, nil
 }
