@@ -634,7 +634,7 @@ func removeAside(dirfd int, name string, want fileID) (bool, error) {
 		}
 		if err == unix.EEXIST && try < maxClaimTries {
 			err = unix.Renameat2(afd, moved, dirfd, name, unix.RENAME_EXCHANGE)
-			if err == nil {
+			if err == nil || err == unix.ENOENT { // ENOENT: free again
 				continue
 			}
 		}
