@@ -168,8 +168,10 @@ func inUseOn(pfd int, st *unix.Stat_t, how string, cause error) error {
 // as stat gives it or, where that differs, as the mount table gives the
 // file's superblock (superDev). A socket bound to another file whose inode
 // number has the same low 32 bits on the same file system would be taken
-// for one bound to this file: the error that can make is to keep a stale
-// file, never to remove a live one.
+// for one bound to this file. In a stale check that can only keep a stale
+// file, never remove a live one; where adopt asks which file its own
+// socket is bound to, the file must also be a socket of this user in the
+// locked directory, so another user cannot use a collision.
 func socketsOnFile(socks []diagSocket, fd int, st *unix.Stat_t) ([]diagSocket, error) {
 	var out []diagSocket
 	other := false // candidates whose device is not stat's
