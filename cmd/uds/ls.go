@@ -41,7 +41,7 @@ Options:
                    a listener's accepted connections carry its address
   --pid PID        only sockets that process PID holds
   --state STATE    listen, established, unconnected or connecting
-  --type TYPE      stream, seqpacket or dgram
+  --type TYPE      stream, seqpacket or datagram (dgram is accepted too)
   --json           print a JSON array instead, one object per socket:
                    {"kind":"path","type":"stream","state":"listen",
                     "addr":"/run/app.sock","inode":81234,"file_dev":2049,
@@ -229,7 +229,7 @@ func runLs(ctx context.Context, c *command, st *stdio, args []string) int {
 	if set["type"] {
 		t, ok := parseSocketType(*typ)
 		if !ok || *typ == "" {
-			return usageError(st, c, "--type %q: want stream, seqpacket or dgram", *typ)
+			return usageError(st, c, "--type %q: want stream, seqpacket or datagram", *typ)
 		}
 		f.typ = &t
 	}

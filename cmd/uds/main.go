@@ -7,7 +7,7 @@
 //	uds ls [-l] [--path PATH] [--name ADDR] [--pid PID] [--state STATE] [--type TYPE] [--json]
 //	uds who [--json] ADDR
 //	uds lock [--file] [--wait DURATION] NAME [--] CMD [ARGS...]
-//	uds probe [--json] [--type stream|seqpacket|dgram] ADDR
+//	uds probe [--json] [--type stream|seqpacket|datagram] ADDR
 //	uds listen [--mode MODE] [--owner USER] [--group GROUP] [--keep] [--once|--keep-open] ADDR
 //	uds dial [--timeout DURATION] [--wait] [--bind ADDR] ADDR
 //	uds help [COMMAND]
@@ -319,7 +319,12 @@ func usageError(st *stdio, c *command, format string, args ...any) int {
 }
 
 // parseAddr parses an address operand or option; what names it in errors.
+// A URL of another scheme ("tcp://host:1") is refused rather than read as a
+// relative path; such a path is written "./tcp://host:1".
 func parseAddr(st *stdio, c *command, what, s string) (uds.Addr, int, bool) {
+	if scheme, ok := urlScheme(s); ok {
+		return uds.Addr{}, usageError(st, c, "%s: %s is a %s URL, not a Unix socket address (a relative path is written ./%s)", what, s, scheme, s), false
+	}
 	a, err := uds.ParseAddr(s)
 	if err != nil {
 		return uds.Addr{}, usageError(st, c, "%s: %v", what, err), false
@@ -328,6 +333,27 @@ func parseAddr(st *stdio, c *command, what, s string) (uds.Addr, int, bool) {
 		return uds.Addr{}, usageError(st, c, "%s: %s names no socket", what, s), false
 	}
 	return a, exitOK, true
+}
+
+// urlScheme returns the scheme of s if s starts like a URL ("scheme://")
+// whose scheme is not one of the uds text forms (unix:, unix-abstract:).
+func urlScheme(s string) (string, bool) {
+	i := strings.Index(s, "://")
+	if i <= 0 {
+		return "", false
+	}
+	scheme := s[:i]
+	for j, r := range scheme {
+		letter := 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+		if !letter && (j == 0 || !('0' <= r && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return "", false
+		}
+	}
+	switch strings.ToLower(scheme) {
+	case "unix", "unix-abstract":
+		return "", false
+	}
+	return scheme, true
 }
 
 // parseTarget parses the ADDR operand of a command that needs a socket to

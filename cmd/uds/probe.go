@@ -22,7 +22,7 @@ const (
 var probeCmd = &command{
 	name:    "probe",
 	summary: "tell whether a process serves ADDR: live, stale, missing, not a socket",
-	usage: `Usage: uds probe [--json] [--type stream|seqpacket|dgram] ADDR
+	usage: `Usage: uds probe [--json] [--type stream|seqpacket|datagram] ADDR
 
 Tell whether a process serves the Unix socket ADDR, without changing
 anything: no lock is taken and nothing is removed. Prints one line:
@@ -70,7 +70,7 @@ func runProbe(ctx context.Context, c *command, st *stdio, args []string) int {
 	}
 	t, ok := parseSocketType(*typ)
 	if !ok {
-		return usageError(st, c, "--type %q: want stream, seqpacket or dgram", *typ)
+		return usageError(st, c, "--type %q: want stream, seqpacket or datagram", *typ)
 	}
 	a, code, ok := parseTarget(st, c, operands[0], " to probe")
 	if !ok {
