@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -83,4 +87,107 @@ func TestOwnerLookupSaysItOnce(t *testing.T) {
 			assert.NotContains(t, msg, "user: ")
 		}
 	}
+}
+
+// TestProbeAbstractAnyType checks that probe finds an abstract name bound by
+// a socket of any type (each type has its own abstract names), that --type
+// looks at that type only, and that a datagram socket is not connected to.
+func TestProbeAbstractAnyType(t *testing.T) {
+	requireTool(t, "ss")
+	seq := abstractName(t)
+	startListenerTool(t, "socat", "ABSTRACT-LISTEN:"+seq+",type=5,fork", "EXEC:true")
+	dg := abstractName(t)
+	py := startListenerTool(t, "python3", "-c", `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("\0`+dg+`")
+print("bound", flush=True)
+sys.stdin.read()
+`)
+	var seqAddr = "@" + seq
+	require.Eventually(t, func() bool {
+		code, _, _ := runCLI(t, "", "who", seqAddr)
+		code2, _, _ := runCLI(t, "", "who", "@"+dg)
+		return code == exitServed && code2 == exitServed
+	}, 10*time.Second, 10*time.Millisecond)
+
+	code, out, errOut := runCLI(t, "", "probe", seqAddr)
+	assert.Equal(t, exitLive, code, errOut)
+	assert.Regexp(t, `^live pid=\d+ \(socat\) accepting connections \(seqpacket\)\n$`, out)
+	code, r := probeAsJSON(t, "@"+dg)
+	assert.Equal(t, exitLive, code)
+	assert.Equal(t, "live", r.State)
+	assert.Equal(t, "datagram", r.Type)
+	assert.Equal(t, py.Process.Pid, r.PID)
+	assert.Equal(t, "python3", r.Comm)
+
+	for _, tc := range []struct {
+		typ, addr string
+		want     int
+	}{
+		{"stream", seqAddr, exitMissing},
+		{"datagram", seqAddr, exitMissing},
+		{"seqpacket", seqAddr, exitLive},
+		{"stream", "@" + dg, exitMissing},
+		{"seqpacket", "@" + dg, exitMissing},
+		{"datagram", "@" + dg, exitLive},
+		{"dgram", "@" + dg, exitLive},
+	} {
+		code, out, errOut := runCLI(t, "", "probe", "--type", tc.typ, tc.addr)
+		assert.Equal(t, tc.want, code, "probe --type %s %s: %s%s", tc.typ, tc.addr, out, errOut)
+	}
+	code, _, _ = runCLI(t, "", "probe", "@"+abstractName(t))
+	assert.Equal(t, exitMissing, code)
+
+	// The datagram socket is still unconnected: no probe connected to it.
+	socks := lsJSON(t, 0, "ls", "--json", "--name", "@"+dg)
+	require.Len(t, socks, 1)
+	assert.Equal(t, "unconnected", socks[0].State)
+	assert.Contains(t, ssSocketLine(t, "l", socks[0].Inode), "UNCONN", "still listed by ss -xl")
+}
+
+// TestProbeStaleAsNobody checks that a user who may not connect to a stale
+// root-owned socket file in a sticky directory is told "stale", not an
+// error.
+func TestProbeStaleAsNobody(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the probe as uid 65534")
+	}
+	sticky, err := os.MkdirTemp("", "udssticky")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(sticky) })
+	require.NoError(t, os.Chmod(sticky, 0o1777))
+	exe := nobodyExecutable(t)
+	for _, mode := range []os.FileMode{0o755, 0o600} {
+		path := filepath.Join(sticky, "stale.sock")
+		os.Remove(path)
+		staleSocket(t, path)
+		require.NoError(t, os.Chmod(path, mode))
+		for _, typ := range []string{"stream", "datagram"} {
+			cmd := exec.Command(exe, "probe", "--type", typ, path)
+			cmd.Env = append(os.Environ(), envRunMain+"=1")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			require.ErrorAs(t, err, &ee, "%s", out)
+			assert.Equal(t, exitStale, ee.ExitCode(), "mode %v, --type %s: %s", mode, typ, out)
+			assert.Equal(t, "stale\n", string(out), "mode %v", mode)
+		}
+	}
+}
+
+// nobodyExecutable copies the test binary where uid 65534 can run it.
+func nobodyExecutable(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	require.NoError(t, err)
+	dir, err := os.MkdirTemp("", "udsexe")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	data, err := os.ReadFile(self)
+	require.NoError(t, err)
+	exe := filepath.Join(dir, "uds.test")
+	require.NoError(t, os.WriteFile(exe, data, 0o755))
+	return exe
 }
