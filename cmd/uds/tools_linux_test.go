@@ -123,7 +123,7 @@ sys.stdin.read()
 
 	for _, tc := range []struct {
 		typ, addr string
-		want     int
+		want      int
 	}{
 		{"stream", seqAddr, exitMissing},
 		{"datagram", seqAddr, exitMissing},
