@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -190,4 +191,126 @@ func nobodyExecutable(t *testing.T) string {
 	exe := filepath.Join(dir, "uds.test")
 	require.NoError(t, os.WriteFile(exe, data, 0o755))
 	return exe
+}
+
+// TestLsListeningDatagram checks that ls -l lists a bound datagram server
+// (socat), as ss -xl does, and leaves unbound sockets out.
+func TestLsListeningDatagram(t *testing.T) {
+	path := filepath.Join(socketDir(t), "dg.sock")
+	socat := startListenerTool(t, "socat", "-u", "UNIX-RECVFROM:"+path+",fork", "-")
+	require.Eventually(t, func() bool { _, err := os.Lstat(path); return err == nil }, 10*time.Second, 5*time.Millisecond)
+	socks := lsJSON(t, 0, "ls", "--json", "-l")
+	s := find(socks, path, "unconnected")
+	require.NotNil(t, s, "ls -l lists the datagram server")
+	assert.Equal(t, "datagram", s.Type)
+	require.Len(t, s.Procs, 1)
+	assert.Equal(t, socat.Process.Pid, s.Procs[0].PID)
+	assert.Contains(t, ssSocketLine(t, "l", s.Inode), path, "ss -xl lists it too")
+	for _, s := range socks {
+		assert.NotEqual(t, "(unnamed)", s.Addr, "an unbound socket serves nothing: %+v", s)
+		assert.Contains(t, []string{"listen", "unconnected"}, s.State)
+	}
+	code, out, errOut := runCLI(t, "", "ls", "-l", "--state", "unconnected", "--type", "datagram")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^path +datagram +unconnected +0 +0 +`+regexpQuote(path)+` `, out)
+}
+
+// TestLsPeerProcess checks that ls shows the process at the other end of a
+// connection (nc as client of socat, in two other processes), like
+// lsof -U +E.
+func TestLsPeerProcess(t *testing.T) {
+	path := filepath.Join(socketDir(t), "p.sock")
+	srv := startListenerTool(t, "socat", "UNIX-LISTEN:"+path, "STDIO")
+	require.Eventually(t, func() bool { _, err := os.Lstat(path); return err == nil }, 10*time.Second, 5*time.Millisecond)
+	cli := startListenerTool(t, "nc", "-U", path)
+	var srvEnd, cliEnd *socketJSON
+	require.Eventually(t, func() bool {
+		socks := lsJSON(t, 0, "ls", "--json", "--state", "established", "--type", "stream")
+		srvEnd, cliEnd = nil, nil
+		for i := range socks {
+			for _, p := range socks[i].Procs {
+				switch p.PID {
+				case srv.Process.Pid:
+					srvEnd = &socks[i]
+				case cli.Process.Pid:
+					cliEnd = &socks[i]
+				}
+			}
+		}
+		return srvEnd != nil && cliEnd != nil
+	}, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, cliEnd.Inode, srvEnd.Peer)
+	require.Len(t, srvEnd.PeerProcs, 1)
+	assert.Equal(t, cli.Process.Pid, srvEnd.PeerProcs[0].PID)
+	assert.Equal(t, "nc", srvEnd.PeerProcs[0].Comm)
+	require.Len(t, cliEnd.PeerProcs, 1)
+	assert.Equal(t, srv.Process.Pid, cliEnd.PeerProcs[0].PID)
+	assert.Equal(t, "socat", cliEnd.PeerProcs[0].Comm)
+
+	code, out, errOut := runCLI(t, "", "ls", "--path", path)
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^path +stream +established .* socat pid=`+strconv.Itoa(srv.Process.Pid)+` fd=\d+ +nc pid=`+strconv.Itoa(cli.Process.Pid)+` fd=\d+$`, out)
+}
+
+// longPathDir returns a directory whose socket paths are longer than
+// sun_path.
+func longPathDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(socketDir(t), strings.Repeat("d", 60), strings.Repeat("e", 60))
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	return dir
+}
+
+// TestLsLongPath checks that a socket bound through /proc/self/fd/N/NAME is
+// shown by its real path while the binder holds the directory (the uds
+// library does), and marked otherwise (python3 closing it), never as a bare
+// /proc/self/fd path.
+func TestLsLongPath(t *testing.T) {
+	dir := longPathDir(t)
+	path := filepath.Join(dir, "long.sock")
+	require.Greater(t, len(path), uds.MaxPathLen)
+	listenTest(t, uds.Path(path))
+
+	socks := lsJSON(t, 0, "ls", "--json", "--pid", strconv.Itoa(os.Getpid()), "-l")
+	var s *socketJSON
+	for i := range socks {
+		if strings.HasSuffix(socks[i].Addr, "/long.sock") {
+			s = &socks[i]
+		}
+	}
+	require.NotNil(t, s, "%+v", socks)
+	assert.True(t, strings.HasPrefix(s.Addr, "/proc/self/fd/"), "addr is the kernel's name: %s", s.Addr)
+	assert.Equal(t, path, s.FilePath)
+	code, out, errOut := runCLI(t, "", "ls", "--name", path)
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^path +stream +listen .* `+regexpQuote(path)+` `, out)
+	assert.NotContains(t, out, "/proc/self/fd")
+	code, out, errOut = runCLI(t, "", "who", path)
+	require.Equal(t, exitServed, code, errOut)
+	assert.NotContains(t, out, "/proc/self/fd")
+	assert.NotContains(t, out, "bound as")
+
+	// python3 binds through a directory descriptor and closes it: the
+	// real path cannot be learnt.
+	pyPath := filepath.Join(dir, "py.sock")
+	startListenerTool(t, "python3", "-c", `
+import os, socket, sys
+d = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+s = socket.socket(socket.AF_UNIX)
+s.bind("/proc/self/fd/%d/py.sock" % d)
+os.close(d)
+s.listen()
+sys.stdin.read()
+`, dir)
+	require.Eventually(t, func() bool { _, err := os.Lstat(pyPath); return err == nil }, 10*time.Second, 5*time.Millisecond)
+	code, out, errOut = runCLI(t, "", "who", pyPath)
+	require.Equal(t, exitServed, code, errOut)
+	assert.Regexp(t, `bound as /proc/self/fd/\d+/py\.sock \(long path via /proc/self/fd\)`, out)
+	code, out, errOut = runCLI(t, "", "ls", "-l")
+	require.Equal(t, 0, code, errOut)
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "/proc/self/fd/") {
+			assert.Contains(t, line, "(long path via /proc/self/fd)", "never a bare /proc/self/fd path: %s", line)
+		}
+	}
 }
