@@ -111,6 +111,7 @@ var commands = []*command{
 	whoCmd,
 	lockCmd,
 	probeCmd,
+	activateCmd,
 	listenCmd,
 	dialCmd,
 }
