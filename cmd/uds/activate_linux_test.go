@@ -235,6 +235,13 @@ func TestActivateExitAndSignals(t *testing.T) {
 		cancel()
 	}
 
+	// --type before the first -l is every socket's default; after an -l,
+	// that socket's own.
+	code, _, errOut = runCLI(t, "", "activate", "--type", "datagram", "-l", path, "-l", "@"+abstractName(t), "--type", "stream", "--",
+		requireTool(t, "python3"), "-c", `import socket, sys
+sys.exit(0 if [socket.socket(fileno=f).type for f in (3, 4)] == [socket.SOCK_DGRAM, socket.SOCK_STREAM] else 5)`)
+	assert.Equal(t, 0, code, errOut)
+
 	l := listenTest(t, uds.Path(path))
 	code, _, errOut = runCLI(t, "", "activate", "-l", path, "--", "true")
 	assert.Equal(t, exitCantCreate, code)
