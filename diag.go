@@ -88,6 +88,13 @@ type Socket struct {
 	// own socket there). Sockets sets it for sockets bound to absolute
 	// paths; Who sets it for sockets bound to the path it was asked about.
 	Shadowed bool
+	// FilePath is, for a socket bound through a directory descriptor (its
+	// Addr is "/proc/self/fd/N/NAME": how this package binds a path longer
+	// than sun_path), the path of the socket's file, learnt from a holder's
+	// descriptor N and checked against FileDev and FileIno. It is empty
+	// for other sockets, and when the path cannot be learnt (the holder
+	// closed the directory, or cannot be read without privilege).
+	FilePath string
 }
 
 // Proc is a process that has a descriptor for a socket.

@@ -386,7 +386,39 @@ func listSockets(ctx context.Context) ([]Socket, error) {
 	if err := addProcs(ctx, socks); err != nil {
 		return nil, err
 	}
+	resolveFDPaths(socks)
 	return socks, nil
+}
+
+// resolveFDPaths sets FilePath on the sockets bound through a directory
+// descriptor ("/proc/self/fd/N/NAME", see bindAddr): the directory is what
+// descriptor N of a process holding the socket refers to, and the path is
+// kept only if the file there is the socket's own (FileDev, FileIno).
+func resolveFDPaths(socks []Socket) {
+	for i := range socks {
+		s := &socks[i]
+		if s.Addr.kind != KindPath || s.FileIno == 0 || !strings.HasPrefix(s.Addr.name, procFDPrefix) {
+			continue
+		}
+		fdText, base, ok := strings.Cut(s.Addr.name[len(procFDPrefix):], "/")
+		if _, err := strconv.Atoi(fdText); !ok || err != nil || base == "" {
+			continue
+		}
+		for _, p := range s.Procs {
+			dir, err := os.Readlink("/proc/" + strconv.Itoa(p.PID) + "/fd/" + fdText)
+			if err != nil || !strings.HasPrefix(dir, "/") {
+				continue // gone, or not a directory ("socket:[N]", ...)
+			}
+			path := filepath.Join(dir, base)
+			f := openPathFile(path)
+			held := f.err == nil && f.holds(s.FileDev, s.FileIno)
+			f.close()
+			if held {
+				s.FilePath = path
+				break
+			}
+		}
+	}
 }
 
 func sortSockets(socks []Socket) {
@@ -579,6 +611,7 @@ func whoServes(ctx context.Context, a Addr) ([]Socket, error) {
 	if err := addProcs(ctx, out); err != nil {
 		return nil, err
 	}
+	resolveFDPaths(out)
 	return out, nil
 }
 

@@ -179,6 +179,34 @@ func bindError(a Addr, typ SocketType, err error) error {
 	return os.NewSyscallError("bind", err)
 }
 
+// ownerLookupError words a failed user or group lookup for the socket file's
+// owner or group (what): "socket group: unknown group x". os/user's own
+// text ("group: unknown group x") would repeat the prefix; the error still
+// unwraps to os/user's.
+func ownerLookupError(what string, err error) error {
+	return &lookupError{what: what, err: err}
+}
+
+type lookupError struct {
+	what string
+	err  error
+}
+
+func (e *lookupError) Error() string {
+	msg := e.err.Error()
+	var uu user.UnknownUserError
+	var ug user.UnknownGroupError
+	switch {
+	case errors.As(e.err, &uu):
+		msg = "unknown user " + string(uu)
+	case errors.As(e.err, &ug):
+		msg = "unknown group " + string(ug)
+	}
+	return "socket " + e.what + ": " + msg
+}
+
+func (e *lookupError) Unwrap() error { return e.err }
+
 func lookupOwner(owner, group string) (uid, gid int, err error) {
 	uid, gid = -1, -1
 	if owner != "" {
@@ -187,7 +215,7 @@ func lookupOwner(owner, group string) (uid, gid int, err error) {
 		} else {
 			u, e := user.Lookup(owner)
 			if e != nil {
-				return 0, 0, fmt.Errorf("socket owner: %w", e)
+				return 0, 0, ownerLookupError("owner", e)
 			}
 			uid, _ = strconv.Atoi(u.Uid)
 		}
@@ -198,7 +226,7 @@ func lookupOwner(owner, group string) (uid, gid int, err error) {
 		} else {
 			g, e := user.LookupGroup(group)
 			if e != nil {
-				return 0, 0, fmt.Errorf("socket group: %w", e)
+				return 0, 0, ownerLookupError("group", e)
 			}
 			gid, _ = strconv.Atoi(g.Gid)
 		}

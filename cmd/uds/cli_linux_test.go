@@ -93,6 +93,7 @@ type probeJSON struct {
 	PID    int    `json:"pid"`
 	Comm   string `json:"comm"`
 	Detail string `json:"detail"`
+	Type   string `json:"type"`
 }
 
 func probeAsJSON(t *testing.T, addr string) (int, probeJSON) {

@@ -174,6 +174,12 @@ func lockTaker(st *stdio, c *command, name string, file bool) (func(context.Cont
 		return func(ctx context.Context) (*uds.InstanceLock, error) { return uds.LockFile(ctx, name) }, name, exitOK, true
 	}
 	raw := name
+	if name == "" {
+		return nil, "", usageError(st, c, "NAME: empty name"), false
+	}
+	if scheme, ok := urlScheme(name); ok {
+		return nil, "", usageError(st, c, "NAME: %s is a %s URL, not a lock name", name, scheme), false
+	}
 	switch {
 	case strings.HasPrefix(name, "@") || strings.HasPrefix(name, "unix-abstract:"):
 		a, code, ok := parseAddr(st, c, "NAME", name)

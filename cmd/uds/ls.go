@@ -24,24 +24,33 @@ var lsCmd = &command{
 List the Unix sockets of the network namespace, one per line, like
 'ss -xp': kind (path, abstract, unnamed), type, state, receive and send
 queues (for a listener: connections waiting to be accepted, and the
-backlog), address, socket inode, the peer's inode, and the processes
-holding the socket ("comm pid=N fd=N", several separated by ", "; "-"
-when none can be seen: a connection not yet accepted, or another user's
-process without privilege). A socket whose path now names another file
-is marked "(shadowed)". Sockets are sorted by address, listeners first.
+backlog), address, socket inode, the peer's inode, the processes holding
+the socket ("comm pid=N fd=N", several separated by ", "; "-" when none
+can be seen: a connection not yet accepted, or another user's process
+without privilege), and the processes holding the peer socket, as
+'lsof -U +E' shows the other end of a connection. A socket whose path now
+names another file is marked "(shadowed)". A path longer than sun_path
+that was bound through a directory descriptor (/proc/self/fd/N/NAME, as
+the uds library does) is shown as the socket file's real path, learnt
+from the holder's descriptor N, or marked "(long path via /proc/self/fd)"
+when it cannot be. Sockets are sorted by address, listeners first.
 
 Options:
-  -l, --listening  only listening sockets (same as --state listen)
+  -l, --listening  only sockets that serve an address, as 'ss -xl' lists
+                   them: listeners, and bound sockets that are not
+                   connected (datagram servers; a stream socket bound and
+                   not listening yet). Unbound sockets are left out.
   --path PATH      only the sockets bound to the socket file PATH, found
                    by its inode as 'uds who' does (a renamed file or a
                    relative path works), with their accepted connections,
                    and the shadowed sockets bound under that name
   --name ADDR      only sockets bound to exactly ADDR: @name for an
-                   abstract name (\xNN escapes), or a path as it was bound;
-                   a listener's accepted connections carry its address
+                   abstract name (\xNN escapes), or a path as it was bound
+                   (or the real path of a long one); a listener's accepted
+                   connections carry its address
   --pid PID        only sockets that process PID holds
   --state STATE    listen, established, unconnected or connecting
-  --type TYPE      stream, seqpacket or dgram
+  --type TYPE      stream, seqpacket or datagram (dgram is accepted too)
   --json           print a JSON array instead, one object per socket:
                    {"kind":"path","type":"stream","state":"listen",
                     "addr":"/run/app.sock","inode":81234,"file_dev":2049,
@@ -49,7 +58,9 @@ Options:
                     "peer":0,"pending":[],"procs":[{"pid":812,
                     "comm":"app","fd":3}],"shadowed":false}
                    addr is in the uds text form (see below); uid is -1
-                   when unknown
+                   when unknown; "peer_procs" (the processes holding the
+                   peer) and "file_path" (a long path's real path) are
+                   there when known
 
 Exit status:
   0   success (also when no socket matches)
@@ -59,6 +70,7 @@ Exit status:
 	examples: []string{
 		"uds ls -l                          # every listener and who holds it",
 		"uds ls --pid $$                    # the sockets this shell holds",
+		"uds ls --state established --type stream  # who talks to whom",
 		"uds ls --json --name @app | jq '.[].procs'",
 	},
 	run: runLs,
@@ -80,6 +92,11 @@ type socketJSON struct {
 	Pending  []uint64   `json:"pending"`
 	Procs    []procJSON `json:"procs"`
 	Shadowed bool       `json:"shadowed"`
+	// FilePath is the real path of a socket bound through
+	// /proc/self/fd/N/NAME (a path longer than sun_path), when known.
+	FilePath string `json:"file_path,omitempty"`
+	// PeerProcs are the processes holding the peer socket (ls only).
+	PeerProcs []procJSON `json:"peer_procs,omitempty"`
 }
 
 type procJSON struct {
@@ -104,6 +121,7 @@ func toJSON(s uds.Socket) socketJSON {
 		Pending:  s.Pending,
 		Procs:    []procJSON{},
 		Shadowed: s.Shadowed,
+		FilePath: s.FilePath,
 	}
 	if j.Pending == nil {
 		j.Pending = []uint64{}
@@ -114,14 +132,19 @@ func toJSON(s uds.Socket) socketJSON {
 	return j
 }
 
-// writeJSON writes socks as a JSON array, one socket per line.
-func writeJSON(w io.Writer, socks []uds.Socket) error {
+// writeJSON writes socks as a JSON array, one socket per line; peers, if
+// not nil, gives the processes holding each socket's peer.
+func writeJSON(w io.Writer, socks []uds.Socket, peers map[uint64][]uds.Proc) error {
 	if len(socks) == 0 {
 		_, err := io.WriteString(w, "[]\n")
 		return err
 	}
 	for i, s := range socks {
-		b, err := json.Marshal(toJSON(s))
+		j := toJSON(s)
+		for _, p := range peers[s.Peer] {
+			j.PeerProcs = append(j.PeerProcs, procJSON(p))
+		}
+		b, err := json.Marshal(j)
 		if err != nil {
 			return err
 		}
@@ -141,22 +164,28 @@ func writeJSON(w io.Writer, socks []uds.Socket) error {
 
 // lsFilter is the set of ls's filters; the zero value keeps every socket.
 type lsFilter struct {
-	name     *uds.Addr
-	pid      int
-	state    *uds.SocketState
-	typ      *uds.SocketType
-	inodes   map[uint64]bool // from --path
-	shadowed map[uint64]bool // Who's verdict for --path
+	name  *uds.Addr
+	pid   int
+	state *uds.SocketState
+	typ   *uds.SocketType
+	// listening keeps listeners and bound sockets that are not connected
+	// (datagram servers; a stream socket bound and not listening yet).
+	listening bool
+	inodes    map[uint64]bool // from --path
+	shadowed  map[uint64]bool // Who's verdict for --path
 }
 
 func (f *lsFilter) keep(s uds.Socket) bool {
 	if f.inodes != nil && !f.inodes[s.Inode] {
 		return false
 	}
-	if f.name != nil && (s.Addr.Kind() != f.name.Kind() || s.Addr.Name() != f.name.Name()) {
+	if f.name != nil && (s.Addr.Kind() != f.name.Kind() || s.Addr.Name() != f.name.Name() && s.FilePath != f.name.Name()) {
 		return false
 	}
 	if f.state != nil && s.State != *f.state {
+		return false
+	}
+	if f.listening && s.State != uds.StateListen && (s.State != uds.StateUnconnected || s.Addr.Kind() == uds.KindUnnamed) {
 		return false
 	}
 	if f.typ != nil && s.Type != *f.typ {
@@ -220,16 +249,15 @@ func runLs(ctx context.Context, c *command, st *stdio, args []string) int {
 		f.state = &s
 	}
 	if listening {
-		if f.state != nil && *f.state != uds.StateListen {
+		if f.state != nil && *f.state != uds.StateListen && *f.state != uds.StateUnconnected {
 			return usageError(st, c, "-l and --state %s contradict each other", *state)
 		}
-		s := uds.StateListen
-		f.state = &s
+		f.listening = true
 	}
 	if set["type"] {
 		t, ok := parseSocketType(*typ)
 		if !ok || *typ == "" {
-			return usageError(st, c, "--type %q: want stream, seqpacket or dgram", *typ)
+			return usageError(st, c, "--type %q: want stream, seqpacket or datagram", *typ)
 		}
 		f.typ = &t
 	}
@@ -268,7 +296,21 @@ func runLs(ctx context.Context, c *command, st *stdio, args []string) int {
 	if err != nil {
 		return fail(st, err, exitUnavailable)
 	}
+	// The processes at the other end of each connection, found among all
+	// the sockets before they are filtered.
+	byInode := make(map[uint64][]uds.Proc, len(socks))
+	for _, s := range socks {
+		if len(s.Procs) > 0 {
+			byInode[s.Inode] = s.Procs
+		}
+	}
+	peers := map[uint64][]uds.Proc{}
 	socks = slices.DeleteFunc(socks, func(s uds.Socket) bool { return !f.keep(s) })
+	for _, s := range socks {
+		if ps, ok := byInode[s.Peer]; ok && s.Peer != 0 {
+			peers[s.Peer] = ps
+		}
+	}
 	for i := range socks {
 		if f.shadowed != nil {
 			// Who judged against the path asked for; Sockets only knows
@@ -279,20 +321,24 @@ func runLs(ctx context.Context, c *command, st *stdio, args []string) int {
 	sortForDisplay(socks)
 
 	if *asJSON {
-		if err := writeJSON(st.out, socks); err != nil {
+		if err := writeJSON(st.out, socks, peers); err != nil {
 			return fail(st, err, exitUnavailable)
 		}
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(st.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tTYPE\tSTATE\tRECV-Q\tSEND-Q\tADDRESS\tINODE\tPEER\tPROCESS")
+	fmt.Fprintln(tw, "KIND\tTYPE\tSTATE\tRECV-Q\tSEND-Q\tADDRESS\tINODE\tPEER\tPROCESS\tPEER-PROCESS")
 	for _, s := range socks {
-		addr := displayAddr(s.Addr)
+		addr := sockAddrText(s)
 		if s.Shadowed {
 			addr += " (shadowed)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\n",
-			s.Addr.Kind(), s.Type, s.State, s.RQueue, s.WQueue, addr, s.Inode, dashIfZero(s.Peer), procList(s.Procs))
+		peer := "-"
+		if s.Peer != 0 {
+			peer = procList(peers[s.Peer])
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%s\t%s\t%s\n",
+			s.Addr.Kind(), s.Type, s.State, s.RQueue, s.WQueue, addr, s.Inode, dashIfZero(s.Peer), procList(s.Procs), peer)
 	}
 	if err := tw.Flush(); err != nil {
 		return fail(st, err, exitUnavailable)
@@ -311,7 +357,7 @@ func sortForDisplay(socks []uds.Socket) {
 			}
 			return -1
 		}
-		if c := cmp.Compare(a.Addr.String(), b.Addr.String()); c != 0 {
+		if c := cmp.Compare(sockAddrText(a), sockAddrText(b)); c != 0 {
 			return c
 		}
 		if al, bl := a.State == uds.StateListen, b.State == uds.StateListen; al != bl {
@@ -332,6 +378,23 @@ func displayAddr(a uds.Addr) string {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// longPathNote marks a socket bound through /proc/self/fd/N/NAME whose
+// real path could not be learnt.
+const longPathNote = " (long path via /proc/self/fd)"
+
+// sockAddrText is the address shown for a socket: its file's real path for
+// a long path bound through a directory descriptor, if known, and never a
+// bare /proc/self/fd/N/NAME, which names nothing outside the binder.
+func sockAddrText(s uds.Socket) string {
+	if s.FilePath != "" {
+		return displayAddr(uds.Path(s.FilePath))
+	}
+	if s.Addr.Kind() == uds.KindPath && strings.HasPrefix(s.Addr.Name(), "/proc/self/fd/") {
+		return displayAddr(s.Addr) + longPathNote
+	}
+	return displayAddr(s.Addr)
 }
 
 func dashIfZero(n uint64) string {

@@ -7,7 +7,8 @@
 //	uds ls [-l] [--path PATH] [--name ADDR] [--pid PID] [--state STATE] [--type TYPE] [--json]
 //	uds who [--json] ADDR
 //	uds lock [--file] [--wait DURATION] NAME [--] CMD [ARGS...]
-//	uds probe [--json] [--type stream|seqpacket|dgram] ADDR
+//	uds probe [--json] [--type stream|seqpacket|datagram] ADDR
+//	uds activate -l ADDR [--fdname NAME] [--type TYPE] [-l ADDR ...] [--keep] [--] CMD [ARGS...]
 //	uds listen [--mode MODE] [--owner USER] [--group GROUP] [--keep] [--once|--keep-open] ADDR
 //	uds dial [--timeout DURATION] [--wait] [--bind ADDR] ADDR
 //	uds help [COMMAND]
@@ -23,7 +24,12 @@
 //	lock    run a command while holding a single-instance lock on an
 //	        abstract name (or a file, with --file), like flock(1).
 //	probe   tell whether a process serves ADDR: live (with its PID), stale,
-//	        missing or not a socket. Changes nothing.
+//	        missing or not a socket. Changes nothing. An abstract name is
+//	        looked for with every socket type.
+//	activate open sockets (reclaiming stale socket files) and run a command
+//	        with them by systemd's socket activation protocol, like
+//	        systemd-socket-activate; the socket files are removed when it
+//	        exits.
 //	listen  listen on ADDR (reclaiming a stale socket file, refusing a live
 //	        one) and bridge connections to stdin and stdout, like "nc -lU".
 //	dial    connect to ADDR, optionally waiting for the listener to appear,
@@ -45,16 +51,16 @@
 //	64   usage error: unknown command or option, invalid address
 //	69   the operation failed: connection refused, permission denied,
 //	     an I/O error on the connection, no sock_diag (not Linux), ...
-//	73   listen: the address is in use (the message names the process
-//	     holding it), or the path is not a socket
+//	73   listen, activate: the address is in use (the message names the
+//	     process holding it), or the path is not a socket
 //	75   lock: the lock is held by another process (the message names it)
-//	126  lock: the command could not be executed
-//	127  lock: the command was not found
-//	130  listen, dial, lock: ended by SIGINT (128+2)
-//	143  listen, dial, lock: ended by SIGTERM (128+15)
+//	126  lock, activate: the command could not be executed
+//	127  lock, activate: the command was not found
+//	130  listen, dial, lock, activate: ended by SIGINT (128+2)
+//	143  listen, dial, lock, activate: ended by SIGTERM (128+15)
 //
-// Once its command ran, lock exits with the command's exit status (128+N if
-// signal N killed it).
+// Once its command ran, lock and activate exit with the command's exit
+// status (128+N if signal N killed it).
 //
 // "uds help COMMAND" and "uds COMMAND --help" describe each command with
 // examples.
@@ -111,6 +117,7 @@ var commands = []*command{
 	whoCmd,
 	lockCmd,
 	probeCmd,
+	activateCmd,
 	listenCmd,
 	dialCmd,
 }
@@ -215,6 +222,8 @@ const addrHelp = `Addresses:
                               printable, and "\", are written \xNN (@app\x00)
   unix:PATH, unix:///PATH     gRPC's form of a path
   unix-abstract:NAME          gRPC's form of an abstract name (raw bytes)
+  (other URLs, such as tcp://host:1, are refused; a relative path that
+  looks like one is written ./tcp://host:1)
 `
 
 const exitHelp = `Exit status:
@@ -224,11 +233,12 @@ const exitHelp = `Exit status:
   3    probe: not a socket
   64   usage error
   69   failure: connection refused, permission denied, I/O error, ...
-  73   listen: address in use (the message names the holder), not a socket
+  73   listen, activate: address in use (the message names the holder),
+       not a socket
   75   lock: held by another process (the message names the holder)
-  126  lock: CMD cannot be executed; 127 lock: CMD not found
+  126  lock, activate: CMD cannot be executed; 127: CMD not found
   130  ended by SIGINT; 143 ended by SIGTERM
-  lock exits with CMD's exit status once CMD ran
+  lock and activate exit with CMD's exit status once CMD ran
 `
 
 func printOverview(w io.Writer) {
@@ -319,7 +329,12 @@ func usageError(st *stdio, c *command, format string, args ...any) int {
 }
 
 // parseAddr parses an address operand or option; what names it in errors.
+// A URL of another scheme ("tcp://host:1") is refused rather than read as a
+// relative path; such a path is written "./tcp://host:1".
 func parseAddr(st *stdio, c *command, what, s string) (uds.Addr, int, bool) {
+	if scheme, ok := urlScheme(s); ok {
+		return uds.Addr{}, usageError(st, c, "%s: %s is a %s URL, not a Unix socket address (a relative path is written ./%s)", what, s, scheme, s), false
+	}
 	a, err := uds.ParseAddr(s)
 	if err != nil {
 		return uds.Addr{}, usageError(st, c, "%s: %v", what, err), false
@@ -328,6 +343,27 @@ func parseAddr(st *stdio, c *command, what, s string) (uds.Addr, int, bool) {
 		return uds.Addr{}, usageError(st, c, "%s: %s names no socket", what, s), false
 	}
 	return a, exitOK, true
+}
+
+// urlScheme returns the scheme of s if s starts like a URL ("scheme://")
+// whose scheme is not one of the uds text forms (unix:, unix-abstract:).
+func urlScheme(s string) (string, bool) {
+	i := strings.Index(s, "://")
+	if i <= 0 {
+		return "", false
+	}
+	scheme := s[:i]
+	for j, r := range scheme {
+		letter := 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+		if !letter && (j == 0 || !('0' <= r && r <= '9' || r == '+' || r == '-' || r == '.')) {
+			return "", false
+		}
+	}
+	switch strings.ToLower(scheme) {
+	case "unix", "unix-abstract":
+		return "", false
+	}
+	return scheme, true
 }
 
 // parseTarget parses the ADDR operand of a command that needs a socket to

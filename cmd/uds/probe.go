@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strconv"
@@ -22,14 +24,15 @@ const (
 var probeCmd = &command{
 	name:    "probe",
 	summary: "tell whether a process serves ADDR: live, stale, missing, not a socket",
-	usage: `Usage: uds probe [--json] [--type stream|seqpacket|dgram] ADDR
+	usage: `Usage: uds probe [--json] [--type stream|seqpacket|datagram] ADDR
 
 Tell whether a process serves the Unix socket ADDR, without changing
 anything: no lock is taken and nothing is removed. Prints one line:
 
   live pid=1234 (server) accepting connections
                  a process holds the address (the PID is left out when it
-                 cannot be learnt); also "listening, backlog full",
+                 cannot be learnt; an abstract name's socket type follows
+                 in parentheses unless it is stream); also "listening, backlog full",
                  "socket of another type", "bound, not listening", or
                  "lock ADDR.lock held" by a server that is starting
   stale          a socket file no process holds: a crashed server's
@@ -43,10 +46,16 @@ Options:
                  {"addr":"/run/app.sock","state":"live","pid":1234,
                   "comm":"server","detail":"accepting connections"}
                  state is "live", "stale", "missing" or "not a socket";
-                 pid is 0 and comm left out when unknown
-  --type TYPE    probe with a socket of this type: stream (the default),
-                 seqpacket or dgram (a socket of another type is live all
-                 the same, with detail "socket of another type")
+                 pid is 0 and comm left out when unknown; for a live
+                 abstract name, "type" is its socket type
+  --type TYPE    probe with a socket of this type: stream, seqpacket or
+                 datagram. For a path, the default is stream (a socket of
+                 another type is live all the same, with detail "socket
+                 of another type"). Each socket type has its own abstract
+                 names, so for an abstract name the default is to look for
+                 all three, and --type looks for that type only. A
+                 datagram socket is looked up with sock_diag and never
+                 connected to.
 
 Exit status:
   0   live          1   stale          2   missing      3   not a socket
@@ -63,20 +72,32 @@ Exit status:
 func runProbe(ctx context.Context, c *command, st *stdio, args []string) int {
 	fs := newFlagSet(c.name)
 	asJSON := fs.Bool("json", false, "")
-	typ := fs.String("type", "stream", "")
+	typ := fs.String("type", "", "")
 	operands, code, ok := parseArgs(st, c, fs, args, 1, 1)
 	if !ok {
 		return code
 	}
+	typeSet := false
+	fs.Visit(func(f *flag.Flag) { typeSet = typeSet || f.Name == "type" })
 	t, ok := parseSocketType(*typ)
-	if !ok {
-		return usageError(st, c, "--type %q: want stream, seqpacket or dgram", *typ)
+	if !ok || typeSet && *typ == "" {
+		return usageError(st, c, "--type %q: want stream, seqpacket or datagram", *typ)
 	}
 	a, code, ok := parseTarget(st, c, operands[0], " to probe")
 	if !ok {
 		return code
 	}
-	r, err := uds.Probe(ctx, a.WithType(t))
+	var r uds.ProbeResult
+	var err error
+	foundType := ""
+	if a.Kind() == uds.KindAbstract && !typeSet {
+		r, foundType, err = probeAnyType(ctx, a)
+	} else {
+		r, err = uds.Probe(ctx, a.WithType(t))
+		if a.Kind() == uds.KindAbstract && r.State == uds.ProbeLive {
+			foundType = t.String()
+		}
+	}
 	if err != nil {
 		return fail(st, err, exitUnavailable)
 	}
@@ -91,14 +112,19 @@ func runProbe(ctx context.Context, c *command, st *stdio, args []string) int {
 			PID    int    `json:"pid"`
 			Comm   string `json:"comm,omitempty"`
 			Detail string `json:"detail"`
-		}{a.String(), r.State.String(), r.PID, comm, r.Detail}
+			Type   string `json:"type,omitempty"`
+		}{a.String(), r.State.String(), r.PID, comm, r.Detail, foundType}
 		b, err := json.Marshal(out)
 		if err != nil {
 			return fail(st, err, exitUnavailable)
 		}
 		fmt.Fprintf(st.out, "%s\n", b)
 	} else {
-		fmt.Fprintln(st.out, probeLine(r, comm))
+		line := probeLine(r, comm)
+		if foundType != "" && foundType != uds.Stream.String() {
+			line += " (" + foundType + ")"
+		}
+		fmt.Fprintln(st.out, line)
 	}
 	switch r.State {
 	case uds.ProbeLive:
@@ -146,6 +172,34 @@ func processName(pid int) string {
 	return strings.TrimSpace(string(b))
 }
 
+// probeAnyType probes the abstract name a with each socket type in turn,
+// stream, seqpacket, then datagram (each type has its own abstract names),
+// and returns the first live answer with its type's name. The datagram
+// probe asks sock_diag and connects to nothing. If sock_diag cannot be
+// asked, the name is missing for the types that could be probed, and the
+// detail says that datagram sockets could not be looked for.
+func probeAnyType(ctx context.Context, a uds.Addr) (uds.ProbeResult, string, error) {
+	var last uds.ProbeResult
+	for _, t := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
+		r, err := uds.Probe(ctx, a.WithType(t))
+		if err != nil {
+			if t == uds.Datagram && errors.Is(err, uds.ErrUnverified) {
+				last.Detail = "no stream or seqpacket socket; datagram sockets cannot be seen without sock_diag"
+				break
+			}
+			return uds.ProbeResult{}, "", err
+		}
+		if r.State == uds.ProbeLive {
+			return r, t.String(), nil
+		}
+		last = r
+	}
+	return last, "", nil
+}
+
+// parseSocketType reads a --type value: SocketType's words ("stream",
+// "seqpacket", "datagram"), with "dgram" and "packet" accepted too; "" is
+// stream.
 func parseSocketType(s string) (uds.SocketType, bool) {
 	switch strings.ToLower(s) {
 	case "stream", "":

@@ -71,7 +71,7 @@ func runWho(ctx context.Context, c *command, st *stdio, args []string) int {
 	}
 
 	if *asJSON {
-		if err := writeJSON(st.out, socks); err != nil {
+		if err := writeJSON(st.out, socks, nil); err != nil {
 			return fail(st, err, exitUnavailable)
 		}
 	} else if len(socks) > 0 {
@@ -81,8 +81,8 @@ func runWho(ctx context.Context, c *command, st *stdio, args []string) int {
 			note := ""
 			if s.Shadowed {
 				note = "shadowed: not reachable at " + displayAddr(a)
-			} else if s.Addr.Kind() == uds.KindPath && s.Addr.Name() != a.Name() {
-				note = "bound as " + displayAddr(s.Addr)
+			} else if s.Addr.Kind() == uds.KindPath && s.Addr.Name() != a.Name() && s.FilePath != a.Name() {
+				note = "bound as " + sockAddrText(s)
 			}
 			if note != "" {
 				note = "\t" + note // a last column only where there is one
