@@ -75,6 +75,9 @@ func startChild(st *stdio, conn fileConn, script string) (*child, error) {
 	cmd := exec.Command("/bin/sh", "-c", script)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = f, f, st.err
 	cmd.Env = env
+	// Only when stderr is not a file: do not wait for a copy of CMD's
+	// stderr held open by what CMD left running.
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -106,9 +109,10 @@ func exitStatus(ps *os.ProcessState, err error) int {
 type children struct {
 	mu  sync.Mutex
 	set map[*child]struct{}
-	// onChange, if not nil, is told the number of running children after
-	// each start and end.
-	onChange func(running int)
+	wg  sync.WaitGroup // one for each child until it is removed
+	// onChange, if not nil, is called with 1 when a child is added and
+	// with -1 when one is removed.
+	onChange func(delta int)
 }
 
 func (cs *children) add(ch *child) {
@@ -117,22 +121,36 @@ func (cs *children) add(ch *child) {
 		cs.set = make(map[*child]struct{})
 	}
 	cs.set[ch] = struct{}{}
-	n := len(cs.set)
+	cs.wg.Add(1)
 	cs.mu.Unlock()
 	if cs.onChange != nil {
-		cs.onChange(n)
+		cs.onChange(1)
 	}
 }
 
 func (cs *children) remove(ch *child) {
 	cs.mu.Lock()
 	delete(cs.set, ch)
-	n := len(cs.set)
 	cs.mu.Unlock()
 	if cs.onChange != nil {
-		cs.onChange(n)
+		cs.onChange(-1)
 	}
+	cs.wg.Done()
 }
+
+// watch adds ch, and when it exits, reports a status other than 0 and
+// removes it.
+func (cs *children) watch(st *stdio, ch *child) {
+	cs.add(ch)
+	go func() {
+		<-ch.done
+		reportChild(st, ch)
+		cs.remove(ch)
+	}()
+}
+
+// wait waits until every child has exited and been removed.
+func (cs *children) wait() { cs.wg.Wait() }
 
 func (cs *children) list() []*child {
 	cs.mu.Lock()
@@ -145,7 +163,8 @@ func (cs *children) list() []*child {
 }
 
 // stop passes sig on to every running child, waits for them for up to
-// childGrace, and then kills the ones left and waits for them.
+// childGrace, and then kills the ones left and waits for them (and for
+// their reports).
 func (cs *children) stop(st *stdio, sig os.Signal) {
 	l := cs.list()
 	for _, ch := range l {
@@ -170,6 +189,7 @@ func (cs *children) stop(st *stdio, sig os.Signal) {
 			<-ch.done
 		}
 	}
+	cs.wait()
 }
 
 // signalOf returns the signal that cancelled ctx (SIGTERM if none did).

@@ -251,7 +251,13 @@ func runListen(ctx context.Context, c *command, st *stdio, args []string) int {
 			it.set(*idle)
 		}
 	}
-	kids := &children{}
+	kids := &children{onChange: func(delta int) {
+		if delta > 0 {
+			connStart()
+		} else {
+			connEnd()
+		}
+	}}
 
 	code = exitOK
 	in := st.in
@@ -272,29 +278,18 @@ func runListen(ctx context.Context, c *command, st *stdio, args []string) int {
 			code = exitUnavailable
 			break
 		}
-		connStart()
 		if *script != "" {
 			ch, err := startChild(st, conn.(fileConn), *script)
 			if err != nil {
 				fmt.Fprintf(st.err, "uds: --exec for a connection on %s: %v\n", l.Addr(), err)
-				connEnd()
 				if *fork || keepOpen {
 					continue
 				}
 				code = exitUnavailable
 				break
 			}
-			kids.add(ch)
-			finished := func() {
-				kids.remove(ch)
-				connEnd()
-			}
+			kids.watch(st, ch)
 			if *fork {
-				go func() {
-					<-ch.done
-					reportChild(st, ch)
-					finished()
-				}()
 				continue
 			}
 			select {
@@ -304,14 +299,13 @@ func runListen(ctx context.Context, c *command, st *stdio, args []string) int {
 			if ctx.Err() != nil {
 				break // the signal is passed on below
 			}
-			finished()
 			if !keepOpen {
 				code = ch.code
 				break
 			}
-			reportChild(st, ch)
 			continue
 		}
+		connStart()
 		err = serveConn(ctx, conn, in, split, st.out, *idle)
 		conn.Close()
 		connEnd()
@@ -345,9 +339,7 @@ func runListen(ctx context.Context, c *command, st *stdio, args []string) int {
 		kids.stop(st, signalOf(ctx))
 		return signalExit(ctx)
 	}
-	for _, ch := range kids.list() {
-		<-ch.done
-	}
+	kids.wait()
 	return code
 }
 
