@@ -18,7 +18,7 @@ import (
 
 var listenCmd = &command{
 	name:    "listen",
-	summary: "listen on ADDR and bridge connections to stdin/stdout, or run CMD for each (like nc -lU)",
+	summary: "listen on ADDR; connections to stdin/stdout or to CMD (like nc -lU)",
 	usage: `Usage: uds listen [--type stream|seqpacket|datagram] [--split MODE]
                   [--mode MODE] [--owner USER] [--group GROUP] [--keep]
                   [--once | --keep-open | --fork] [--exec CMD]
@@ -50,9 +50,8 @@ signal or --idle-timeout; the end of stdin does not end it.
 stdout: the connection itself is CMD's standard input and output (as with
 inetd, systemd's Accept=yes, or socat's EXEC), and CMD inherits no other
 descriptor of uds, not even those uds inherited above 2; its standard
-error is uds's. CMD's environment has the
-connection's addresses and the peer's credentials, as read from the
-socket (SO_PEERCRED) when it connected:
+error is uds's. CMD's environment has the connection's addresses and the
+peer's credentials, as read from the socket (SO_PEERCRED):
   UDS_PEER_ADDR    the peer's address, usually (unnamed)
   UDS_LOCAL_ADDR   ADDR
   UDS_PEER_PID, UDS_PEER_UID, UDS_PEER_GID   the peer's process and IDs
@@ -115,9 +114,9 @@ Exit status:
 		"uds listen -k @logsink > log.txt   # collect what every client sends",
 		"echo hello | uds listen @greeter",
 		"uds listen --type seqpacket @ctl   # one line of stdin = one message",
-		"uds listen --type datagram /tmp/log.sock   # print datagrams; stdin replies to the last sender",
-		"uds listen --fork --exec 'cat' @echo        # an echo server, a cat per client",
-		"uds listen --fork --exec 'echo hello $UDS_PEER_UID' --idle-timeout 10m /tmp/hi.sock",
+		"uds listen --type datagram /tmp/log.sock  # stdin replies to the last sender",
+		"uds listen --fork --exec 'cat' @echo       # an echo server, a cat per client",
+		"uds listen --fork --exec 'echo hi $UDS_PEER_UID' --idle-timeout 10m @hi",
 	},
 	run: runListen,
 }
@@ -185,7 +184,7 @@ func runListen(ctx context.Context, c *command, st *stdio, args []string) int {
 	}
 	if a.Kind() != uds.KindPath {
 		var pathOnly []string
-		for _, n := range []string{"mode", "owner", "group", "keep"} {
+		for _, n := range []string{"group", "keep", "mode", "owner"} {
 			if set[n] {
 				pathOnly = append(pathOnly, "--"+n)
 			}

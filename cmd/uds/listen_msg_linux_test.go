@@ -204,10 +204,6 @@ func TestListenDatagramReplies(t *testing.T) {
 	// A line written before anyone sent waits for a sender.
 	go io.WriteString(feed, "first reply\n")
 
-	type result struct {
-		r   pyResult
-		err error
-	}
 	for i, who := range []string{"py1", "py2"} {
 		done := make(chan pyResult, 1)
 		go func() { done <- runPy(t, "dgram", path, []string{"from " + who}, 1) }()
