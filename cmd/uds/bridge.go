@@ -25,21 +25,27 @@ const linger = 500 * time.Millisecond
 // (as socat does), so that input already at hand is not lost to a peer that
 // shut down its side at once; it does not wait longer for in: a copy blocked
 // reading in is left behind, and its next write fails once c is closed.
-func bridge(ctx context.Context, c *uds.Conn, in io.Reader, out io.Writer) error {
+//
+// If idle is not zero, bridge closes c and returns errIdle once nothing has
+// passed either way for idle.
+func bridge(ctx context.Context, c *uds.Conn, in io.Reader, out io.Writer, idle time.Duration) error {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
+	it := newIdleTimer(idle, func() { c.Close() })
+	defer it.stop()
 	var inDone chan struct{}
 	if in != nil {
 		inDone = make(chan struct{})
 		go func() {
 			defer close(inDone)
-			sendInput(c, in)
+			sendInput(c, in, it)
 		}()
 	}
 	buf := make([]byte, 32<<10)
 	for {
 		n, rerr := c.Read(buf)
 		if n > 0 {
+			it.touch()
 			if _, werr := out.Write(buf[:n]); werr != nil {
 				return fmt.Errorf("writing output: %w", werr)
 			}
@@ -60,6 +66,9 @@ func bridge(ctx context.Context, c *uds.Conn, in io.Reader, out io.Writer) error
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			if it.expired() {
+				return errIdle
+			}
 			var oe *net.OpError
 			if errors.As(rerr, &oe) {
 				rerr = oe.Err // "read: connection reset by peer"
@@ -72,7 +81,7 @@ func bridge(ctx context.Context, c *uds.Conn, in io.Reader, out io.Writer) error
 // sendInput copies in to c and shuts down c's writing side at the end of in
 // (or when reading in fails). It stops, without a word, when writing to c
 // fails: the peer has gone, and bridge hears of it by reading.
-func sendInput(c *uds.Conn, in io.Reader) {
+func sendInput(c *uds.Conn, in io.Reader, it *idleTimer) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, rerr := in.Read(buf)
@@ -80,6 +89,7 @@ func sendInput(c *uds.Conn, in io.Reader) {
 			if _, err := c.Write(buf[:n]); err != nil {
 				return
 			}
+			it.touch()
 		}
 		if rerr != nil {
 			c.CloseWrite()

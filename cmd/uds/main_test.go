@@ -127,7 +127,9 @@ func (s *session) waitListening(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return strings.Contains(s.stderr.String(), "listening on") || s.exited()
 	}, 10*time.Second, 5*time.Millisecond)
-	require.False(t, s.exited(), "uds exited early with %d: %s", s.code, s.stderr.String())
+	if s.exited() { // s.code is read only after done is closed
+		t.Fatalf("uds exited early with %d: %s", s.code, s.stderr.String())
+	}
 }
 
 func TestHelp(t *testing.T) {
