@@ -9,8 +9,10 @@
 //	uds lock [--file] [--wait DURATION] NAME [--] CMD [ARGS...]
 //	uds probe [--json] [--type stream|seqpacket|datagram] ADDR
 //	uds activate -l ADDR [--fdname NAME] [--type TYPE] [-l ADDR ...] [--keep] [--] CMD [ARGS...]
-//	uds listen [--mode MODE] [--owner USER] [--group GROUP] [--keep] [--once|--keep-open] ADDR
-//	uds dial [--timeout DURATION] [--wait] [--bind ADDR] ADDR
+//	uds listen [--type TYPE] [--split line|read|none] [--mode MODE] [--owner USER] [--group GROUP]
+//	           [--keep] [--once|--keep-open] [--exec CMD [--fork]] [--idle-timeout DURATION] ADDR
+//	uds dial [--type TYPE] [--split line|read|none] [--timeout DURATION] [--wait] [--bind ADDR]
+//	         [--idle-timeout DURATION] ADDR
 //	uds help [COMMAND]
 //	uds --version
 //
@@ -59,8 +61,9 @@
 //	130  listen, dial, lock, activate: ended by SIGINT (128+2)
 //	143  listen, dial, lock, activate: ended by SIGTERM (128+15)
 //
-// Once its command ran, lock and activate exit with the command's exit
-// status (128+N if signal N killed it).
+// Once its command ran, lock, activate and listen --exec (one command, with
+// --once) exit with the command's exit status (128+N if signal N killed
+// it).
 //
 // "uds help COMMAND" and "uds COMMAND --help" describe each command with
 // examples.
@@ -238,7 +241,8 @@ const exitHelp = `Exit status:
   75   lock: held by another process (the message names the holder)
   126  lock, activate: CMD cannot be executed; 127: CMD not found
   130  ended by SIGINT; 143 ended by SIGTERM
-  lock and activate exit with CMD's exit status once CMD ran
+  lock, activate and listen --exec (without --fork, with --once) exit with
+  CMD's exit status once CMD ran
 `
 
 func printOverview(w io.Writer) {
