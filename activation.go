@@ -39,10 +39,19 @@ var (
 // LISTEN_PIDFDID are removed from the environment (so that children do not
 // think the sockets are theirs).
 //
+// The names come from LISTEN_FDNAMES by systemd's rule
+// (sd_listen_fds_with_names): it is split at every ':' and must hold exactly
+// one name per descriptor of LISTEN_FDS, empty names included ("a::b" names
+// three descriptors, the second ""; "" names one, ""). A count that differs
+// is an error that gives both counts, and no name is dropped or guessed.
+// When LISTEN_FDNAMES is not set, every descriptor is named "unknown".
+//
 // When no sockets were passed to this process (the variables are missing,
 // or LISTEN_PID names another process), the Activation is empty and the
-// error nil. An error means the variables are malformed or name descriptors
-// that are not open.
+// error nil. An error means the variables are malformed (LISTEN_FDS not a
+// count, or LISTEN_FDNAMES naming more or fewer descriptors than it counts)
+// or name descriptors that are not open; the Activation is then empty and
+// every descriptor is left as it was.
 func Activated(unsetEnv bool) (*Activation, error) {
 	activationOnce.Do(func() {
 		activation, activationErr = parseActivation()
@@ -80,10 +89,9 @@ func parseActivation() (*Activation, error) {
 	if limit := maxInheritedFD() - listenFDsStart; n > limit {
 		return a, fmt.Errorf("uds: activation: LISTEN_FDS=%d is more than this process can have open (descriptors %d to %d, RLIMIT_NOFILE)", n, listenFDsStart, limit+listenFDsStart-1)
 	}
-	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
-	if os.Getenv("LISTEN_FDNAMES") == "" || len(names) != n {
-		// The names are optional; systemd calls unnamed ones "unknown".
-		names = slices.Repeat([]string{"unknown"}, n)
+	names, err := activationNames(n)
+	if err != nil {
+		return a, err
 	}
 	// Check every descriptor before taking any: if the count is wrong, the
 	// descriptors past the real ones belong to someone else (the Go
@@ -101,9 +109,27 @@ func parseActivation() (*Activation, error) {
 	return a, nil
 }
 
+// activationNames returns the names of the n descriptors passed, by
+// sd_listen_fds_with_names's rule: LISTEN_FDNAMES, if set, is split at every
+// ':' (empty names kept) and must name each descriptor; if unset, every
+// descriptor is "unknown".
+func activationNames(n int) ([]string, error) {
+	v, ok := os.LookupEnv("LISTEN_FDNAMES")
+	if !ok || n == 0 {
+		return slices.Repeat([]string{"unknown"}, n), nil
+	}
+	names := strings.Split(v, ":")
+	if len(names) != n {
+		return nil, fmt.Errorf("uds: activation: LISTEN_FDNAMES=%q has %d names but LISTEN_FDS=%d: the counts must be equal", v, len(names), n)
+	}
+	return names, nil
+}
+
 // Names returns the names of the sockets passed in, in descriptor order
-// ("unknown" for sockets passed without names), including those already
-// taken.
+// ("unknown" for every socket when LISTEN_FDNAMES was not set), including
+// those already taken. A name is empty where LISTEN_FDNAMES has an empty
+// field; since "" asks for any socket, such a socket is taken as the first
+// one not yet taken.
 func (a *Activation) Names() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()

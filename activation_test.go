@@ -843,3 +843,51 @@ func TestActivatedAbsurdCount(t *testing.T) {
 		})
 	}
 }
+
+// TestActivatedNames: LISTEN_FDNAMES follows sd_listen_fds_with_names. Set,
+// it is split at every ':' with empty fields kept, and its count must be
+// LISTEN_FDS's; unset, every descriptor is "unknown".
+func TestActivatedNames(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fds   int
+		env   []string // LISTEN_FDNAMES=..., or none
+		names []string // nil: an error naming both counts
+		count int      // the names LISTEN_FDNAMES holds, for the error
+	}{
+		{"unset", 2, nil, []string{"unknown", "unknown"}, 0},
+		{"exact", 2, []string{"LISTEN_FDNAMES=api:admin"}, []string{"api", "admin"}, 0},
+		{"empty in the middle", 3, []string{"LISTEN_FDNAMES=a::b"}, []string{"a", "", "b"}, 0},
+		{"empty at the end", 2, []string{"LISTEN_FDNAMES=a:"}, []string{"a", ""}, 0},
+		{"empty value is one empty name", 1, []string{"LISTEN_FDNAMES="}, []string{""}, 0},
+		{"fewer names", 2, []string{"LISTEN_FDNAMES=api"}, nil, 1},
+		{"more names", 1, []string{"LISTEN_FDNAMES=api:admin"}, nil, 2},
+		{"empty value, two descriptors", 2, []string{"LISTEN_FDNAMES="}, nil, 1},
+		{"empty fields counted", 2, []string{"LISTEN_FDNAMES=a::b"}, nil, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var files []*os.File
+			for range tc.fds {
+				files = append(files, actListenerFile(t))
+			}
+			env := append([]string{"LISTEN_FDS=" + strconv.Itoa(tc.fds)}, tc.env...)
+			p := startActProc(t, actWrapper(t), actChildEnv([]string{"report"}, env...), files...)
+			r := p.report(t)
+			require.Equal(t, strconv.Itoa(p.cmd.Process.Pid), r.Env["LISTEN_PID"], "the wrapper's LISTEN_PID is the child's")
+			assert.True(t, r.SameAgain, "the result is cached")
+			if tc.names != nil {
+				assert.Empty(t, r.Err)
+				assert.Equal(t, tc.names, r.Names)
+				for i := range tc.fds {
+					assert.True(t, r.After[i].CloseOnExec, "fd %d is taken", actFirstFD+i)
+				}
+				return
+			}
+			assert.Contains(t, r.Err, fmt.Sprintf("has %d names but LISTEN_FDS=%d", tc.count, tc.fds), "the error gives both counts")
+			assert.Contains(t, r.Err, tc.env[0][len("LISTEN_FDNAMES="):], "the error quotes the names")
+			assert.False(t, r.NilActivation)
+			assert.Empty(t, r.Names, "no socket is handed out under a guessed name")
+			assert.Equal(t, r.Before, r.After, "a failing Activated leaves every descriptor as it was")
+		})
+	}
+}

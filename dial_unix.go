@@ -101,6 +101,10 @@ func connectRetry(ctx context.Context, fd int, a Addr, wait bool) error {
 // dialSocket creates a socket of type typ, binds laddr unless it is unnamed,
 // connects it to a with retries, and hands it to the runtime poller.
 func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr Addr) (_ *net.UnixConn, _ *pathOwner, err error) {
+	if err := ctx.Err(); err != nil {
+		// As in net: no socket is made, no hook called, nothing bound.
+		return nil, nil, err
+	}
 	if canDialWithNet(a, laddr) {
 		uc, err := d.dialWithNet(ctx, a, typ, laddr)
 		return uc, nil, err

@@ -2,6 +2,7 @@ package uds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,7 +20,9 @@ import (
 // no listener: there it is retried only with WaitForListener.
 type Dialer struct {
 	// Timeout bounds the whole dial, retries included. Zero means no limit
-	// beyond the context's.
+	// beyond the context's. A negative Timeout, as in net.Dialer, is a
+	// deadline already past: the dial fails at once with a timeout error and
+	// no connection is attempted.
 	Timeout time.Duration
 
 	// WaitForListener makes the dial also retry while the socket does not
@@ -54,7 +57,13 @@ func Dial(ctx context.Context, a Addr) (*Conn, error) {
 // Dial connects to the stream socket at a. Paths longer than MaxPathLen are
 // reached on Linux through their directory's descriptor. Errors are
 // *net.OpError values; a dial cut short by the context wraps the context's
-// error.
+// error. When the deadline (Timeout or the context's) passes, the error is a
+// net.Error whose Timeout method reports true, errors.Is(err,
+// context.DeadlineExceeded) holds, and, if an attempt was made, the error
+// also wraps the last attempt's (syscall.EAGAIN for a full backlog,
+// syscall.ENOENT or syscall.ECONNREFUSED while waiting for a listener). A
+// cancelled context gives an error wrapping context.Canceled (and the last
+// attempt's) that is not a timeout.
 func (d *Dialer) Dial(ctx context.Context, a Addr) (*Conn, error) {
 	a = a.WithType(Stream)
 	ctx, cancel, err := d.begin(ctx, a, d.LocalAddr.WithType(Stream))
@@ -113,13 +122,37 @@ func HTTPClient(a Addr) *http.Client {
 const waitRetryLimit = 100 * time.Millisecond
 
 // withLastAttempt is the error of a retry loop whose context ended (cerr):
-// it names the last attempt's error too, if there was one.
+// it names the last attempt's error too, if there was one. A deadline stays
+// a timeout for net.OpError.Timeout, which looks only at its Err.
 func withLastAttempt(cerr, last error) error {
-	if last == nil {
+	switch {
+	case last == nil:
 		return cerr
+	case errors.Is(cerr, context.DeadlineExceeded):
+		return &deadlineError{deadline: cerr, last: last}
 	}
 	return fmt.Errorf("%w (last attempt: %w)", cerr, last)
 }
+
+// deadlineError is the error of a dial whose deadline passed after at least
+// one failed attempt: a timeout that wraps both the deadline and the last
+// attempt's error.
+type deadlineError struct {
+	deadline error // context.DeadlineExceeded
+	last     error
+}
+
+func (e *deadlineError) Error() string {
+	return e.deadline.Error() + " (last attempt: " + e.last.Error() + ")"
+}
+
+func (e *deadlineError) Unwrap() []error { return []error{e.deadline, e.last} }
+
+// Timeout reports true, for net.Error and net.OpError.Timeout.
+func (e *deadlineError) Timeout() bool { return true }
+
+// Temporary reports true, as context.DeadlineExceeded does.
+func (e *deadlineError) Temporary() bool { return true }
 
 func retryDelay(prev time.Duration, limit time.Duration) time.Duration {
 	if prev <= 0 {
@@ -155,7 +188,8 @@ func (d *Dialer) begin(ctx context.Context, a, laddr Addr) (context.Context, con
 			return nil, nil, &net.OpError{Op: "dial", Net: a.Network(), Source: laddr, Addr: a, Err: err}
 		}
 	}
-	if d.Timeout > 0 {
+	if d.Timeout != 0 {
+		// A negative Timeout is a deadline already past, as in net.
 		ctx, cancel := context.WithTimeout(ctx, d.Timeout)
 		return ctx, cancel, nil
 	}

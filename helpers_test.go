@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -52,17 +51,11 @@ func uniqTag() string {
 }
 
 // requireTool returns the path of an external program. A missing one skips
-// the test, or fails it when CI is set to anything.
+// the test, recorded for TestMain's summary, or fails it when CI is set to
+// anything.
 func requireTool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if ci := os.Getenv("CI"); ci != "" {
-			t.Fatalf("%s is required under CI (CI=%q) but was not found: %v", name, ci, err)
-		}
-		t.Skipf("%s is not installed (%v); with CI set this is a failure", name, err)
-	}
-	return p
+	return peerSkips.Require(t, name)
 }
 
 // requireRoot skips the test unless it runs as root (it runs children as

@@ -3,9 +3,22 @@
 package uds_test
 
 import (
+	"fmt"
+	"os"
 	"testing"
 
 	"github.com/udskit/uds/internal/childproc"
+	"github.com/udskit/uds/internal/peertool"
 )
 
-func TestMain(m *testing.M) { childproc.Main(m) }
+// peerSkips records the tests skipped because a peer program (socat, nc,
+// ...) is missing; TestMain names them when the tests end.
+var peerSkips peertool.Skips
+
+func TestMain(m *testing.M) {
+	code := childproc.Run(m)
+	if s := peerSkips.Summary("uds"); s != "" {
+		fmt.Println(s)
+	}
+	os.Exit(code)
+}

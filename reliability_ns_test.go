@@ -208,7 +208,7 @@ func relChroot(t *testing.T) (root, exe string) {
 		require.NoError(t, os.WriteFile(dst, data, 0o755))
 	}
 	copyFile(self, filepath.Join(root, "uds.test"))
-	if out, err := exec.Command("ldd", self).CombinedOutput(); err == nil {
+	if out, err := exec.Command(requireTool(t, "ldd"), self).CombinedOutput(); err == nil {
 		for _, line := range strings.Split(string(out), "\n") {
 			for _, m := range relLddRe.FindAllString(line, -1) {
 				if real, err := filepath.EvalSymlinks(m); err == nil {

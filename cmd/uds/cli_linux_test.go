@@ -43,17 +43,11 @@ func abstractName(t *testing.T) string {
 }
 
 // requireTool returns the path of an external program the test needs. It
-// skips the test if the program is missing, unless CI is set (to anything).
+// skips the test if the program is missing, recorded for TestMain's
+// summary, unless CI is set (to anything): then the test fails.
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if ci := os.Getenv("CI"); ci != "" {
-			t.Fatalf("%s is required under CI (CI=%q): %v", name, ci, err)
-		}
-		t.Skipf("%s is not installed: %v", name, err)
-	}
-	return p
+	return peerSkips.Require(t, name)
 }
 
 // toolCommand runs an external program with a time limit.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -14,11 +15,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/udskit/uds/internal/peertool"
 )
 
 // envRunMain makes the test binary run the command instead of the tests, so
 // that tests can run uds as a real process (for signals) without go build.
 const envRunMain = "UDS_CLI_TEST_RUN_MAIN"
+
+// peerSkips records the tests skipped because a peer program (socat, nc,
+// ss, ...) is missing; TestMain names them when the tests end.
+var peerSkips peertool.Skips
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envRunMain) == "1" {
@@ -26,7 +33,11 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if s := peerSkips.Summary("cmd/uds"); s != "" {
+		fmt.Println(s)
+	}
+	os.Exit(code)
 }
 
 // udsCommand returns a command that runs uds with args in a child process.

@@ -43,8 +43,13 @@ func Register(name string, fn func(args []string) int) {
 }
 
 // Main runs the role named in the environment, if any, and exits; otherwise
-// it runs the tests. Call it from TestMain.
-func Main(m *testing.M) {
+// it runs the tests and exits with their code. Call it from TestMain.
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run runs the role named in the environment, if any, and exits; otherwise
+// it runs the tests and returns their exit code, for a TestMain that has
+// more to do before it exits.
+func Run(m *testing.M) int {
 	if role := os.Getenv(envRole); role != "" {
 		mu.Lock()
 		fn := roles[role]
@@ -68,7 +73,7 @@ func Main(m *testing.M) {
 	if sharedDir != "" {
 		os.RemoveAll(sharedDir)
 	}
-	os.Exit(code)
+	return code
 }
 
 var (
