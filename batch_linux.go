@@ -6,7 +6,6 @@ import (
 	"os"
 	"sync"
 	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -248,8 +247,7 @@ prep:
 			h.SetControllen(len(ctl))
 		}
 	}
-	sent := 0
-	var delay time.Duration
+	sent, tries := 0, 0
 	for sent < limit {
 		w.off, w.n = sent, limit-sent
 		w.wait = !unconnected
@@ -264,13 +262,15 @@ prep:
 				ms[i].N = int(w.hdrs[i].len)
 			}
 			sent += w.got
-			delay = 0
+			tries = 0
 			continue
 		case unix.EAGAIN:
-			delay = retryDelay(delay, 10*time.Millisecond)
-			if err := c.waitWritable(delay); err != nil {
+			// Unconnected (see batchState.w.fn), and a receiver's queue
+			// is full.
+			if err := c.waitRoom(tries); err != nil {
 				return sent, c.opErrTo("write", ms[sent].Addr, err)
 			}
+			tries++
 			continue
 		case unix.EMSGSIZE:
 			return sent, c.opErrTo("write", ms[sent].Addr, c.tooLong(len(ms[sent].Buf)))

@@ -19,9 +19,14 @@ import (
 // with the full length; an empty message is read as 0, nil.
 //
 // Writes to a peer whose receive queue is full wait, as long as the write
-// deadline allows: a connected socket is woken by the kernel when there is
-// room, an unconnected one (WriteTo) retries with a backoff of at most 10ms,
-// since Linux does not wake unconnected senders.
+// deadline allows. A connected socket (Write) waits in the runtime's poller
+// and is woken by the kernel when there is room. Linux wakes no unconnected
+// sender (WriteTo, WriteToAddr, WriteToCred, WriteBatch and the file-passing
+// writes with an address), so these try again: for the first 200µs only
+// yielding the processor, then sleeping between tries, from 50µs doubling up
+// to 10ms. A blocked unconnected write thus uses a few per cent of a core at
+// most, and sends at most 10ms after a stalled receiver makes room. Close,
+// SetDeadline and SetWriteDeadline take effect on a waiting write at once.
 type DatagramConn struct {
 	m *msgConn
 }
@@ -197,7 +202,7 @@ func (c *DatagramConn) SetDeadline(t time.Time) error { return c.m.setDeadline(t
 func (c *DatagramConn) SetReadDeadline(t time.Time) error { return c.m.uc.SetReadDeadline(t) }
 
 // SetWriteDeadline sets the write deadline, which also bounds the waits of
-// WriteTo on a full receiver.
+// WriteTo on a full receiver; a write waiting already follows the change.
 func (c *DatagramConn) SetWriteDeadline(t time.Time) error { return c.m.setWriteDeadline(t) }
 
 // SyscallConn returns a raw network connection for the socket.
