@@ -14,6 +14,21 @@ import (
 // linger is how long bridge goes on sending input after the peer's end.
 const linger = 500 * time.Millisecond
 
+// lingerFor waits, after the peer's end, for the input to be sent (inDone
+// closed) for up to linger; a nil inDone means there is none to wait for.
+func lingerFor(ctx context.Context, inDone <-chan struct{}) {
+	if inDone == nil {
+		return
+	}
+	t := time.NewTimer(linger)
+	defer t.Stop()
+	select {
+	case <-inDone:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // bridge connects a stream connection to stdin and stdout, as nc does: what
 // the peer sends is copied to out, and what in gives (if in is not nil) is
 // sent to the peer, whose connection's writing side is shut down at the end
@@ -51,15 +66,7 @@ func bridge(ctx context.Context, c *uds.Conn, in io.Reader, out io.Writer, idle 
 			}
 		}
 		if rerr == io.EOF {
-			if inDone != nil {
-				t := time.NewTimer(linger)
-				defer t.Stop()
-				select {
-				case <-inDone:
-				case <-t.C:
-				case <-ctx.Done():
-				}
-			}
+			lingerFor(ctx, inDone)
 			return nil
 		}
 		if rerr != nil {

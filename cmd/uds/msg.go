@@ -271,15 +271,7 @@ func bridgeSeqPacket(ctx context.Context, c *uds.SeqPacketConn, in io.Reader, sp
 			continue
 		}
 		if err == io.EOF {
-			if inDone != nil {
-				t := time.NewTimer(linger)
-				defer t.Stop()
-				select {
-				case <-inDone:
-				case <-t.C:
-				case <-ctx.Done():
-				}
-			}
+			lingerFor(ctx, inDone)
 			return nil
 		}
 		if cerr := ctx.Err(); cerr != nil {
