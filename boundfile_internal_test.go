@@ -24,76 +24,82 @@ func bindTestSocket(t *testing.T, path string) int {
 }
 
 // ioctlFile stats the file SIOCUNIXFILE names for fd.
-func ioctlFile(fd int) (dev, ino uint64, ok bool) {
+func ioctlFile(fd int) (id fileID, ok bool) {
 	bfd, ok := boundFileIoctl(fd)
 	if !ok {
-		return 0, 0, false
+		return fileID{}, false
 	}
 	defer unix.Close(bfd)
 	var st unix.Stat_t
 	if unix.Fstat(bfd, &st) != nil {
-		return 0, 0, false
+		return fileID{}, false
 	}
-	return uint64(st.Dev), st.Ino, true
+	return idOf(&st), true
 }
 
-func statIno(t *testing.T, path string) (dev, ino uint64) {
+// pinned pins path for isBoundFile.
+func pinned(t *testing.T, path string) (int, unix.Stat_t) {
 	t.Helper()
-	var st unix.Stat_t
-	require.NoError(t, unix.Lstat(path, &st))
-	return uint64(st.Dev), uint64(st.Ino)
+	pfd, st, err := pinFile(unix.AT_FDCWD, path)
+	require.NoError(t, err)
+	t.Cleanup(func() { unix.Close(pfd) })
+	return pfd, st
 }
 
-// TestBoundFileMethodsAgree checks that both ways of finding a socket's
-// file (SIOCUNIXFILE and sock_diag) name the file bind created, and keep
-// naming it after another socket file was renamed over the path, so that
-// adopt sees the swap whichever way it asks.
+// TestBoundFileMethodsAgree checks both ways adopt finds a socket's file
+// (SIOCUNIXFILE, and sock_diag through isBoundFile) on the file bind
+// created, and after another socket file was renamed over the path: both
+// still name the first (now unlinked) file, so adopt sees the swap
+// whichever way it asks.
 func TestBoundFileMethodsAgree(t *testing.T) {
 	dir := t.TempDir()
+	dirfd, err := openDir(dir)
+	require.NoError(t, err)
+	defer unix.Close(dirfd)
 	path := filepath.Join(dir, "s")
 	fd := bindTestSocket(t, path)
-	wantDev, wantIno := statIno(t, path)
+	pfd, st := pinned(t, path)
 
-	dev, ino, ok := boundFileDiag(fd)
-	require.True(t, ok, "sock_diag must report the bound file")
-	assert.Equal(t, wantDev, dev)
-	assert.Equal(t, wantIno, ino)
+	ok, err := isBoundFile(dirfd, fd, pfd, &st)
+	require.NoError(t, err)
+	assert.True(t, ok, "sock_diag must name the file bind created")
 
-	iDev, iIno, iok := ioctlFile(fd)
+	iid, iok := ioctlFile(fd)
 	switch {
 	case noUnixFileIoctl.Load():
 		t.Log("this kernel has no SIOCUNIXFILE; only sock_diag is checked")
 		assert.False(t, iok)
 	case os.Geteuid() == 0:
 		require.True(t, iok, "SIOCUNIXFILE must work with CAP_NET_ADMIN")
-		assert.Equal(t, wantDev, iDev)
-		assert.Equal(t, wantIno, iIno)
+		assert.Equal(t, idOf(&st), iid)
 	default:
 		t.Log("not root: SIOCUNIXFILE needs CAP_NET_ADMIN; only sock_diag is checked")
 		assert.False(t, iok)
 	}
 
-	// Another socket is renamed over the path: both ways still name the
-	// first (now unlinked) file, which is no longer at the path.
+	// Another socket is renamed over the path.
 	other := filepath.Join(dir, "other")
 	bindTestSocket(t, other)
 	require.NoError(t, os.Rename(other, path))
-	_, nowIno := statIno(t, path)
-	require.NotEqual(t, wantIno, nowIno)
+	npfd, nst := pinned(t, path)
+	require.NotEqual(t, idOf(&st), idOf(&nst))
 
-	_, ino, ok = boundFileDiag(fd)
-	require.True(t, ok)
-	assert.Equal(t, wantIno, ino)
+	ok, err = isBoundFile(dirfd, fd, npfd, &nst)
+	require.NoError(t, err)
+	assert.False(t, ok, "the file swapped in is not the socket's")
 	if iok {
-		_, ino, ok = ioctlFile(fd)
-		require.True(t, ok)
-		assert.Equal(t, wantIno, ino)
+		iid, iok = ioctlFile(fd)
+		require.True(t, iok)
+		assert.Equal(t, idOf(&st), iid, "SIOCUNIXFILE still names the first file")
 	}
 
 	// An unbound socket has no file.
 	ufd, err := newSocket(Stream)
 	require.NoError(t, err)
 	defer unix.Close(ufd)
-	_, _, ok = boundFile(ufd)
+	_, ok = boundFileIoctl(ufd)
+	assert.False(t, ok)
+	ok, err = isBoundFile(dirfd, ufd, npfd, &nst)
+	require.NoError(t, err)
 	assert.False(t, ok)
 }

@@ -203,15 +203,3 @@ func boundFileIoctl(fd int) (pfd int, ok bool) {
 	}
 	return pfd, true
 }
-
-func boundFileDiag(fd int) (dev, ino uint64, ok bool) {
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil {
-		return 0, 0, false
-	}
-	socks, err := diagExact(uint32(st.Ino), udiagShowVFS)
-	if err != nil || len(socks) != 1 || !socks[0].HasVFS {
-		return 0, 0, false
-	}
-	return socks[0].VFSDev, socks[0].VFSIno, true
-}

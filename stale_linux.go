@@ -761,19 +761,3 @@ func cleanAside(afd int) {
 		unix.Close(pfd)
 	}
 }
-
-// boundFile returns the device and inode of the file the socket fd is bound
-// to (ok false if the kernel cannot tell): SIOCUNIXFILE where allowed,
-// sock_diag otherwise (device as the superblock has it, inode's low 32
-// bits; see socketsOnFile).
-func boundFile(fd int) (dev, ino uint64, ok bool) {
-	if bfd, ok := boundFileIoctl(fd); ok {
-		defer unix.Close(bfd)
-		var st unix.Stat_t
-		if unix.Fstat(bfd, &st) == nil {
-			return uint64(st.Dev), st.Ino, true
-		}
-		return 0, 0, false
-	}
-	return boundFileDiag(fd)
-}

@@ -90,13 +90,9 @@ func runDial(ctx context.Context, c *command, st *stdio, args []string) int {
 	if *idle < 0 {
 		return usageError(st, c, "--idle-timeout %v: must not be negative", *idle)
 	}
-	typ, ok := parseSocketType(*typeName)
+	typ, split, code, ok := parseMessageFlags(st, c, *typeName, *splitName)
 	if !ok {
-		return usageError(st, c, "--type %q: want stream, seqpacket or datagram", *typeName)
-	}
-	split, ok := parseSplit(*splitName)
-	if !ok {
-		return usageError(st, c, "--split %q: want line, read or none", *splitName)
+		return code
 	}
 	splitSet := false
 	fs.Visit(func(f *flag.Flag) { splitSet = splitSet || f.Name == "split" })

@@ -143,13 +143,9 @@ func runListen(ctx context.Context, c *command, st *stdio, args []string) int {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	typ, ok := parseSocketType(*typeName)
+	typ, split, code, ok := parseMessageFlags(st, c, *typeName, *splitName)
 	if !ok {
-		return usageError(st, c, "--type %q: want stream, seqpacket or datagram", *typeName)
-	}
-	split, ok := parseSplit(*splitName)
-	if !ok {
-		return usageError(st, c, "--split %q: want line, read or none", *splitName)
+		return code
 	}
 	switch {
 	case *once && keepOpen:

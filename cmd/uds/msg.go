@@ -63,6 +63,19 @@ func parseSplit(s string) (splitMode, bool) {
 	return 0, false
 }
 
+// parseMessageFlags reads listen's and dial's --type and --split.
+func parseMessageFlags(st *stdio, c *command, typeName, splitName string) (uds.SocketType, splitMode, int, bool) {
+	typ, ok := parseSocketType(typeName)
+	if !ok {
+		return 0, 0, usageError(st, c, "--type %q: want stream, seqpacket or datagram", typeName), false
+	}
+	split, ok := parseSplit(splitName)
+	if !ok {
+		return 0, 0, usageError(st, c, "--split %q: want line, read or none", splitName), false
+	}
+	return typ, split, exitOK, true
+}
+
 // readBufSize is the size of one read of stdin with --split read (what
 // socat reads by default is 8192 bytes).
 const readBufSize = 64 << 10
