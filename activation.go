@@ -184,24 +184,14 @@ func (a *Activation) describe() string {
 	return strings.Join(parts, ", ")
 }
 
-// Listener takes the stream listener named name ("" for the first one not
-// yet taken). It checks that the descriptor is a listening AF_UNIX stream
-// socket and reads its exact address. Its Close never unlinks the path.
+// Listener takes the stream or seqpacket listener named name ("" for the
+// first one not yet taken). It checks that the descriptor is a listening
+// AF_UNIX stream or seqpacket socket and reads its exact address, whose
+// Type is the socket's. Its Close never unlinks the path.
 func (a *Activation) Listener(name string) (*Listener, error) {
 	var l *Listener
-	err := a.take(name, "Unix stream listener", func(f *os.File) (err error) {
+	err := a.take(name, "Unix stream or seqpacket listener", func(f *os.File) (err error) {
 		l, err = FileListener(f)
-		return err
-	})
-	return l, err
-}
-
-// SeqPacketListener takes the seqpacket listener named name ("" for the
-// first one not yet taken); see Listener.
-func (a *Activation) SeqPacketListener(name string) (*SeqPacketListener, error) {
-	var l *SeqPacketListener
-	err := a.take(name, "Unix seqpacket listener", func(f *os.File) (err error) {
-		l, err = FileSeqPacketListener(f)
 		return err
 	})
 	return l, err

@@ -194,7 +194,11 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 	return n, nil
 }
 
-func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {
+func (c *msgConn) writeBatch(ms []Message) (int, error) {
+	if err := c.checkBatch(ms); err != nil {
+		return 0, err
+	}
+	addrs := c.typ == Datagram
 	if len(ms) == 0 {
 		return 0, nil
 	}

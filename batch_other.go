@@ -26,7 +26,11 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 }
 
 // writeBatch is the portable fallback: one message per call.
-func (c *msgConn) writeBatch(ms []Message, addrs bool) (int, error) {
+func (c *msgConn) writeBatch(ms []Message) (int, error) {
+	if err := c.checkBatch(ms); err != nil {
+		return 0, err
+	}
+	addrs := c.typ == Datagram
 	for i := range ms {
 		m := &ms[i]
 		var to *Addr

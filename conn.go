@@ -1,6 +1,7 @@
 package uds
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -10,20 +11,40 @@ import (
 	"github.com/hashicorp/go-multierror"
 )
 
-// Conn is a connected Unix stream socket: a net.Conn and a syscall.Conn
-// whose LocalAddr and RemoteAddr are uds.Addr values with the kernel's exact
-// bytes (an abstract name with NUL bytes inside reads back whole, and an
-// unnamed peer is KindUnnamed, not the abstract name "").
+// Conn is a connected Unix stream or seqpacket socket, as net.UnixConn is
+// for "unix" and "unixpacket": a net.Conn and a syscall.Conn whose
+// LocalAddr and RemoteAddr are uds.Addr values with the kernel's exact bytes
+// (an abstract name with NUL bytes inside reads back whole, and an unnamed
+// peer is KindUnnamed, not the abstract name ""). Its socket type is its
+// address's: c.LocalAddr().(uds.Addr).Type().
 //
-// Conn is not a net.PacketConn: stream sockets have no message boundaries
-// and no per-message addresses.
+// On a seqpacket socket every Write sends one message and every Read
+// receives one whole message, with these differences from a stream:
+//
+//   - A message longer than the buffer is truncated by the kernel: Read
+//     returns the bytes that fit and an error wrapping ErrTruncated (a
+//     *TruncatedError with the message's full length). ReadMsg with
+//     Message.Peek tells the size first.
+//   - An empty message is read as 0, nil; the end of the connection is
+//     0, io.EOF. (The socket has SO_TIMESTAMP set so the two can be told
+//     apart: every message carries a timestamp, the end carries none.
+//     SetZeroReadIsEOF trades this for package net's speed.)
+//   - Read with an empty buffer consumes a message.
+//   - A message larger than the socket can send fails with a
+//     *MessageSizeError naming the limit.
+//
+// Credentials and descriptors travel with ReadMsg and WriteMsg, and
+// seqpacket messages in batches with ReadBatch and WriteBatch.
 type Conn struct {
 	uc           *net.UnixConn
 	laddr, raddr Addr
-	owner        *pathOwner // a path this conn bound as its local address
+	owner        *pathOwner // a path a stream conn bound as its local address
 
+	// seq is the engine of a seqpacket socket, made with the Conn; a
+	// stream's engine (for ReadMsg and WriteMsg) is made on first use.
+	seq     *msgConn
 	msgOnce sync.Once
-	msg     *msgConn // for reads and writes with control messages
+	msg     *msgConn
 	msgErr  error
 
 	closeOnce sync.Once
@@ -35,48 +56,62 @@ var (
 	_ syscall.Conn = (*Conn)(nil)
 )
 
-// newConn wraps uc. Addresses not given are read from the kernel.
+// newConn wraps the stream socket uc. Addresses not given are read from
+// the kernel.
 func newConn(uc *net.UnixConn, laddr, raddr Addr, lookupLocal, lookupPeer bool) (*Conn, error) {
 	c := &Conn{uc: uc, laddr: laddr.WithType(Stream), raddr: raddr.WithType(Stream)}
 	if !lookupLocal && !lookupPeer {
 		return c, nil
 	}
-	rc, err := uc.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var serr error
-	cerr := rc.Control(func(fd uintptr) {
+	err := control(uc, func(fd int) error {
+		var err error
 		if lookupLocal {
-			if c.laddr, serr = sysGetsockname(int(fd), Stream); serr != nil {
-				serr = os.NewSyscallError("getsockname", serr)
-				return
+			if c.laddr, err = sysGetsockname(fd, Stream); err != nil {
+				return os.NewSyscallError("getsockname", err)
 			}
 		}
 		if lookupPeer {
-			if c.raddr, serr = sysGetpeername(int(fd), Stream); serr != nil {
-				serr = os.NewSyscallError("getpeername", serr)
+			if c.raddr, err = sysGetpeername(fd, Stream); err != nil {
+				return os.NewSyscallError("getpeername", err)
 			}
 		}
+		return nil
 	})
-	if cerr != nil {
-		return nil, cerr
-	}
-	if serr != nil {
-		return nil, serr
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-// Read reads data from the connection, as net.Conn's Read.
-func (c *Conn) Read(b []byte) (int, error) { return c.uc.Read(b) }
+// seqConn wraps the engine of a connected seqpacket socket.
+func seqConn(m *msgConn) *Conn {
+	return &Conn{uc: m.uc, laddr: m.laddr, raddr: m.raddr, seq: m}
+}
 
-// Write writes data to the connection, as net.Conn's Write.
-func (c *Conn) Write(b []byte) (int, error) { return c.uc.Write(b) }
+// Read reads data from the connection, as net.Conn's Read; on a seqpacket
+// socket it reads one message (see Conn).
+func (c *Conn) Read(b []byte) (int, error) {
+	if c.seq != nil {
+		return c.seq.recv("read", b, false, nil, nil)
+	}
+	return c.uc.Read(b)
+}
+
+// Write writes data to the connection, as net.Conn's Write; on a seqpacket
+// socket it sends b as one message, empty messages included.
+func (c *Conn) Write(b []byte) (int, error) {
+	if c.seq != nil {
+		return c.seq.send("write", b, nil, nil)
+	}
+	return c.uc.Write(b)
+}
 
 // Close closes the connection. If the connection bound a local path, the
 // socket file is removed while it is still the one it bound.
 func (c *Conn) Close() error {
+	if c.seq != nil {
+		return c.seq.close()
+	}
 	err := c.uc.Close()
 	c.closeOnce.Do(func() {
 		if c.owner != nil {
@@ -91,30 +126,34 @@ func (c *Conn) Close() error {
 	return c.closeErr
 }
 
-// ReadCred reads data like Read and stores the sender's credentials in
-// *cred. It needs SO_PASSCRED on this socket from before the data was sent
-// (ListenConfig.PassCred, Dialer.PassCred or PassCred); otherwise the data is
-// returned with an error wrapping ErrNoCredentials. One call returns data
-// from one sender's writes only.
-func (c *Conn) ReadCred(b []byte, cred *Cred) (int, error) {
-	m, err := c.msgConn()
-	if err != nil {
-		return 0, err
+// SetZeroReadIsEOF sets how a seqpacket socket reads a message of zero
+// bytes. By default (false) an empty message is 0, nil and only the end of
+// the connection is 0, io.EOF; for that the kernel stamps every message,
+// which costs about a fifth of a small message's receive (see
+// BENCHMARKS.md). With true the timestamps are turned off, reads cost what
+// package net's do, and Read takes a message of zero bytes for the end, 0,
+// io.EOF, as package net and C programs that treat recv's 0 as the end do;
+// a later Read returns the messages that followed it, if any. ReadMsg still
+// sees a zero-byte message that carries descriptors or credentials, and
+// ReadBatch returns one that is followed by others in the same batch. Use
+// it when the peer never sends empty messages. It applies to the reads
+// that start after it returns. A stream socket has no messages: there it
+// is an error.
+func (c *Conn) SetZeroReadIsEOF(on bool) error {
+	if c.seq == nil {
+		return opError("set", c.laddr, fmt.Errorf("%w: SetZeroReadIsEOF needs a seqpacket socket; this one is a stream", ErrUnsupported))
 	}
-	return m.recv("read", b, false, nil, cred)
+	if err := c.seq.setZeroReadIsEOF(on); err != nil {
+		return c.seq.opErr("set", err)
+	}
+	return nil
 }
 
-// WriteCred writes b, which must not be empty, with explicit credentials:
-// cred, or this process's own if cred is nil (see SeqPacketConn.WriteCred).
-func (c *Conn) WriteCred(b []byte, cred *Cred) (int, error) {
-	m, err := c.msgConn()
-	if err != nil {
-		return 0, err
+// engine returns the message engine for ReadMsg and WriteMsg.
+func (c *Conn) engine() (*msgConn, error) {
+	if c.seq != nil {
+		return c.seq, nil
 	}
-	return m.send("write", b, nil, credOrOwn(cred))
-}
-
-func (c *Conn) msgConn() (*msgConn, error) {
 	c.msgOnce.Do(func() {
 		c.msg, c.msgErr = newMsgConn(c.uc, Stream, c.laddr, c.raddr, true, false)
 	})
@@ -125,7 +164,7 @@ func (c *Conn) msgConn() (*msgConn, error) {
 func (c *Conn) CloseRead() error { return c.uc.CloseRead() }
 
 // CloseWrite shuts down the writing side of the connection; the peer reads
-// EOF.
+// io.EOF after the data (or messages) already sent.
 func (c *Conn) CloseWrite() error { return c.uc.CloseWrite() }
 
 // LocalAddr returns the local address, a uds.Addr.
@@ -138,18 +177,40 @@ func (c *Conn) LocalAddr() net.Addr { return c.laddr }
 func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 
 // SetDeadline sets the read and write deadlines, as net.Conn's SetDeadline.
-func (c *Conn) SetDeadline(t time.Time) error { return c.uc.SetDeadline(t) }
+func (c *Conn) SetDeadline(t time.Time) error {
+	if c.seq != nil {
+		return c.seq.setDeadline(t)
+	}
+	return c.uc.SetDeadline(t)
+}
 
 // SetReadDeadline sets the read deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.uc.SetReadDeadline(t) }
 
 // SetWriteDeadline sets the write deadline.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.uc.SetWriteDeadline(t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	if c.seq != nil {
+		return c.seq.setWriteDeadline(t)
+	}
+	return c.uc.SetWriteDeadline(t)
+}
 
 // SyscallConn returns a raw network connection for the socket, for
 // getsockopt, setsockopt and the like. Prefer it to File, which makes a
 // second descriptor.
 func (c *Conn) SyscallConn() (syscall.RawConn, error) { return c.uc.SyscallConn() }
+
+// File returns a new descriptor for the connection, close-on-exec, as an
+// *os.File: send it to another process (WriteMsg) and rebuild the
+// connection there with FileConn. It shares the socket's non-blocking mode;
+// its Fd method does not switch the socket to blocking mode.
+func (c *Conn) File() (*os.File, error) {
+	f, err := dupFile(c.uc, c.laddr)
+	if err != nil {
+		return nil, opError("file", c.laddr, err)
+	}
+	return f, nil
+}
 
 // joinErrors reports a and b together; either may be nil.
 func joinErrors(a, b error) error {
@@ -162,19 +223,29 @@ func joinErrors(a, b error) error {
 	return multierror.Append(a, b)
 }
 
+// control runs fn on c's descriptor and returns the first error: the
+// RawConn's or fn's.
+func control(c syscall.Conn, fn func(fd int) error) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
 // peerName reads the exact address of uc's peer.
 func peerName(uc *net.UnixConn, typ SocketType) (Addr, error) {
-	rc, err := uc.SyscallConn()
-	if err != nil {
-		return Addr{}, err
-	}
 	var a Addr
-	var serr error
-	if err := rc.Control(func(fd uintptr) { a, serr = sysGetpeername(int(fd), typ) }); err != nil {
-		return Addr{}, err
-	}
-	if serr != nil {
-		return Addr{}, os.NewSyscallError("getpeername", serr)
-	}
-	return a, nil
+	err := control(uc, func(fd int) error {
+		var err error
+		if a, err = sysGetpeername(fd, typ); err != nil {
+			return os.NewSyscallError("getpeername", err)
+		}
+		return nil
+	})
+	return a, err
 }

@@ -69,46 +69,25 @@ func (c *Cred) String() string {
 }
 
 // PeerCred returns the credentials of the process at the other end of a
-// connected Unix socket: a *Conn, a *SeqPacketConn, a connected
-// *DatagramConn, or a plain *net.UnixConn. On Linux they hold PID, UID, GID,
+// connected Unix socket: a *Conn, a connected *DatagramConn, or a plain
+// *net.UnixConn. On Linux they hold PID, UID, GID,
 // supplementary groups, the security label and, on Linux 6.5 and later, a
 // PIDFD that the caller must close (Cred.Close).
 //
 // Where the kernel offers a PIDFD, PeerCred checks through it that the peer
 // is still running and fails with ErrPeerGone if it has exited, rather than
-// return a PID that may already name another process. Use PeerPIDFD to tell
-// a kernel without SO_PEERPIDFD apart.
+// return a PID that may already name another process. On a kernel without
+// SO_PEERPIDFD, Cred.PIDFD is nil.
 func PeerCred(c syscall.Conn) (*Cred, error) {
-	rc, err := c.SyscallConn()
+	var cred *Cred
+	err := control(c, func(fd int) (err error) {
+		cred, err = peerCred(fd)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	var cred *Cred
-	var serr error
-	if err := rc.Control(func(fd uintptr) { cred, serr = peerCred(int(fd)) }); err != nil {
-		return nil, err
-	}
-	if serr != nil {
-		return nil, serr
 	}
 	return cred, nil
-}
-
-// PeerPIDFD returns a PIDFD for the process at the other end of a connected
-// Unix socket, from SO_PEERPIDFD. It fails with an error wrapping
-// ErrUnsupported on kernels before Linux 6.5 and on other systems, and with
-// ErrPeerGone if the peer has exited. The caller closes the file.
-func PeerPIDFD(c syscall.Conn) (*os.File, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var f *os.File
-	var serr error
-	if err := rc.Control(func(fd uintptr) { f, serr = peerPIDFD(int(fd)) }); err != nil {
-		return nil, err
-	}
-	return f, serr
 }
 
 // SameUser returns a policy for ListenConfig.Authorize that accepts only
@@ -164,13 +143,5 @@ func RootOnly() func(*Cred) error { return AllowUIDs(0) }
 // On Linux an unbound socket with SO_PASSCRED is given an autobind name when
 // it connects or sends.
 func PassCred(c syscall.Conn, pidfd bool) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = setPassCred(int(fd), pidfd) }); err != nil {
-		return err
-	}
-	return serr
+	return control(c, func(fd int) error { return setPassCred(fd, pidfd) })
 }

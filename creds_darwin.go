@@ -33,8 +33,6 @@ func peerCred(fd int) (*Cred, error) {
 	return c, nil
 }
 
-func peerPIDFD(int) (*os.File, error) { return nil, unsupported("PIDFD") }
-
 // setPassCred: darwin has no per-message credentials (no SO_PASSCRED and no
 // LOCAL_CREDS).
 func setPassCred(int, bool) error { return unsupported("per-message credentials") }

@@ -58,8 +58,6 @@ func peerCred(fd int) (*Cred, error) {
 	return c, nil
 }
 
-func peerPIDFD(int) (*os.File, error) { return nil, unsupported("PIDFD") }
-
 // setPassCred: FreeBSD's LOCAL_CREDS and LOCAL_CREDS_PERSISTENT attach
 // SCM_CREDS control messages, which uds does not read on this platform yet.
 func setPassCred(int, bool) error { return unsupported("per-message credentials") }

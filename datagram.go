@@ -12,7 +12,7 @@ import (
 // receives whole messages, bound to an address (ListenDatagram), connected to
 // one peer (DialDatagram), or one end of a pair (DatagramPair).
 //
-// ReadFrom and ReadFromAddr report every sender's exact address: a path, an
+// ReadFrom and ReadMsg report every sender's exact address: a path, an
 // abstract name with NUL bytes, an autobind name, or KindUnnamed for a
 // sender that never bound (it cannot be replied to). A message longer than
 // the buffer returns the bytes that fit and an error wrapping ErrTruncated
@@ -21,8 +21,8 @@ import (
 // Writes to a peer whose receive queue is full wait, as long as the write
 // deadline allows. A connected socket (Write) waits in the runtime's poller
 // and is woken by the kernel when there is room. Linux wakes no unconnected
-// sender (WriteTo, WriteToAddr, WriteToCred, WriteBatch and the file-passing
-// writes with an address), so these try again: for the first 200µs only
+// sender (WriteTo, and WriteMsg and WriteBatch with an address), so these
+// try again: for the first 200µs only
 // yielding the processor, then sleeping between tries, from 50µs doubling up
 // to 10ms. A blocked unconnected write thus uses a few per cent of a core at
 // most, and sends at most 10ms after a stalled receiver makes room. Close,
@@ -111,7 +111,7 @@ func DatagramPair() (*DatagramConn, *DatagramConn, error) {
 }
 
 // ReadFrom reads one message into b and returns its sender, a uds.Addr.
-// Boxing the address in a net.Addr allocates; ReadFromAddr does not.
+// Boxing the address in a net.Addr allocates; ReadMsg does not.
 func (c *DatagramConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	var from Addr
 	n, err := c.m.recv("read", b, false, &from, nil)
@@ -121,23 +121,6 @@ func (c *DatagramConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		}
 	}
 	return n, from, err
-}
-
-// ReadFromAddr reads one message into b and stores its sender in *from. It
-// allocates nothing unless the sender's name differs from the one already in
-// *from.
-func (c *DatagramConn) ReadFromAddr(b []byte, from *Addr) (int, error) {
-	return c.m.recv("read", b, false, from, nil)
-}
-
-// ReadFromCred reads one message like ReadFromAddr (from may be nil) and
-// stores the sender's credentials in *cred. It needs SO_PASSCRED on this
-// socket from before the message was sent (ListenConfig.PassCred,
-// Dialer.PassCred or PassCred); otherwise the data is returned with an error
-// wrapping ErrNoCredentials. With SO_PASSPIDFD, cred.PIDFD is the sender's
-// PIDFD, which the caller closes.
-func (c *DatagramConn) ReadFromCred(b []byte, from *Addr, cred *Cred) (int, error) {
-	return c.m.recv("read", b, false, from, cred)
 }
 
 // WriteTo sends b as one message to addr, a uds.Addr, *uds.Addr or
@@ -160,18 +143,6 @@ func (c *DatagramConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return c.m.send("write", b, &to, nil)
 }
 
-// WriteToAddr sends b as one message to to. It allocates nothing.
-func (c *DatagramConn) WriteToAddr(b []byte, to Addr) (int, error) {
-	return c.m.send("write", b, &to, nil)
-}
-
-// WriteToCred sends b as one message to to with explicit credentials: cred,
-// or this process's own if cred is nil (see SeqPacketConn.WriteCred). Use
-// the unnamed address to send to the connected peer.
-func (c *DatagramConn) WriteToCred(b []byte, to Addr, cred *Cred) (int, error) {
-	return c.m.send("write", b, destOrPeer(&to), credOrOwn(cred))
-}
-
 // Read reads one message from a connected socket (or from anyone, on a bound
 // one, without telling who).
 func (c *DatagramConn) Read(b []byte) (int, error) { return c.m.recv("read", b, false, nil, nil) }
@@ -179,12 +150,8 @@ func (c *DatagramConn) Read(b []byte) (int, error) { return c.m.recv("read", b, 
 // Write sends b as one message to the connected peer.
 func (c *DatagramConn) Write(b []byte) (int, error) { return c.m.send("write", b, nil, nil) }
 
-// PeekSize waits for the next message, honouring the read deadline, and
-// returns its length without consuming it.
-func (c *DatagramConn) PeekSize() (int, error) { return peekSize(c.m) }
-
 // Close closes the socket. A path it bound is removed while it is still this
-// socket's (unless ListenConfig.KeepPath was set), and its lock released.
+// socket's (unless SetUnlinkOnClose(false) was called), and its lock released.
 func (c *DatagramConn) Close() error { return c.m.close() }
 
 // LocalAddr returns the socket's address, a uds.Addr (the kernel's choice

@@ -5,6 +5,7 @@ package uds
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -98,6 +99,19 @@ func connectRetry(ctx context.Context, fd int, a Addr, wait bool) error {
 	}
 }
 
+// setOptions sets the Dialer's socket options on fd before it connects.
+func (d *Dialer) setOptions(fd int) error {
+	if d.PassCred {
+		if err := setPassCred(fd, false); err != nil {
+			return err
+		}
+	}
+	if d.RefuseFiles {
+		return setRefuseFiles(fd)
+	}
+	return nil
+}
+
 // dialSocket creates a socket of type typ, binds laddr unless it is unnamed,
 // connects it to a with retries, and hands it to the runtime poller.
 func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr Addr) (_ *net.UnixConn, _ *pathOwner, err error) {
@@ -129,10 +143,8 @@ func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr A
 			return nil, nil, err
 		}
 	}
-	if d.PassCred {
-		if err = setPassCred(fd, false); err != nil {
-			return nil, nil, err
-		}
+	if err = d.setOptions(fd); err != nil {
+		return nil, nil, err
 	}
 	if laddr.kind != KindUnnamed {
 		if owner, err = bindLocal(fd, laddr, typ); err != nil {
@@ -168,9 +180,21 @@ func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {
 	return c, nil
 }
 
-// Pair returns two connected stream sockets (socketpair(2)). Both ends'
-// addresses are unnamed.
-func Pair() (*Conn, *Conn, error) {
+// Pair returns two connected sockets of type typ, Stream or SeqPacket
+// (socketpair(2)); DatagramPair makes datagram pairs. Both ends' addresses
+// are unnamed. To hand one end to a child process, pass its File.
+func Pair(typ SocketType) (*Conn, *Conn, error) {
+	switch typ {
+	case SeqPacket:
+		a, b, err := msgPair(SeqPacket)
+		if err != nil {
+			return nil, nil, err
+		}
+		return seqConn(a), seqConn(b), nil
+	case Stream:
+	default:
+		return nil, nil, opError("socketpair", Addr{typ: typ}, errPairType)
+	}
 	ucs, err := socketpairConns(Stream)
 	if err != nil {
 		return nil, nil, err
@@ -179,6 +203,8 @@ func Pair() (*Conn, *Conn, error) {
 	b, _ := newConn(ucs[1], Addr{}, Addr{}, false, false)
 	return a, b, nil
 }
+
+var errPairType = fmt.Errorf("%w: Pair makes stream and seqpacket pairs; use DatagramPair for datagram sockets", ErrInvalidAddr)
 
 // socketpairConns makes a non-blocking socket pair of type typ and hands
 // both ends to the runtime poller; on failure nothing stays open.
@@ -199,19 +225,6 @@ func socketpairConns(typ SocketType) ([2]*net.UnixConn, error) {
 		}
 	}
 	return ucs, nil
-}
-
-// PairFiles returns two connected sockets of type typ as *os.File values, for
-// exec.Cmd.ExtraFiles and other hand-offs to child processes. The
-// descriptors are close-on-exec in this process (ExtraFiles clears that for
-// the child) and in blocking mode, as programs that inherit them expect.
-// Turn one end back into a connection with net.FileConn.
-func PairFiles(typ SocketType) (*os.File, *os.File, error) {
-	fds, err := newSocketpair(typ, false)
-	if err != nil {
-		return nil, nil, os.NewSyscallError("socketpair", err)
-	}
-	return os.NewFile(uintptr(fds[0]), "socketpair-0"), os.NewFile(uintptr(fds[1]), "socketpair-1"), nil
 }
 
 // dialMsg dials a message socket (SeqPacket or Datagram) bound to laddr.
@@ -259,7 +272,7 @@ func canDialWithNet(a, laddr Addr) bool {
 // capped backoff, a new socket each time.
 func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr Addr) (*net.UnixConn, error) {
 	nd := net.Dialer{}
-	if d.Control != nil || d.PassCred || laddr.kind != KindUnnamed {
+	if d.Control != nil || d.PassCred || d.RefuseFiles || laddr.kind != KindUnnamed {
 		nd.Control = func(_, _ string, c syscall.RawConn) error {
 			if d.Control != nil {
 				if err := d.Control(typ.Network(), a.String(), c); err != nil {
@@ -268,10 +281,8 @@ func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr 
 			}
 			var serr error
 			err := c.Control(func(fd uintptr) {
-				if d.PassCred {
-					if serr = setPassCred(int(fd), false); serr != nil {
-						return
-					}
+				if serr = d.setOptions(int(fd)); serr != nil {
+					return
 				}
 				if laddr.kind != KindUnnamed {
 					if err := sysBind(int(fd), laddr); err != nil {

@@ -42,19 +42,29 @@ type Dialer struct {
 	Control func(network, address string, c syscall.RawConn) error
 
 	// PassCred sets SO_PASSCRED on the socket before it connects, so that
-	// messages the server sends carry its credentials (read them with the
-	// ReadCred methods). On Linux an unbound socket with SO_PASSCRED is
-	// given an autobind name when it connects.
+	// messages the server sends carry its credentials (read them with
+	// ReadMsg, Message.Cred). On Linux an unbound socket with SO_PASSCRED
+	// is given an autobind name when it connects.
 	PassCred bool
+
+	// RefuseFiles makes the socket refuse descriptors (SO_PASSRIGHTS=0, set
+	// before it connects): a peer that sends files fails with EPERM and
+	// nothing reaches this process. Linux 6.16 and later; on older kernels
+	// the dial fails with an error wrapping ErrUnsupported.
+	RefuseFiles bool
 }
 
-// Dial connects to the stream socket at a with the default Dialer.
+// Dial connects to the stream or seqpacket socket at a with the default
+// Dialer.
 func Dial(ctx context.Context, a Addr) (*Conn, error) {
 	var d Dialer
 	return d.Dial(ctx, a)
 }
 
-// Dial connects to the stream socket at a. Paths longer than MaxPathLen are
+// Dial connects to the socket at a, with the socket type a.Type(): Stream
+// (the type of Path(p) and Abstract(name)) or SeqPacket
+// (a.WithType(SeqPacket)); datagram sockets are dialed with DialDatagram.
+// Paths longer than MaxPathLen are
 // reached on Linux through their directory's descriptor. Errors are
 // *net.OpError values; a dial cut short by the context wraps the context's
 // error. When the deadline (Timeout or the context's) passes, the error is a
@@ -65,7 +75,16 @@ func Dial(ctx context.Context, a Addr) (*Conn, error) {
 // cancelled context gives an error wrapping context.Canceled (and the last
 // attempt's) that is not a timeout.
 func (d *Dialer) Dial(ctx context.Context, a Addr) (*Conn, error) {
-	a = a.WithType(Stream)
+	switch a.typ {
+	case SeqPacket:
+		m, err := d.dialMsg(ctx, a, SeqPacket, d.LocalAddr)
+		if err != nil {
+			return nil, err
+		}
+		return seqConn(m), nil
+	case Datagram:
+		return nil, opError("dial", a, errDialDatagram)
+	}
 	ctx, cancel, err := d.begin(ctx, a, d.LocalAddr.WithType(Stream))
 	if err != nil {
 		return nil, err
@@ -77,6 +96,8 @@ func (d *Dialer) Dial(ctx context.Context, a Addr) (*Conn, error) {
 	}
 	return c, nil
 }
+
+var errDialDatagram = fmt.Errorf("%w: Dial makes stream and seqpacket connections; use DialDatagram for datagram sockets", ErrInvalidAddr)
 
 // dialContextFunc returns a function with net.Dialer.DialContext's
 // signature that ignores network and address and connects to a.

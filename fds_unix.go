@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -20,24 +22,6 @@ import (
 // (SO_TIMESTAMP, 32 bytes), credentials (SO_PASSCRED, 32), a PIDFD
 // (SO_PASSPIDFD, 24) and a security label (SO_PASSSEC).
 const fdCtlExtra = 192
-
-// filesTruncatedError reports descriptors that could not all be received.
-type filesTruncatedError struct {
-	arrived int  // descriptors that reached this process (all closed)
-	max     int  // the caller's maximum
-	ctrunc  bool // the kernel set MSG_CTRUNC
-}
-
-func (e *filesTruncatedError) Error() string {
-	if e.ctrunc {
-		return fmt.Sprintf("descriptors truncated: the kernel could not deliver them all "+
-			"(MSG_CTRUNC: no control space, or RLIMIT_NOFILE reached); the %d that arrived were closed", e.arrived)
-	}
-	return fmt.Sprintf("descriptors truncated: the message carried at least %d descriptors, more than the %d allowed; all were closed",
-		e.arrived, e.max)
-}
-
-func (e *filesTruncatedError) Is(target error) bool { return target == ErrTruncated }
 
 func tooManyFiles(n int) error {
 	return fmt.Errorf("%d descriptors in one message: the kernel passes at most %d per message (SCM_MAX_FD); nothing was sent: %w",
@@ -63,125 +47,224 @@ func (c *msgConn) fileFD(f *os.File) (int, error) {
 	return c.wgrab, nil
 }
 
-// sendFDs sends b with the descriptors fds or those of files (one of them is
-// empty) attached, to the connected peer or to to.
-func (c *msgConn) sendFDs(op string, b []byte, to *Addr, fds []int, files []*os.File) (int, error) {
-	nfd := len(fds) + len(files)
-	if nfd > MaxFilesPerMessage {
-		return 0, c.opErrTo(op, ptrAddr(to), tooManyFiles(nfd))
+// writeMsg sends m: its data, to m.Addr on an unconnected datagram socket,
+// with its credentials and descriptors.
+func (c *msgConn) writeMsg(op string, m *Message) error {
+	m.N = 0
+	var to *Addr
+	if c.typ == Datagram && m.Addr.kind != KindUnnamed {
+		to = &m.Addr
 	}
-	if !emptyMsgWithFDs && c.typ != Stream && len(b) == 0 && nfd > 0 {
-		return 0, c.opErrTo(op, ptrAddr(to), unsupported("descriptors on an empty message (darwin's sendmsg would add a byte)"))
+	nfd := len(m.FDs) + len(m.Files)
+	switch {
+	case len(m.FDs) > 0 && len(m.Files) > 0:
+		return c.opErrTo(op, ptrAddr(to), fmt.Errorf("%w: %w", ErrInvalidAddr, errFilesAndFDs))
+	case nfd > MaxFilesPerMessage:
+		return c.opErrTo(op, ptrAddr(to), tooManyFiles(nfd))
+	case !emptyMsgWithFDs && c.typ != Stream && len(m.Buf) == 0 && nfd > 0:
+		return c.opErrTo(op, ptrAddr(to), unsupported("descriptors on an empty message (darwin's sendmsg would add a byte)"))
+	case m.Cred != nil && c.typ == Stream && len(m.Buf) == 0:
+		return c.opErrTo(op, ptrAddr(to), errCredNeedsData)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	var ctl []byte
+	ctl := c.wctl[:0]
+	if m.Cred != nil {
+		var err error
+		if ctl, err = putCredControl(c.wctl[:], m.Cred); err != nil {
+			return c.opErrTo(op, ptrAddr(to), err)
+		}
+	}
 	if nfd > 0 {
 		if c.wfdctl == nil {
-			c.wfdctl = make([]byte, unix.CmsgSpace(MaxFilesPerMessage*4))
+			c.wfdctl = make([]byte, credCtlSize+unix.CmsgSpace(MaxFilesPerMessage*4))
 		}
 		if c.grabFn == nil {
 			c.grabFn = c.grab
 		}
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&c.wfdctl[0]))
+		// The credentials, if any, go first, then SCM_RIGHTS.
+		off := copy(c.wfdctl, ctl)
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&c.wfdctl[off]))
 		h.Level, h.Type = unix.SOL_SOCKET, unix.SCM_RIGHTS
 		h.SetLen(unix.CmsgLen(nfd * 4))
-		data := c.wfdctl[unix.CmsgLen(0):]
-		for i, fd := range fds {
+		data := c.wfdctl[off+unix.CmsgLen(0):]
+		for i, fd := range m.FDs {
 			*(*int32)(unsafe.Pointer(&data[4*i])) = int32(fd)
 		}
-		for i, f := range files {
+		for i, f := range m.Files {
 			fd, err := c.fileFD(f)
 			if err != nil {
-				return 0, c.opErrTo(op, ptrAddr(to), fmt.Errorf("file %d of %d: %w", i+1, len(files), err))
+				return c.opErrTo(op, ptrAddr(to), fmt.Errorf("file %d of %d: %w", i+1, len(m.Files), err))
 			}
 			*(*int32)(unsafe.Pointer(&data[4*i])) = int32(fd)
 		}
-		ctl = c.wfdctl[:unix.CmsgSpace(nfd*4)]
+		ctl = c.wfdctl[:off+unix.CmsgSpace(nfd*4)]
 	}
-	dummy := false
-	if c.typ == Stream && len(b) == 0 && nfd > 0 {
+	b, dummy := m.Buf, false
+	if c.typ == Stream && len(b) == 0 {
+		if nfd == 0 {
+			return nil
+		}
 		// A stream carries descriptors only with data.
 		b, dummy = c.wone[:], true
 	}
 	n, err := c.sendLocked(op, b, to, ctl)
 	// The files must stay open (no finalizer may close them) until the
 	// kernel has taken its references.
-	runtime.KeepAlive(files)
+	runtime.KeepAlive(m.Files)
 	for err == nil && c.typ == Stream && n < len(b) {
-		// The descriptors went with the first bytes; write the rest as
-		// Write does.
-		var m int
-		m, err = c.sendLocked(op, b[n:], nil, nil)
-		n += m
+		// Credentials and descriptors went with the first bytes; write
+		// the rest as Write does.
+		var k int
+		k, err = c.sendLocked(op, b[n:], nil, nil)
+		n += k
 	}
-	if dummy {
-		n = 0
+	if !dummy {
+		m.N = n
 	}
-	return n, err
+	return err
 }
 
-// recvFDs reads data into b and at most len(fds) descriptors into fds.
-func (c *msgConn) recvFDs(op string, b []byte, from *Addr, fds []int) (n, nfd int, err error) {
+// readMsg reads one message into m. No descriptor survives an error.
+func (c *msgConn) readMsg(op string, m *Message) error {
+	m.N, m.Len = 0, 0
+	if m.Files != nil {
+		m.Files = m.Files[:0]
+	}
+	if m.FDs != nil {
+		m.FDs = m.FDs[:0]
+	}
+	var from *Addr
+	if c.typ == Datagram {
+		from = &m.Addr
+	}
+	room := cap(m.Files) + cap(m.FDs)
+	switch {
+	case cap(m.Files) > 0 && cap(m.FDs) > 0:
+		return c.opErr(op, fmt.Errorf("%w: %w", ErrInvalidAddr, errFilesAndFDs))
+	case m.Peek && room > 0:
+		return c.opErr(op, fmt.Errorf("%w: %w", ErrInvalidAddr, errPeekFiles))
+	}
+	room = min(room, MaxFilesPerMessage)
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	return c.recvFDsLocked(op, b, from, fds)
-}
-
-// recvFiles reads data into b and at most maxFiles descriptors, as files.
-func (c *msgConn) recvFiles(op string, b []byte, from *Addr, maxFiles int) (int, []*os.File, error) {
-	if maxFiles < 0 || maxFiles > MaxFilesPerMessage {
-		return 0, nil, c.opErr(op, fmt.Errorf("maxFiles is %d; it must be between 0 and %d (the kernel's limit per message)", maxFiles, MaxFilesPerMessage))
+	if m.Peek {
+		return c.peekLocked(op, m, from)
 	}
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	if c.rfdint == nil {
-		c.rfdint = make([]int, MaxFilesPerMessage)
+	var fds []int
+	var ctl []byte
+	switch {
+	case room > 0:
+		if c.rfdctl == nil {
+			c.rfdctl = make([]byte, fdCtlExtra+unix.CmsgSpace((MaxFilesPerMessage+1)*4))
+		}
+		if cap(m.FDs) > 0 {
+			fds = m.FDs[:room]
+		} else {
+			if c.rfdint == nil {
+				c.rfdint = make([]int, MaxFilesPerMessage)
+			}
+			fds = c.rfdint[:room]
+		}
+		// Room for one descriptor more than asked for, so that a message
+		// with too many is seen, not silently cut by the kernel.
+		ctl = c.rfdctl[:fdCtlExtra+unix.CmsgSpace((room+1)*4)]
+	case (c.typ == SeqPacket && !c.zeroEOF.Load()) || m.Cred != nil:
+		ctl = c.rctl[:]
 	}
-	n, nfd, err := c.recvFDsLocked(op, b, from, c.rfdint[:maxFiles])
-	if nfd == 0 {
-		return n, nil, err
-	}
-	files := make([]*os.File, nfd)
-	for i := range files {
-		files[i] = os.NewFile(uintptr(c.rfdint[i]), "scm-rights")
-	}
-	return n, files, err
-}
-
-// recvFDsLocked is recvFDs with rmu held. No descriptor survives an error.
-func (c *msgConn) recvFDsLocked(op string, b []byte, from *Addr, fds []int) (int, int, error) {
-	if len(fds) > MaxFilesPerMessage {
-		fds = fds[:MaxFilesPerMessage]
-	}
-	if c.rfdctl == nil {
-		c.rfdctl = make([]byte, fdCtlExtra+unix.CmsgSpace((MaxFilesPerMessage+1)*4))
-	}
-	scratch := c.typ == Stream && len(b) == 0
+	b := m.Buf
+	scratch := c.typ == Stream && len(b) == 0 && room > 0
 	if scratch {
 		// The NUL byte of a file-only stream message: reading no byte
-		// would take the descriptors and leave the byte for the next Read.
+		// would take the descriptors and leave the byte for the next read.
 		b = c.rone[:]
 	}
-	// Room for one descriptor more than asked for, so that a message with
-	// too many is seen, not silently cut by the kernel.
-	full, err := c.recvRaw(op, b, from, c.rfdctl[:fdCtlExtra+unix.CmsgSpace((len(fds)+1)*4)], 0)
+	full, err := c.recvRaw(op, b, from, ctl, 0)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	nfd, seen, _ := walkControl(c.rfdctl[:c.rhdr.Controllen], fds, nil)
-	if n, err := c.recvCheck(op, b, from, full); err != nil {
-		closeFDs(fds[:nfd])
-		return n, 0, err
+	if m.Cred != nil {
+		*m.Cred = Cred{}
+	}
+	nfd, seen, gotCred := walkControl(c.rctlUsed(ctl), fds, m.Cred)
+	n, err := c.recvCheck(op, b, from, full)
+	m.N, m.Len = n, full
+	if te, ok := truncated(err); ok {
+		m.Len = te.Len
 	}
 	if scratch {
-		full = 0
+		m.N, m.Len = 0, 0
 	}
-	if ctrunc := c.rhdr.Flags&unix.MSG_CTRUNC != 0; ctrunc || seen > nfd {
+	if err == nil {
+		if ctrunc := c.rhdr.Flags&unix.MSG_CTRUNC != 0 && room > 0; ctrunc || seen > nfd {
+			err = c.opErr(op, &TruncatedError{Len: m.Len, Buf: len(m.Buf), Files: seen, MaxFiles: room, Ctrunc: ctrunc})
+		}
+	}
+	if err != nil {
 		closeFDs(fds[:nfd])
-		return full, 0, c.opErr(op, &filesTruncatedError{arrived: seen, max: len(fds), ctrunc: ctrunc})
+		if m.Cred != nil {
+			m.Cred.Close()
+		}
+		return err
 	}
-	return full, nfd, nil
+	if m.Cred != nil && !gotCred {
+		m.Cred.Close()
+		// IDs of -1 so that code that skips the error does not read root.
+		*m.Cred = Cred{UID: -1, GID: -1}
+		return c.opErr(op, ErrNoCredentials)
+	}
+	if cap(m.FDs) > 0 {
+		m.FDs = m.FDs[:nfd]
+	} else {
+		for _, fd := range fds[:nfd] {
+			m.Files = append(m.Files, os.NewFile(uintptr(fd), "scm-rights"))
+		}
+	}
+	return nil
+}
+
+// rctlUsed returns the part of ctl the last receive filled.
+func (c *msgConn) rctlUsed(ctl []byte) []byte {
+	if len(ctl) == 0 {
+		return nil
+	}
+	return ctl[:c.rhdr.Controllen]
+}
+
+// peekLocked reads the next message into m without taking it off the
+// queue. The caller holds rmu.
+func (c *msgConn) peekLocked(op string, m *Message, from *Addr) error {
+	var ctl []byte
+	if (c.typ == SeqPacket && !c.zeroEOF.Load()) || m.Cred != nil {
+		ctl = c.rctl[:]
+	}
+	b := m.Buf
+	for {
+		full, err := c.recvRaw(op, b, from, ctl, unix.MSG_PEEK)
+		if err != nil {
+			return err
+		}
+		credErr := parseControlInto(c.rctlUsed(ctl), m.Cred)
+		n, err := c.recvCheck(op, b, from, full)
+		te, cut := truncated(err)
+		if err != nil && !cut {
+			return err
+		}
+		m.N, m.Len = min(n, len(m.Buf)), full
+		if cut {
+			m.Len = te.Len
+		}
+		if m.Len < 0 && len(b) < 64<<20 {
+			// The kernel does not tell the length (darwin): peek into
+			// larger buffers until the message fits.
+			b = make([]byte, max(64<<10, 4*len(b)))
+			continue
+		}
+		if credErr != nil {
+			return c.opErr(op, credErr)
+		}
+		return nil
+	}
 }
 
 func closeFDs(fds []int) {
@@ -281,10 +364,10 @@ func dupFD(c syscall.Conn) (int, error) {
 }
 
 // fileSocket duplicates the descriptor in f and checks that it is a Unix
-// socket of type typ that listens (or not). It returns the new descriptor,
-// non-blocking, and the socket's exact addresses; peer reports whether it
-// has a peer.
-func fileSocket(f *os.File, typ SocketType, listening bool) (fd int, laddr, raddr Addr, peer bool, err error) {
+// socket of one of the types want that listens (or not). It returns the new
+// descriptor, non-blocking, and the socket's exact addresses, whose type is
+// the socket's; peer reports whether it has a peer.
+func fileSocket(f *os.File, listening bool, want ...SocketType) (fd int, laddr, raddr Addr, peer bool, err error) {
 	if f == nil {
 		return -1, Addr{}, Addr{}, false, os.ErrInvalid
 	}
@@ -292,7 +375,7 @@ func fileSocket(f *os.File, typ SocketType, listening bool) (fd int, laddr, radd
 	if err != nil {
 		return -1, Addr{}, Addr{}, false, err
 	}
-	laddr, raddr, peer, err = checkSocket(dup, f.Name(), typ, listening)
+	laddr, raddr, peer, err = checkSocket(dup, f.Name(), listening, want...)
 	if err != nil {
 		unix.Close(dup)
 		return -1, Addr{}, Addr{}, false, err
@@ -300,9 +383,9 @@ func fileSocket(f *os.File, typ SocketType, listening bool) (fd int, laddr, radd
 	return dup, laddr, raddr, peer, nil
 }
 
-// checkSocket checks that fd is a Unix socket of type typ that listens (or
-// not), makes it non-blocking and reads its addresses.
-func checkSocket(fd int, name string, typ SocketType, listening bool) (laddr, raddr Addr, peer bool, err error) {
+// checkSocket checks that fd is a Unix socket of one of the types want
+// that listens (or not), makes it non-blocking and reads its addresses.
+func checkSocket(fd int, name string, listening bool, want ...SocketType) (laddr, raddr Addr, peer bool, err error) {
 	dom, err := socketDomain(fd)
 	if err == unix.ENOTSOCK {
 		return Addr{}, Addr{}, false, fmt.Errorf("%w: %s is not a socket", ErrNotSocket, name)
@@ -317,12 +400,13 @@ func checkSocket(fd int, name string, typ SocketType, listening bool) (laddr, ra
 	if err != nil {
 		return Addr{}, Addr{}, false, os.NewSyscallError("getsockopt(SO_TYPE)", err)
 	}
-	if got, ok := unixSocketType(st); !ok || got != typ {
+	typ, ok := unixSocketType(st)
+	if !ok || !slices.Contains(want, typ) {
 		what := fmt.Sprintf("type %d", st)
 		if ok {
-			what = got.String()
+			what = typ.String()
 		}
-		return Addr{}, Addr{}, false, fmt.Errorf("%s is a %s socket, not a %s socket", name, what, typ)
+		return Addr{}, Addr{}, false, fmt.Errorf("%s is a %s socket, not a %s socket", name, what, typeList(want))
 	}
 	acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	if err != nil {
@@ -363,46 +447,66 @@ func fileOpError(typ SocketType, err error) error {
 	return &net.OpError{Op: "file", Net: typ.Network(), Err: err}
 }
 
-func fileListener(f *os.File, typ SocketType, l *baseListener) error {
-	fd, laddr, _, _, err := fileSocket(f, typ, true)
+// typeList names socket types for an error: "stream or seqpacket".
+func typeList(ts []SocketType) string {
+	var b strings.Builder
+	for i, t := range ts {
+		if i > 0 {
+			b.WriteString(" or ")
+		}
+		b.WriteString(t.String())
+	}
+	return b.String()
+}
+
+func fileListener(f *os.File) (*Listener, error) {
+	fd, laddr, _, _, err := fileSocket(f, true, Stream, SeqPacket)
 	if err != nil {
-		return fileOpError(typ, err)
+		return nil, fileOpError(Stream, err)
 	}
 	nf := os.NewFile(uintptr(fd), laddr.String())
 	nl, err := net.FileListener(nf)
 	nf.Close()
 	if err != nil {
-		return fileOpError(typ, err)
+		return nil, fileOpError(laddr.typ, err)
 	}
 	ul, ok := nl.(*net.UnixListener)
 	if !ok {
 		nl.Close()
-		return fileOpError(typ, fmt.Errorf("descriptor is a %T, not a Unix listener", nl))
+		return nil, fileOpError(laddr.typ, fmt.Errorf("descriptor is a %T, not a Unix listener", nl))
 	}
 	ul.SetUnlinkOnClose(false)
-	l.ln, l.addr = ul, laddr
-	return nil
+	return &Listener{ln: ul, addr: laddr}, nil
 }
 
 func fileConn(f *os.File) (*Conn, error) {
-	fd, laddr, raddr, _, err := fileSocket(f, Stream, false)
+	fd, laddr, raddr, _, err := fileSocket(f, false, Stream, SeqPacket)
 	if err != nil {
 		return nil, fileOpError(Stream, err)
 	}
+	typ := laddr.typ
 	uc, err := fdToUnixConn(fd, laddr.String())
 	if err != nil {
-		return nil, fileOpError(Stream, err)
+		return nil, fileOpError(typ, err)
 	}
-	c, err := newConn(uc, laddr, raddr, false, false)
+	var c *Conn
+	if typ == SeqPacket {
+		var m *msgConn
+		if m, err = newMsgConn(uc, typ, laddr, raddr, true, false); err == nil {
+			c = seqConn(m)
+		}
+	} else {
+		c, err = newConn(uc, laddr, raddr, false, false)
+	}
 	if err != nil {
 		uc.Close()
-		return nil, fileOpError(Stream, err)
+		return nil, fileOpError(typ, err)
 	}
 	return c, nil
 }
 
 func fileMsgConn(f *os.File, typ SocketType) (*msgConn, error) {
-	fd, laddr, raddr, peer, err := fileSocket(f, typ, false)
+	fd, laddr, raddr, peer, err := fileSocket(f, false, typ)
 	if err != nil {
 		return nil, fileOpError(typ, err)
 	}

@@ -83,7 +83,6 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 		if b.owner, err = claimPath(a, typ); err != nil {
 			return nil, err
 		}
-		b.owner.keep = lc.KeepPath
 		b.owner.perm, b.owner.uid, b.owner.gid = lc.perm(), uid, gid
 	}
 	// Blocking until package net takes it (see newHandoffSocket); bind
@@ -283,7 +282,6 @@ func (lc *ListenConfig) listenPathNet(a Addr, typ SocketType) (_ *net.UnixListen
 	if err != nil {
 		return nil, Addr{}, nil, err
 	}
-	po.keep = lc.KeepPath
 	po.perm = lc.perm()
 	var ul *net.UnixListener
 	defer func() {

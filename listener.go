@@ -35,12 +35,6 @@ type ListenConfig struct {
 	// Accept. Zero means the system's maximum (net.core.somaxconn).
 	Backlog int
 
-	// KeepPath, if true, leaves the socket file in place on Close. By
-	// default Close removes it, but only while it is still the file this
-	// listener created: a socket that another server has bound at the path
-	// since then is never removed.
-	KeepPath bool
-
 	// Control, if not nil, is called after the socket is created and before
 	// it is bound, like net.ListenConfig.Control. network is "unix",
 	// "unixgram" or "unixpacket" and address is the address's text form.
@@ -71,15 +65,19 @@ type ListenConfig struct {
 
 	// PassCred sets SO_PASSCRED on the socket before it is bound (and so on
 	// every connection accepted from it), so that the kernel attaches the
-	// sender's credentials to each message: read them with the ReadCred
-	// methods. Setting the option later is too late for messages already
+	// sender's credentials to each message: read them with ReadMsg
+	// (Message.Cred). Setting the option later is too late for messages already
 	// sent. PassPIDFD also attaches a PIDFD to each message (SO_PASSPIDFD,
 	// Linux 6.5 and later).
 	PassCred, PassPIDFD bool
 }
 
-// baseListener is what stream and seqpacket listeners share.
-type baseListener struct {
+// Listener is a Unix stream or seqpacket socket listener: a net.Listener
+// whose Accept returns *Conn values with exact addresses, of the listener's
+// socket type (its Addr's Type). Pathname listeners hold the path's lock
+// file ("<path>.lock") for their lifetime, and Close removes the socket file
+// only while it is still theirs.
+type Listener struct {
 	ln        *net.UnixListener
 	addr      Addr
 	owner     *pathOwner // nil for abstract and inherited sockets
@@ -91,28 +89,22 @@ type baseListener struct {
 	closeErr  error
 }
 
-// Listener is a Unix stream socket listener: a net.Listener whose Accept
-// returns *Conn values with exact addresses. Pathname listeners hold the
-// path's lock file ("<path>.lock") for their lifetime, and Close removes the
-// socket file only while it is still theirs.
-type Listener struct {
-	baseListener
-}
-
 var (
 	_ net.Listener = (*Listener)(nil)
 	_ syscall.Conn = (*Listener)(nil)
 )
 
-// Listen announces on the stream socket address a with the default
-// configuration. See ListenConfig.Listen.
+// Listen announces on the address a with the default configuration. See
+// ListenConfig.Listen.
 func Listen(ctx context.Context, a Addr) (*Listener, error) {
 	var lc ListenConfig
 	return lc.Listen(ctx, a)
 }
 
-// Listen announces on the stream socket address a, which must be a path, an
-// abstract name or Autobind.
+// Listen announces on the address a, which must be a path, an abstract
+// name or Autobind, with the socket type a.Type(): Stream (the type of
+// Path(p) and Abstract(name)) or SeqPacket (a.WithType(SeqPacket)). A
+// datagram socket has no connections to accept: use ListenDatagram.
 //
 // For a path it reclaims a stale socket file left by a process that died, and
 // never removes anything else: it takes an exclusive lock on "<path>.lock"
@@ -129,34 +121,29 @@ func Listen(ctx context.Context, a Addr) (*Listener, error) {
 // Errors are *net.OpError values wrapping ErrInUse (as an *InUseError),
 // ErrNotSocket, ErrUnverified, ErrInvalidAddr or the system error.
 func (lc *ListenConfig) Listen(ctx context.Context, a Addr) (*Listener, error) {
-	l := new(Listener)
-	if err := lc.listen(ctx, a, Stream, &l.baseListener); err != nil {
-		return nil, err
-	}
-	return l, nil
-}
-
-func (lc *ListenConfig) listen(ctx context.Context, a Addr, typ SocketType, l *baseListener) error {
-	a = a.WithType(typ)
 	if err := ctx.Err(); err != nil {
-		return opError("listen", a, err)
+		return nil, opError("listen", a, err)
+	}
+	if a.typ == Datagram {
+		return nil, opError("listen", a, errListenDatagram)
 	}
 	if err := a.validate(); err != nil {
-		return opError("listen", a, err)
+		return nil, opError("listen", a, err)
 	}
 	if err := lc.validate(); err != nil {
-		return opError("listen", a, err)
+		return nil, opError("listen", a, err)
 	}
-	ul, laddr, owner, err := lc.listenSocket(a, typ)
+	ul, laddr, owner, err := lc.listenSocket(a, a.typ)
 	if err != nil {
-		return opError("listen", a, err)
+		return nil, opError("listen", a, err)
 	}
-	l.ln, l.addr, l.owner = ul, laddr, owner
-	l.authorize, l.onRefuse = lc.Authorize, lc.OnRefuse
-	return nil
+	return &Listener{ln: ul, addr: laddr, owner: owner, authorize: lc.Authorize, onRefuse: lc.OnRefuse}, nil
 }
 
-// Accept waits for and returns the next connection, a *Conn.
+var errListenDatagram = fmt.Errorf("%w: a datagram socket has no connections to accept: use ListenDatagram", ErrInvalidAddr)
+
+// Accept waits for and returns the next connection, a *Conn of the
+// listener's socket type.
 func (l *Listener) Accept() (net.Conn, error) {
 	c, err := l.AcceptUnix()
 	if err != nil {
@@ -173,7 +160,18 @@ func (l *Listener) AcceptUnix() (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := newConn(uc, l.addr, Addr{}, false, true)
+	var c *Conn
+	if l.addr.typ == SeqPacket {
+		var raddr Addr
+		if raddr, err = peerName(uc, SeqPacket); err == nil {
+			var m *msgConn
+			if m, err = newMsgConn(uc, SeqPacket, l.addr, raddr, true, false); err == nil {
+				c = seqConn(m)
+			}
+		}
+	} else {
+		c, err = newConn(uc, l.addr, Addr{}, false, true)
+	}
 	if err != nil {
 		uc.Close()
 		return nil, opError("accept", l.addr, err)
@@ -181,7 +179,7 @@ func (l *Listener) AcceptUnix() (*Conn, error) {
 	return c, nil
 }
 
-func (l *baseListener) accept() (*net.UnixConn, error) {
+func (l *Listener) accept() (*net.UnixConn, error) {
 	for {
 		uc, err := l.ln.AcceptUnix()
 		if err != nil {
@@ -201,7 +199,7 @@ func (l *baseListener) accept() (*net.UnixConn, error) {
 
 // admit runs the Authorize hook on a new connection and closes it if
 // refused.
-func (l *baseListener) admit(uc *net.UnixConn) bool {
+func (l *Listener) admit(uc *net.UnixConn) bool {
 	cred, err := PeerCred(uc)
 	if err == nil {
 		err = l.authorize(cred)
@@ -220,20 +218,21 @@ func (l *baseListener) admit(uc *net.UnixConn) bool {
 // Addr returns the listener's address, a uds.Addr: the path as given (not
 // the /proc path a long path was bound through), or the exact abstract name
 // (the kernel's choice for Autobind).
-func (l *baseListener) Addr() net.Addr { return l.addr }
+func (l *Listener) Addr() net.Addr { return l.addr }
 
 // SetDeadline sets the deadline for Accept. A zero time means no deadline.
-func (l *baseListener) SetDeadline(t time.Time) error { return l.ln.SetDeadline(t) }
+func (l *Listener) SetDeadline(t time.Time) error { return l.ln.SetDeadline(t) }
 
 // SyscallConn returns a raw network connection for the listening socket.
-func (l *baseListener) SyscallConn() (syscall.RawConn, error) { return l.ln.SyscallConn() }
+func (l *Listener) SyscallConn() (syscall.RawConn, error) { return l.ln.SyscallConn() }
 
 // Close stops the listener. For a pathname listener it then removes the
-// socket file if it is still the one this listener bound (unless KeepPath
-// was set) and releases and removes the lock file. Errors of every step are
+// socket file if it is still the one this listener bound (unless
+// SetUnlinkOnClose(false) was called) and releases and removes the lock
+// file. Errors of every step are
 // reported together. Close is safe to call more than once; later calls
 // return the first call's result.
-func (l *baseListener) Close() error {
+func (l *Listener) Close() error {
 	l.closeOnce.Do(func() {
 		err := l.ln.Close()
 		if l.owner != nil {

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// The message sockets (SeqPacketConn, DatagramConn), Probe and the
+// The message sockets (seqpacket Conn, DatagramConn), Probe and the
 // descriptor and credential paths need a Unix kernel's socket calls; here
 // they return errors wrapping ErrUnsupported.
 
@@ -22,6 +22,7 @@ func (lc *ListenConfig) packetSocket(Addr) (*net.UnixConn, Addr, *pathOwner, err
 // lacks; no value of it is ever made.
 type msgConn struct {
 	uc    *net.UnixConn
+	typ   SocketType
 	laddr Addr
 	raddr Addr
 	owner *pathOwner

@@ -105,7 +105,7 @@ func (lc *ListenConfig) listenSocket(a Addr, typ SocketType) (*net.UnixListener,
 	}
 	ul := nl.(*net.UnixListener)
 	ul.SetUnlinkOnClose(false)
-	po := &pathOwner{path: a.name, keep: lc.KeepPath}
+	po := &pathOwner{path: a.name}
 	// Remember the file this bind created; Close removes only that one.
 	po.fi, _ = os.Lstat(a.name)
 	return ul, a.WithType(Stream), po, nil
