@@ -318,7 +318,7 @@ func runActivate(ctx context.Context, c *command, st *stdio, args []string) int 
 // openActivated opens the socket s and returns it (its Close removes the
 // socket file unless --keep) and a duplicate of its descriptor for CMD.
 func openActivated(ctx context.Context, o *activateOptions, s *activateSocket) (io.Closer, *os.File, error) {
-	lc := uds.ListenConfig{Mode: o.mode.mode, Owner: o.owner, Group: o.group, KeepPath: o.keep}
+	lc := uds.ListenConfig{Mode: o.mode.mode, Owner: o.owner, Group: o.group}
 	typ := o.typ
 	if s.typ != nil {
 		typ = *s.typ
@@ -342,12 +342,18 @@ func openActivated(ctx context.Context, o *activateOptions, s *activateSocket) (
 	}
 	var err error
 	switch typ {
-	case uds.SeqPacket:
-		sock, err = lc.ListenSeqPacket(ctx, s.addr)
 	case uds.Datagram:
-		sock, err = lc.ListenDatagram(ctx, s.addr)
+		var c *uds.DatagramConn
+		if c, err = lc.ListenDatagram(ctx, s.addr); err == nil {
+			c.SetUnlinkOnClose(!o.keep)
+			sock = c
+		}
 	default:
-		sock, err = lc.Listen(ctx, s.addr)
+		var l *uds.Listener
+		if l, err = lc.Listen(ctx, s.addr); err == nil {
+			l.SetUnlinkOnClose(!o.keep)
+			sock = l
+		}
 	}
 	if err != nil {
 		return nil, nil, err

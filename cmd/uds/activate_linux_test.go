@@ -58,10 +58,7 @@ func reportActivated() {
 		for _, name := range r.Names {
 			e := activatedEntry{Name: name}
 			if l, err := a.Listener(name); err == nil {
-				e.Type, e.Addr = "stream", l.Addr().String()
-				l.Close()
-			} else if l, err := a.SeqPacketListener(name); err == nil {
-				e.Type, e.Addr = "seqpacket", l.Addr().String()
+				e.Type, e.Addr = l.Addr().(uds.Addr).Type().String(), l.Addr().String()
 				l.Close()
 			} else if c, err := a.DatagramConn(name); err == nil {
 				e.Type, e.Addr = "datagram", c.LocalAddr().String()

@@ -112,7 +112,7 @@ func runDial(ctx context.Context, c *command, st *stdio, args []string) int {
 
 	switch typ {
 	case uds.SeqPacket:
-		conn, err := d.DialSeqPacket(ctx, a)
+		conn, err := d.Dial(ctx, a.WithType(uds.SeqPacket))
 		if err != nil {
 			return dialFailed(ctx, st, err)
 		}

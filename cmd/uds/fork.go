@@ -23,8 +23,8 @@ import (
 // on SIGINT or SIGTERM before it kills them.
 const childGrace = 5 * time.Second
 
-// fileConn is a connection that can hand its descriptor over: *uds.Conn and
-// *uds.SeqPacketConn.
+// fileConn is a connection that can hand its descriptor over: a stream or
+// seqpacket *uds.Conn.
 type fileConn interface {
 	net.Conn
 	syscall.Conn

@@ -196,24 +196,18 @@ func runListen(ctx context.Context, c *command, st *stdio, args []string) int {
 		}
 	}
 	lc := uds.ListenConfig{
-		Mode:     mode.mode,
-		Owner:    *owner,
-		Group:    *group,
-		KeepPath: *keep,
+		Mode:  mode.mode,
+		Owner: *owner,
+		Group: *group,
 	}
 	if typ == uds.Datagram {
-		return listenDatagram(ctx, st, &lc, a, split, *idle)
+		return listenDatagram(ctx, st, &lc, a, split, *idle, *keep)
 	}
-	var l net.Listener
-	var err error
-	if typ == uds.SeqPacket {
-		l, err = lc.ListenSeqPacket(ctx, a)
-	} else {
-		l, err = lc.Listen(ctx, a)
-	}
+	l, err := lc.Listen(ctx, a.WithType(typ))
 	if err != nil {
 		return listenFailed(ctx, st, err)
 	}
+	l.SetUnlinkOnClose(!*keep)
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 	fmt.Fprintf(st.err, "listening on %s\n", l.Addr())
@@ -340,11 +334,11 @@ func runListen(ctx context.Context, c *command, st *stdio, args []string) int {
 
 // serveConn bridges an accepted connection to in and out.
 func serveConn(ctx context.Context, conn net.Conn, in io.Reader, split splitMode, out io.Writer, idle time.Duration) error {
-	switch c := conn.(type) {
-	case *uds.Conn:
+	if c, ok := conn.(*uds.Conn); ok {
+		if c.LocalAddr().(uds.Addr).Type() == uds.SeqPacket {
+			return bridgeSeqPacket(ctx, c, in, split, out, idle)
+		}
 		return bridge(ctx, c, in, out, idle)
-	case *uds.SeqPacketConn:
-		return bridgeSeqPacket(ctx, c, in, split, out, idle)
 	}
 	return fmt.Errorf("unexpected connection type %T", conn)
 }
@@ -361,11 +355,12 @@ func listenFailed(ctx context.Context, st *stdio, err error) int {
 }
 
 // listenDatagram runs listen --type datagram.
-func listenDatagram(ctx context.Context, st *stdio, lc *uds.ListenConfig, a uds.Addr, split splitMode, idle time.Duration) int {
+func listenDatagram(ctx context.Context, st *stdio, lc *uds.ListenConfig, a uds.Addr, split splitMode, idle time.Duration, keep bool) int {
 	dc, err := lc.ListenDatagram(ctx, a)
 	if err != nil {
 		return listenFailed(ctx, st, err)
 	}
+	dc.SetUnlinkOnClose(!keep)
 	fmt.Fprintf(st.err, "listening on %s\n", dc.LocalAddr())
 	err = serveDatagram(ctx, st, dc, st.in, split, idle)
 	code := exitOK

@@ -348,7 +348,7 @@ func TestListenForkExec(t *testing.T) {
 				if typ == "stream" {
 					c, err = uds.Dial(ctx, a)
 				} else {
-					c, err = uds.DialSeqPacket(ctx, a)
+					c, err = uds.Dial(ctx, a.WithType(uds.SeqPacket))
 				}
 				require.NoError(t, err)
 				defer c.Close()

@@ -145,23 +145,26 @@ type msgReader struct {
 	buf []byte
 }
 
-// read reads one message with peek (PeekSize) and read and returns it, with
-// room for one more byte after it (see printMessage).
-func (r *msgReader) read(peek func() (int, error), read func([]byte) (int, error)) ([]byte, error) {
-	size, err := peek()
-	if err != nil {
-		return nil, err
+// read reads one message from c, a seqpacket *uds.Conn or a
+// *uds.DatagramConn: it peeks at the message's length, then reads it whole.
+// It returns the message, with room for one more byte after it (see
+// printMessage), and its sender on a datagram socket.
+func (r *msgReader) read(c syscall.Conn) ([]byte, uds.Addr, error) {
+	peek := uds.Message{Peek: true}
+	if err := uds.ReadMsg(c, &peek); err != nil {
+		return nil, uds.Addr{}, err
 	}
+	size := peek.Len
 	if size+1 > len(r.buf) {
 		r.buf = make([]byte, max(size+1, 64<<10))
 	}
-	n, err := read(r.buf[:size])
-	if err != nil {
+	m := uds.Message{Buf: r.buf[:size]}
+	if err := uds.ReadMsg(c, &m); err != nil {
 		// A truncated message (it cannot be, but it must not pass
 		// unnoticed) is an error too.
-		return nil, err
+		return nil, uds.Addr{}, err
 	}
-	return r.buf[: n : size+1], nil
+	return r.buf[: m.N : size+1], m.Addr, nil
 }
 
 // printMessage writes m to w with a "\n" after it unless it ends in one, in
@@ -242,7 +245,7 @@ func peerGone(err error) bool {
 // the connection's writing side is shut down. It returns nil when the peer
 // ends the connection, errIdle when nothing passed either way for idle (if
 // not zero), ctx's error when ctx is cancelled, or the error that ended it.
-func bridgeSeqPacket(ctx context.Context, c *uds.SeqPacketConn, in io.Reader, split splitMode, out io.Writer, idle time.Duration) error {
+func bridgeSeqPacket(ctx context.Context, c *uds.Conn, in io.Reader, split splitMode, out io.Writer, idle time.Duration) error {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	it := newIdleTimer(idle, func() { c.Close() })
@@ -275,7 +278,7 @@ func bridgeSeqPacket(ctx context.Context, c *uds.SeqPacketConn, in io.Reader, sp
 	}
 	var r msgReader
 	for {
-		m, err := r.read(c.PeekSize, c.Read)
+		m, _, err := r.read(c)
 		if err == nil {
 			it.touch()
 			if err := printMessage(out, m); err != nil {
@@ -355,7 +358,7 @@ func dialDatagram(ctx context.Context, c *uds.DatagramConn, in io.Reader, split 
 	}()
 	var r msgReader
 	for {
-		m, err := r.read(c.PeekSize, c.Read)
+		m, _, err := r.read(c)
 		if err == nil {
 			it.touch()
 			if err := printMessage(out, m); err != nil {
@@ -431,7 +434,7 @@ func serveDatagram(ctx context.Context, st *stdio, c *uds.DatagramConn, in io.Re
 				if !ok {
 					return
 				}
-				if _, err := c.WriteToAddr(m, to); err != nil {
+				if _, err := c.WriteTo(m, to); err != nil {
 					if errors.Is(err, net.ErrClosed) {
 						return
 					}
@@ -448,9 +451,10 @@ func serveDatagram(ctx context.Context, st *stdio, c *uds.DatagramConn, in io.Re
 		warned  bool
 		readErr error
 	)
-	read := func(b []byte) (int, error) { return c.ReadFromAddr(b, &from) }
 	for {
-		m, err := r.read(c.PeekSize, read)
+		var m []byte
+		var err error
+		m, from, err = r.read(c)
 		if err != nil {
 			readErr = err
 			break
