@@ -122,15 +122,17 @@
 //
 // # Message sockets
 //
-// SeqPacketConn (SOCK_SEQPACKET) and DatagramConn (SOCK_DGRAM) keep message
-// boundaries and never lose data silently: a message longer than the buffer
-// returns the bytes that fit and an error wrapping ErrTruncated with the true
-// length, PeekSize reports the next message's length, and an empty message is
-// told apart from the end of a seqpacket connection (SetZeroReadIsEOF trades
-// that for package net's speed). Datagram reads report
-// every sender's exact address; DialDatagram autobinds so that servers can
-// reply. ReadBatch and WriteBatch move many messages per system call. The
-// message paths allocate nothing.
+// A Conn is a stream or a seqpacket connection, as net.UnixConn is for
+// "unix" and "unixpacket": the address's Type chooses, for Listen, Dial and
+// Pair alike (Path(p).WithType(SeqPacket)). Seqpacket Conns and
+// DatagramConns (SOCK_DGRAM) keep message boundaries and never lose data
+// silently: a message longer than the buffer returns the bytes that fit and
+// an error wrapping ErrTruncated with the true length, a peek (Message.Peek)
+// reports the next message's length, and an empty message is told apart
+// from the end of a seqpacket connection (SetZeroReadIsEOF trades that for
+// package net's speed). Datagram reads report every sender's exact address;
+// DialDatagram autobinds so that servers can reply. ReadBatch and WriteBatch
+// move many messages per system call. The message paths allocate nothing.
 //
 // # Credentials and descriptors
 //
@@ -138,16 +140,19 @@
 // GID, groups, security label and, on Linux 6.5 and later, a PIDFD that pins
 // the process). ListenConfig.Authorize checks every peer inside Accept, which
 // is how abstract sockets, which have no file permissions, are protected.
-// ListenConfig.PassCred makes the kernel attach the sender's credentials to
-// every message, read with the ReadCred methods; a credential the kernel did
-// not really record is ErrNoCredentials, never an identity.
 //
-// SendFiles and RecvFiles (and the methods on every connection type) pass
-// descriptors with SCM_RIGHTS. Received descriptors are close-on-exec from
-// the start; on truncation every descriptor that arrived is closed and the
-// byte count is still returned; no hidden byte is added to message sockets.
-// FileListener, FileConn and their siblings rebuild live sockets passed to
-// another process, with their exact addresses, for zero-downtime restarts.
+// Everything that travels with a message goes through one type, Message,
+// and one pair of functions, ReadMsg and WriteMsg, which take any Unix
+// socket (a *Conn, a *DatagramConn, a plain *net.UnixConn, an *os.File): the
+// data, the sender's or destination's address, credentials (with
+// ListenConfig.PassCred the kernel attaches the sender's to every message; a
+// credential the kernel did not really record is ErrNoCredentials, never an
+// identity) and descriptors (SCM_RIGHTS). Received descriptors are
+// close-on-exec from the start; on truncation every descriptor that arrived
+// is closed and the byte count is still returned; no hidden byte is added to
+// message sockets. FileListener, FileConn and FileDatagramConn rebuild live
+// sockets passed to another process, with their exact addresses, for
+// zero-downtime restarts.
 //
 // # Errors
 //
@@ -168,10 +173,10 @@
 //	Mode, Owner, Group               yes     yes (see below)   yes (see below)   ErrUnsupported
 //	paths longer than sun_path       yes     ErrInvalidAddr    ErrInvalidAddr    ErrInvalidAddr
 //	PeerCred, Authorize              yes     yes (no PIDFD)    yes (no PIDFD)    ErrUnsupported
-//	SendFiles, RecvFiles             yes     yes               yes               ErrUnsupported
+//	Message.Files, Message.FDs       yes     yes               yes               ErrUnsupported
 //	ReadBatch, WriteBatch            yes     one per call      one per call      ErrUnsupported
-//	PassCred, ReadCred, WriteCred    yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
-//	RefuseFiles, PeerPIDFD           yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
+//	PassCred, Message.Cred           yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
+//	RefuseFiles, Cred.PIDFD          yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
 //	Sockets, Who, Lock (abstract)    yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
 //	LockFile                         yes     yes               yes               ErrUnsupported
 //
@@ -202,7 +207,7 @@
 //   - Dial: a full backlog is ECONNREFUSED, indistinguishable from no
 //     listener, so it is retried only with WaitForListener.
 //   - Messages: the kernel does not report the full length of a truncated
-//     message on darwin (TruncatedError.Len is -1; PeekSize peeks with
+//     message on darwin (TruncatedError.Len is -1; a Peek read peeks with
 //     growing buffers). On FreeBSD an empty seqpacket message may read as
 //     the end of the connection.
 //   - Descriptors: received descriptors are close-on-exec from the start on
