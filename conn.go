@@ -194,20 +194,6 @@ func joinErrors(a, b error) error {
 	return multierror.Append(a, b)
 }
 
-// control runs fn on c's descriptor and returns the first error: the
-// RawConn's or fn's.
-func control(c syscall.Conn, fn func(fd int) error) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ferr error
-	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
-		return err
-	}
-	return ferr
-}
-
 // peerName reads the exact address of uc's peer.
 func peerName(uc *net.UnixConn, typ SocketType) (Addr, error) {
 	var a Addr

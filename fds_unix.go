@@ -288,16 +288,15 @@ func foreignEngine(c syscall.Conn) (*msgConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	var st int
-	var serr error
-	if err := rc.Control(func(fd uintptr) { st, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE) }); err != nil {
-		return nil, err
-	}
-	if serr != nil {
-		if serr == unix.ENOTSOCK {
-			return nil, fmt.Errorf("%w: the descriptor is not a socket", ErrNotSocket)
+	st, err := controlValue(rc, func(fd int) (int, error) {
+		st, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		if err == unix.ENOTSOCK {
+			return 0, fmt.Errorf("%w: the descriptor is not a socket", ErrNotSocket)
 		}
-		return nil, os.NewSyscallError("getsockopt(SO_TYPE)", serr)
+		return st, os.NewSyscallError("getsockopt(SO_TYPE)", err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	typ, ok := unixSocketType(st)
 	if !ok {
@@ -352,13 +351,12 @@ func dupFD(c syscall.Conn) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	fd := -1
-	var serr error
-	if err := rc.Control(func(s uintptr) { fd, serr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+	fd, err := controlValue(rc, func(s int) (int, error) {
+		fd, err := unix.FcntlInt(uintptr(s), unix.F_DUPFD_CLOEXEC, 0)
+		return fd, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", err)
+	})
+	if err != nil {
 		return -1, err
-	}
-	if serr != nil {
-		return -1, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", serr)
 	}
 	return fd, nil
 }

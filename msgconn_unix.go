@@ -83,19 +83,15 @@ func newMsgConn(uc *net.UnixConn, typ SocketType, laddr, raddr Addr, connected, 
 	c.rc = rc
 	c.readFn = c.doRead
 	c.writeFn = c.doWrite
-	var serr error
-	err = rc.Control(func(fd uintptr) {
+	err = controlRaw(rc, func(fd int) error {
 		if lookupLocal {
-			if c.laddr, serr = sysGetsockname(int(fd), typ); serr != nil {
-				serr = os.NewSyscallError("getsockname", serr)
-				return
+			var err error
+			if c.laddr, err = sysGetsockname(fd, typ); err != nil {
+				return os.NewSyscallError("getsockname", err)
 			}
 		}
-		serr = prepMsgSocket(int(fd), typ)
+		return prepMsgSocket(fd, typ)
 	})
-	if err == nil {
-		err = serr
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -226,12 +222,7 @@ func (c *msgConn) setZeroReadIsEOF(on bool) error {
 	if on {
 		c.zeroEOF.Store(true)
 	}
-	var serr error
-	err := c.rc.Control(func(fd uintptr) { serr = setRecvTimestamp(int(fd), !on) })
-	if err == nil {
-		err = serr
-	}
-	if err != nil {
+	if err := controlRaw(c.rc, func(fd int) error { return setRecvTimestamp(fd, !on) }); err != nil {
 		return err
 	}
 	if !on {
