@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/udshttp"
 )
 
 // BenchmarkSuite holds the rows of the performance table (bench/run.sh,
@@ -88,7 +89,7 @@ func BenchmarkSuite(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			httpBench(b, ln, uds.HTTPClient(a), "http://unix/x")
+			httpBench(b, ln, udshttp.Client(a), "http://unix/x")
 		})
 		b.Run("std", func(b *testing.B) {
 			p := benchSockPath(b)
@@ -114,7 +115,7 @@ func BenchmarkSuite(b *testing.B) {
 }
 
 // benchTransport is the standard library's transport with the settings of
-// uds.HTTPTransport, so that only the connection differs.
+// udshttp.Transport, so that only the connection differs.
 func benchTransport() *http.Transport {
 	return &http.Transport{
 		MaxIdleConns:        100,

@@ -26,6 +26,7 @@ import (
 
 	"github.com/udskit/uds"
 	"github.com/udskit/uds/internal/childproc"
+	"github.com/udskit/uds/udshttp"
 )
 
 // Child roles of the credential tests. Addresses are passed in their text
@@ -151,7 +152,7 @@ func childCredHTTP(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	client := uds.HTTPClient(a)
+	client := udshttp.Client(a)
 	client.Transport.(*http.Transport).DisableKeepAlives = true // every GET goes through Accept
 	client.Timeout = 10 * time.Second
 	ctl := os.NewFile(3, "ctl")
@@ -591,7 +592,7 @@ func TestAuthorizeHTTPServeKeepsServing(t *testing.T) {
 		require.NoError(t, err)
 		return strings.TrimPrefix(c.Line(20*time.Second), "RESULT ")
 	}
-	self := uds.HTTPClient(addr)
+	self := udshttp.Client(addr)
 	self.Transport.(*http.Transport).DisableKeepAlives = true
 	self.Timeout = 10 * time.Second
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"syscall"
 	"time"
 )
@@ -98,45 +97,6 @@ func (d *Dialer) Dial(ctx context.Context, a Addr) (*Conn, error) {
 }
 
 var errDialDatagram = fmt.Errorf("%w: Dial makes stream and seqpacket connections; use DialDatagram for datagram sockets", ErrInvalidAddr)
-
-// dialContextFunc returns a function with net.Dialer.DialContext's
-// signature that ignores network and address and connects to a.
-func (d *Dialer) dialContextFunc(a Addr) func(ctx context.Context, network, address string) (net.Conn, error) {
-	return func(ctx context.Context, _, _ string) (net.Conn, error) {
-		c, err := d.Dial(ctx, a)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
-}
-
-// HTTPTransport returns an *http.Transport that sends every request to the
-// stream socket at a, whatever the URL's host, dialing with d. HTTP/2 over
-// the socket needs the server to speak h2c; the transport speaks HTTP/1.1.
-func (d *Dialer) HTTPTransport(a Addr) *http.Transport {
-	dc := *d
-	return &http.Transport{
-		DialContext:         dc.dialContextFunc(a),
-		MaxIdleConns:        100,
-		MaxIdleConnsPerHost: 100,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}
-}
-
-// HTTPClient returns an *http.Client whose requests all go to the stream
-// socket at a (use any host in the URL, for example http://unix/path).
-func (d *Dialer) HTTPClient(a Addr) *http.Client {
-	return &http.Client{Transport: d.HTTPTransport(a)}
-}
-
-// HTTPClient returns an *http.Client whose requests all go to the stream
-// socket at a, dialed with the default Dialer.
-func HTTPClient(a Addr) *http.Client {
-	var d Dialer
-	return d.HTTPClient(a)
-}
 
 // retryDelay returns the next backoff delay: doubling from 1ms, capped.
 // waitRetryLimit caps the backoff while waiting for a listener to appear.

@@ -14,6 +14,11 @@
 //   - A Dialer that waits out a full backlog and, if asked, a server that has
 //     not started yet.
 //
+// Side features are in packages of their own, so that a program links only
+// what it uses: github.com/udskit/uds/udshttp has HTTP clients whose
+// requests all go to one socket, and github.com/udskit/uds/activation takes
+// the sockets passed by systemd's socket activation.
+//
 // # Addresses
 //
 // A Unix socket address is one of four kinds:

@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/udshttp"
 )
 
 // An abstract socket has no file and so no permissions: any process in the
@@ -37,7 +38,7 @@ func ExampleSameUser() {
 	defer srv.Close()
 
 	// This process runs as the same user, so it is let in.
-	resp, err := uds.HTTPClient(addr).Get("http://unix/")
+	resp, err := udshttp.Client(addr).Get("http://unix/")
 	if err != nil {
 		log.Fatal(err)
 	}

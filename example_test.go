@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/udshttp"
 )
 
 // Serve HTTP on a pathname socket that only this user may connect to, and
@@ -39,7 +40,7 @@ func ExampleListenConfig_Listen_http() {
 	go srv.Serve(ln)
 	defer srv.Close() // closes ln, which removes api.sock and api.sock.lock
 
-	resp, err := uds.HTTPClient(addr).Get("http://unix/gopher")
+	resp, err := udshttp.Client(addr).Get("http://unix/gopher")
 	if err != nil {
 		log.Fatal(err)
 	}

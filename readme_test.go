@@ -53,17 +53,19 @@ func goBlocks(md string) []goBlock {
 // imports them all, and the glue uses each function once, so that no
 // import is unused.
 var snippetImports = map[string]struct{ path, use string }{
-	"context": {"context", "Background"},
-	"errors":  {"errors", "New"},
-	"fmt":     {"fmt", "Sprint"},
-	"io":      {"io", "Copy"},
-	"log":     {"log", "Print"},
-	"net":     {"net", "Dial"},
-	"http":    {"net/http", "Serve"},
-	"os":      {"os", "Exit"},
-	"exec":    {"os/exec", "Command"},
-	"time":    {"time", "Now"},
-	"uds":     {"github.com/udskit/uds", "Listen"},
+	"activation": {"github.com/udskit/uds/activation", "Get"},
+	"context":    {"context", "Background"},
+	"errors":     {"errors", "New"},
+	"fmt":        {"fmt", "Sprint"},
+	"io":         {"io", "Copy"},
+	"log":        {"log", "Print"},
+	"net":        {"net", "Dial"},
+	"http":       {"net/http", "Serve"},
+	"os":         {"os", "Exit"},
+	"exec":       {"os/exec", "Command"},
+	"time":       {"time", "Now"},
+	"uds":        {"github.com/udskit/uds", "Listen"},
+	"udshttp":    {"github.com/udskit/uds/udshttp", "Client"},
 }
 
 // snippetGlue declares what a snippet may use without declaring it:

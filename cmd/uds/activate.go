@@ -32,7 +32,8 @@ socket is named, LISTEN_FDNAMES=name:name:... ("unknown" for a socket
 without --fdname, what sd_listen_fds_with_names reports when no name is
 passed; with no --fdname at all LISTEN_FDNAMES is not set, as
 systemd-socket-activate does). Inherited LISTEN_* variables are replaced.
-CMD reads them with sd_listen_fds(3), uds.Activated, or by hand.
+CMD reads them with sd_listen_fds(3), the Go package
+github.com/udskit/uds/activation (activation.Get), or by hand.
 
 Unlike systemd-socket-activate, CMD starts at once, not on the first
 connection; clients that connect before it accepts wait in the backlog.

@@ -19,10 +19,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/activation"
 )
 
 // reportActivatedArg makes the test binary, run as CMD by uds activate,
-// report what uds.Activated gives it instead of running the tests.
+// report what activation.Get gives it instead of running the tests.
 const reportActivatedArg = "__uds-test-report-activated"
 
 func init() {
@@ -48,7 +49,7 @@ type activatedEntry struct {
 func reportActivated() {
 	var r activatedReport
 	r.ListenPIDIsMine = os.Getenv("LISTEN_PID") == fmt.Sprint(os.Getpid())
-	a, err := uds.Activated(true)
+	a, err := activation.Get(true)
 	if err != nil {
 		r.Err = err.Error()
 	} else {
@@ -73,7 +74,7 @@ func reportActivated() {
 }
 
 // TestActivateLibrary runs "uds activate" with three sockets of three types
-// and the test binary as CMD, which reads them with uds.Activated.
+// and the test binary as CMD, which reads them with activation.Get.
 func TestActivateLibrary(t *testing.T) {
 	dir := socketDir(t)
 	stream := filepath.Join(dir, "s.sock")

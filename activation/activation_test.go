@@ -1,6 +1,6 @@
 //go:build linux
 
-package uds_test
+package activation_test
 
 import (
 	"bufio"
@@ -27,14 +27,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/activation"
 	"github.com/udskit/uds/internal/childproc"
 )
 
-// roleActivated is a child that calls uds.Activated and reports what it
+// roleActivated is a child that calls activation.Get and reports what it
 // finds as "READY <json actReport>". args[0] is what to take: "report"
 // (nothing), "stream", "seqpacket" or "datagram"; a later "unset" calls
-// Activated(true), "nowarm" leaves the netpoller uninitialized until
-// Activated runs. Taken sockets are served (each reply is "<name>:" and
+// Get(true), "nowarm" leaves the netpoller uninitialized until Get
+// runs. Taken sockets are served (each reply is "<name>:" and
 // the message) until standard input ends; the child then closes them,
 // prints "CLOSED <errors>" and exits 0.
 const roleActivated = "activated"
@@ -73,9 +74,9 @@ type actTaken struct {
 type actReport struct {
 	PID           int
 	Err           string
-	NilActivation bool
+	NilSet        bool
 	Names         []string
-	SameAgain     bool // a second Activated call returns the same values
+	SameAgain     bool // a second Get call returns the same values
 	Before, After []actFD
 	Env           map[string]string // value, or "<unset>"
 	Taken         []actTaken
@@ -83,7 +84,7 @@ type actReport struct {
 	AgainNotExist bool
 	FileAgain     string // the same with File
 	FileNotExist  bool
-	PollErr       string // a new socket after Activated, through the netpoller
+	PollErr       string // a new socket after Get, through the netpoller
 }
 
 func actFDs() []actFD {
@@ -100,8 +101,8 @@ func childActivated(args []string) int {
 	unset := slices.Contains(args[1:], "unset")
 	r := actReport{PID: os.Getpid(), Env: map[string]string{}}
 	// Make the runtime open its own descriptors (the netpoller's) now, so
-	// that the snapshot before Activated is what Activated finds; with
-	// "nowarm", Activated's first os.NewFile of a non-blocking socket opens
+	// that the snapshot before Get is what Get finds; with "nowarm",
+	// Get's first os.NewFile of a non-blocking socket opens
 	// them.
 	if !slices.Contains(args[1:], "nowarm") {
 		if pr, pw, err := os.Pipe(); err == nil {
@@ -110,9 +111,9 @@ func childActivated(args []string) int {
 		}
 	}
 	r.Before = actFDs()
-	a, err := uds.Activated(unset)
-	a2, err2 := uds.Activated(!unset)
-	// Let finalizers run, so that an *os.File dropped by Activated (and
+	a, err := activation.Get(unset)
+	a2, err2 := activation.Get(!unset)
+	// Let finalizers run, so that an *os.File dropped by Get (and
 	// closing its descriptor when collected) shows in the snapshot.
 	runtime.GC()
 	runtime.GC()
@@ -137,7 +138,7 @@ func childActivated(args []string) int {
 	if err != nil {
 		r.Err = err.Error()
 	}
-	r.NilActivation = a == nil
+	r.NilSet = a == nil
 	if a == nil {
 		return actPrintReport(r)
 	}
@@ -148,21 +149,18 @@ func childActivated(args []string) int {
 		c    io.Closer
 	}
 	var socks []served
+	listener := func(name string) (io.Closer, net.Addr, error) {
+		l, err := a.Listener(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		return l, l.Addr(), nil
+	}
+	// Listener takes stream and seqpacket listeners alike; the address's
+	// type tells which (actAssertAddr checks it).
 	take := map[string]func(name string) (io.Closer, net.Addr, error){
-		"stream": func(name string) (io.Closer, net.Addr, error) {
-			l, err := a.Listener(name)
-			if err != nil {
-				return nil, nil, err
-			}
-			return l, l.Addr(), nil
-		},
-		"seqpacket": func(name string) (io.Closer, net.Addr, error) {
-			l, err := a.SeqPacketListener(name)
-			if err != nil {
-				return nil, nil, err
-			}
-			return l, l.Addr(), nil
-		},
+		"stream":    listener,
+		"seqpacket": listener,
 		"datagram": func(name string) (io.Closer, net.Addr, error) {
 			c, err := a.DatagramConn(name)
 			if err != nil {
@@ -174,10 +172,11 @@ func childActivated(args []string) int {
 	if take[mode] != nil {
 		for _, name := range r.Names {
 			tk := actTaken{Name: name}
-			for _, other := range []string{"stream", "seqpacket", "datagram"} {
-				if other == mode {
-					continue
-				}
+			others := []string{"datagram"}
+			if mode == "datagram" {
+				others = []string{"stream"}
+			}
+			for _, other := range others {
 				c, _, err := take[other](name)
 				if err == nil {
 					c.Close()
@@ -223,7 +222,7 @@ func childActivated(args []string) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			actServe(s.name, s.c)
+			actServe(mode, s.name, s.c)
 		}()
 	}
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the test closes our stdin
@@ -248,13 +247,15 @@ func actPrintReport(r actReport) int {
 	return 0
 }
 
-// actServe answers every message on the socket c with "<name>:<message>"
-// (a line for a line on stream sockets), until c is closed.
-func actServe(name string, c io.Closer) {
-	switch s := c.(type) {
-	case *uds.Listener:
+// actServe answers every message on the socket c, taken as mode, with
+// "<name>:<message>" (a line for a line on stream sockets), until c is
+// closed.
+func actServe(mode, name string, c io.Closer) {
+	switch mode {
+	case "stream":
+		ln := c.(net.Listener)
 		for {
-			conn, err := s.Accept()
+			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
@@ -272,9 +273,10 @@ func actServe(name string, c io.Closer) {
 				}
 			}()
 		}
-	case *uds.SeqPacketListener:
+	case "seqpacket":
+		ln := c.(net.Listener)
 		for {
-			conn, err := s.AcceptSeqPacket()
+			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
@@ -292,18 +294,18 @@ func actServe(name string, c io.Closer) {
 				}
 			}()
 		}
-	case *uds.DatagramConn:
+	case "datagram":
+		pc := c.(net.PacketConn)
 		buf := make([]byte, 512)
-		var from uds.Addr
 		for {
-			n, err := s.ReadFromAddr(buf, &from)
+			n, from, err := pc.ReadFrom(buf)
 			if err != nil {
 				if errors.Is(err, net.ErrClosed) {
 					return
 				}
 				continue
 			}
-			_, _ = s.WriteToAddr(append([]byte(name+":"), buf[:n]...), from)
+			_, _ = pc.WriteTo(append([]byte(name+":"), buf[:n]...), from)
 		}
 	}
 }
@@ -313,7 +315,7 @@ func actServe(name string, c io.Closer) {
 // actProc is a running activation child (possibly still
 // systemd-socket-activate, before it execs the test binary).
 type actProc struct {
-	*msgForeign
+	*foreign
 	exited chan struct{}
 }
 
@@ -333,14 +335,14 @@ func startActProc(t *testing.T, argv, env []string, extra ...*os.File) *actProc 
 	require.NoError(t, err)
 	t.Cleanup(func() { stdout.Close() })
 	cmd.Stdout = stdoutW
-	stderr := new(msgSyncBuffer)
+	stderr := new(syncBuffer)
 	cmd.Stderr = stderr
 	err = cmd.Start()
 	stdoutW.Close()
 	require.NoError(t, err)
 	p := &actProc{
-		msgForeign: &msgForeign{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout), stderr: stderr},
-		exited:     make(chan struct{}),
+		foreign: &foreign{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout), stderr: stderr},
+		exited:  make(chan struct{}),
 	}
 	go func() { _ = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
@@ -441,18 +443,18 @@ func actCheckCommon(t *testing.T, r actReport, p *actProc, names []string, unset
 	t.Helper()
 	assert.Equal(t, p.cmd.Process.Pid, r.PID, "systemd-socket-activate execs the command in its own process")
 	assert.Empty(t, r.Err)
-	assert.False(t, r.NilActivation)
+	assert.False(t, r.NilSet)
 	assert.Equal(t, names, r.Names)
-	assert.True(t, r.SameAgain, "Activated is read once and cached")
+	assert.True(t, r.SameAgain, "Get reads the environment once and caches the result")
 	assert.Empty(t, r.PollErr)
 	for i := range names {
 		assert.True(t, r.Before[i].Open, "fd %d passed in", actFirstFD+i)
 		assert.False(t, r.Before[i].CloseOnExec, "systemd-socket-activate passes fd %d without FD_CLOEXEC", actFirstFD+i)
-		assert.True(t, r.After[i].CloseOnExec, "fd %d is close-on-exec once Activated has run", actFirstFD+i)
+		assert.True(t, r.After[i].CloseOnExec, "fd %d is close-on-exec once Get has run", actFirstFD+i)
 	}
 	if unset {
 		for _, v := range actEnvVars {
-			assert.Equal(t, "<unset>", r.Env[v], "Activated(true) removes %s", v)
+			assert.Equal(t, "<unset>", r.Env[v], "Get(true) removes %s", v)
 		}
 	} else {
 		assert.Equal(t, strconv.Itoa(r.PID), r.Env["LISTEN_PID"])
@@ -461,7 +463,7 @@ func actCheckCommon(t *testing.T, r actReport, p *actProc, names []string, unset
 	require.Len(t, r.Taken, len(names))
 	for _, tk := range r.Taken {
 		assert.Empty(t, tk.Err, "taking %q", tk.Name)
-		assert.Len(t, tk.WrongType, 2, "%q asked as the two other types", tk.Name)
+		assert.Len(t, tk.WrongType, 1, "%q asked as the other kind (listener or datagram socket)", tk.Name)
 		for _, e := range tk.WrongType {
 			assert.Contains(t, e, strconv.Quote(tk.Name), "the error names the descriptor asked for")
 			assert.Contains(t, e, "not a", "the error says what the descriptor is not")
@@ -505,7 +507,7 @@ func actStreamExchange(t *testing.T, c net.Conn, name, line string) {
 	assert.Equal(t, name+":"+line+"\n", got)
 }
 
-func TestActivatedSocketActivateStream(t *testing.T) {
+func TestSocketActivateStream(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		fdname []string
@@ -563,56 +565,55 @@ func TestActivatedSocketActivateStream(t *testing.T) {
 	}
 }
 
-func TestActivatedSocketActivateSeqPacket(t *testing.T) {
+func TestSocketActivateSeqPacket(t *testing.T) {
 	dir := mkSockDir(t)
 	path := filepath.Join(dir, "sp.sock")
 	abstract := uniqTag() + "-actsp"
 	p := startSocketActivate(t, []string{"--seqpacket", "-l", path, "-l", "@" + abstract, "--fdname=ctl:data"}, "seqpacket")
 
 	d := uds.Dialer{WaitForListener: true, Timeout: 15 * time.Second}
-	c1, err := d.DialSeqPacket(context.Background(), uds.Path(path))
+	c1, err := dialSeqPacket(&d, uds.Path(path))
 	require.NoError(t, err, "stderr: %s", p.stderr.String())
 	defer c1.Close()
 
 	r := p.report(t)
 	actCheckCommon(t, r, p, []string{"ctl", "data"}, false)
 	for _, tk := range r.Taken {
-		if assert.Len(t, tk.WrongType, 2) {
-			assert.Contains(t, tk.WrongType[0], "is a seqpacket socket, not a stream socket", "asked as a stream listener")
-			assert.Contains(t, tk.WrongType[1], "is a seqpacket socket, not a datagram socket", "asked as a datagram socket")
+		if assert.Len(t, tk.WrongType, 1) {
+			assert.Contains(t, tk.WrongType[0], "is a seqpacket socket, not a datagram socket", "asked as a datagram socket")
 		}
 	}
 	actAssertAddr(t, uds.Path(path).WithType(uds.SeqPacket), r.Taken[0])
 	actAssertAddr(t, uds.Abstract(abstract).WithType(uds.SeqPacket), r.Taken[1])
 
-	c2, err := d.DialSeqPacket(context.Background(), uds.Abstract(abstract))
+	c2, err := dialSeqPacket(&d, uds.Abstract(abstract))
 	require.NoError(t, err)
 	defer c2.Close()
 	for _, tc := range []struct {
-		c    *uds.SeqPacketConn
+		c    net.Conn
 		name string
 	}{{c1, "ctl"}, {c2, "data"}} {
 		_, err := tc.c.Write([]byte("one message"))
 		require.NoError(t, err)
-		msgExpect(t, tc.c, 512, []byte(tc.name+":one message"))
+		expectMessage(t, tc.c, 512, []byte(tc.name+":one message"))
 	}
 
 	p.finish(t)
 	assertSocketFile(t, path, "the activated child never unlinks the path it inherited")
 }
 
-func TestActivatedSocketActivateDatagram(t *testing.T) {
+func TestSocketActivateDatagram(t *testing.T) {
 	dir := mkSockDir(t)
 	path := filepath.Join(dir, "dg.sock")
 	abstract := uniqTag() + "-actdg"
 	p := startSocketActivate(t, []string{"--datagram", "-l", path, "-l", "@" + abstract, "--fdname=log:metrics"}, "datagram")
 
-	client := msgListenDatagram(t, nil, uds.Autobind())
+	client := listenDatagram(t, uds.Autobind())
 	// The first datagram wakes systemd-socket-activate; it waits in the
 	// socket's queue for the child.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		_, err := client.WriteToAddr([]byte("first"), uds.Path(path))
+		_, err := client.WriteTo([]byte("first"), uds.Path(path))
 		if err == nil {
 			break
 		}
@@ -625,26 +626,24 @@ func TestActivatedSocketActivateDatagram(t *testing.T) {
 	r := p.report(t)
 	actCheckCommon(t, r, p, []string{"log", "metrics"}, false)
 	for _, tk := range r.Taken {
-		if assert.Len(t, tk.WrongType, 2) {
-			assert.Contains(t, tk.WrongType[0], "is a datagram socket, not a stream socket")
-			assert.Contains(t, tk.WrongType[1], "is a datagram socket, not a seqpacket socket")
+		if assert.Len(t, tk.WrongType, 1) {
+			assert.Contains(t, tk.WrongType[0], "is a datagram socket, not a stream or seqpacket socket")
 		}
 	}
 	actAssertAddr(t, uds.Path(path).WithType(uds.Datagram), r.Taken[0])
 	actAssertAddr(t, uds.Abstract(abstract).WithType(uds.Datagram), r.Taken[1])
 
 	buf := make([]byte, 512)
-	var from uds.Addr
-	msgDeadline(t, client)
-	n, err := client.ReadFromAddr(buf, &from)
+	readDeadline(t, client)
+	n, from, err := client.ReadFrom(buf)
 	require.NoError(t, err)
 	assert.Equal(t, "log:first", string(buf[:n]), "the datagram that woke the activator is served")
 	assert.Equal(t, uds.Path(path).WithType(uds.Datagram), from)
 
-	_, err = client.WriteToAddr([]byte("second"), uds.Abstract(abstract))
+	_, err = client.WriteTo([]byte("second"), uds.Abstract(abstract))
 	require.NoError(t, err)
-	msgDeadline(t, client)
-	n, err = client.ReadFromAddr(buf, &from)
+	readDeadline(t, client)
+	n, from, err = client.ReadFrom(buf)
 	require.NoError(t, err)
 	assert.Equal(t, "metrics:second", string(buf[:n]))
 	assert.Equal(t, uds.Abstract(abstract).WithType(uds.Datagram), from)
@@ -666,24 +665,24 @@ func actListenerFile(t *testing.T) *os.File {
 	return f
 }
 
-func TestActivatedOtherPID(t *testing.T) {
+func TestOtherPID(t *testing.T) {
 	f := actListenerFile(t)
 	// PID 1 is never the test binary.
 	argv := []string{actTestBinary(t), "-test.run=^$"}
 	p := startActProc(t, argv, actChildEnv([]string{"stream"}, "LISTEN_PID=1", "LISTEN_FDS=1", "LISTEN_FDNAMES=x"), f)
 	r := p.report(t)
 	assert.Empty(t, r.Err, "sockets meant for another process are no error")
-	assert.False(t, r.NilActivation)
+	assert.False(t, r.NilSet)
 	assert.Empty(t, r.Names, "nothing is ours")
 	assert.Empty(t, r.Taken)
 	assert.True(t, r.SameAgain)
 	assert.True(t, r.Before[0].Open)
 	assert.Equal(t, r.Before[0], r.After[0], "a descriptor meant for another process is left alone")
-	assert.Equal(t, "1", r.Env["LISTEN_PID"], "Activated(false) leaves the environment")
+	assert.Equal(t, "1", r.Env["LISTEN_PID"], "Get(false) leaves the environment")
 	p.finish(t)
 }
 
-func TestActivatedMalformed(t *testing.T) {
+func TestMalformed(t *testing.T) {
 	for _, fds := range []string{"abc", "-1", "1x", " 1", ""} {
 		t.Run(strconv.Quote(fds), func(t *testing.T) {
 			f := actListenerFile(t)
@@ -691,7 +690,7 @@ func TestActivatedMalformed(t *testing.T) {
 			r := p.report(t)
 			assert.Equal(t, strconv.Itoa(p.cmd.Process.Pid), r.Env["LISTEN_PID"], "the wrapper's LISTEN_PID is the child's")
 			assert.Contains(t, r.Err, "LISTEN_FDS="+strconv.Quote(fds))
-			assert.False(t, r.NilActivation)
+			assert.False(t, r.NilSet)
 			assert.Empty(t, r.Names)
 			assert.True(t, r.SameAgain, "the error is cached too")
 			p.finish(t)
@@ -699,7 +698,7 @@ func TestActivatedMalformed(t *testing.T) {
 	}
 }
 
-func TestActivatedClosedDescriptor(t *testing.T) {
+func TestClosedDescriptor(t *testing.T) {
 	f := actListenerFile(t)
 	// fd 3 is open, the next ones were closed at exec; the Go runtime
 	// opens some of its own (cgroup CPU limit files, the netpoller), so
@@ -716,50 +715,50 @@ func TestActivatedClosedDescriptor(t *testing.T) {
 	require.NotEqual(t, -1, first, "one of descriptors 3..%d must be closed: %+v", actFirstFD+actNumFDs-1, r.Before)
 	assert.Contains(t, r.Err, fmt.Sprintf("LISTEN_FDS=%d but descriptor %d", actNumFDs, first), "the error names the closed descriptor")
 	assert.Contains(t, r.Err, "not open")
-	assert.False(t, r.NilActivation)
+	assert.False(t, r.NilSet)
 	assert.Empty(t, r.Names)
 	assert.True(t, r.SameAgain, "the error is cached")
 	p.finish(t)
 }
 
-// TestActivatedErrorClosesNothing: when LISTEN_FDS counts past the
+// TestErrorClosesNothing: when LISTEN_FDS counts past the
 // descriptors really passed, the ones before the first closed descriptor
 // may belong to anyone, the Go runtime included (its cgroup CPU limit
-// files, the netpoller's epoll descriptor). A failing Activated must leave
+// files, the netpoller's epoll descriptor). A failing Get must leave
 // them open, as sd_listen_fds does.
-func TestActivatedErrorClosesNothing(t *testing.T) {
+func TestErrorClosesNothing(t *testing.T) {
 	t.Run("descriptors stay open", func(t *testing.T) {
 		f := actListenerFile(t)
 		p := startActProc(t, actWrapper(t), actChildEnv([]string{"stream"}, "LISTEN_FDS="+strconv.Itoa(actNumFDs)), f)
 		r := p.report(t)
 		require.NotEmpty(t, r.Err)
 		for i := range r.Before {
-			assert.Equal(t, r.Before[i].Open, r.After[i].Open, "fd %d: open before the failing Activated, open after (%s)", actFirstFD+i, r.Err)
+			assert.Equal(t, r.Before[i].Open, r.After[i].Open, "fd %d: open before the failing Get, open after (%s)", actFirstFD+i, r.Err)
 		}
 		p.finish(t)
 	})
 	t.Run("runtime survives", func(t *testing.T) {
-		// The netpoller is started by Activated itself (os.NewFile of the
+		// The netpoller is started by Get itself (os.NewFile of the
 		// non-blocking fd 3), so its descriptors fall inside the range.
 		f := actListenerFile(t)
 		p := startActProc(t, actWrapper(t), actChildEnv([]string{"stream", "nowarm"}, "LISTEN_FDS=20"), f)
 		r := p.report(t)
 		require.NotEmpty(t, r.Err)
-		assert.Empty(t, r.PollErr, "sockets still work after the failing Activated")
+		assert.Empty(t, r.PollErr, "sockets still work after the failing Get")
 		p.finish(t)
 		assert.NotContains(t, p.stderr.String(), "netpoll failed")
 	})
 }
 
-// TestActivatedWrapperTakes checks the env-only path end to end: a listener
+// TestWrapperTakes checks the env-only path end to end: a listener
 // passed by a plain exec with LISTEN_PID set by the shell is taken and
 // served.
-func TestActivatedWrapperTakes(t *testing.T) {
+func TestWrapperTakes(t *testing.T) {
 	dir := mkSockDir(t)
 	path := filepath.Join(dir, "w.sock")
-	lc := uds.ListenConfig{KeepPath: true}
-	ln, err := lc.Listen(context.Background(), uds.Path(path))
+	ln, err := uds.Listen(context.Background(), uds.Path(path))
 	require.NoError(t, err)
+	ln.SetUnlinkOnClose(false)
 	f, err := ln.File()
 	require.NoError(t, err)
 	defer f.Close()
@@ -806,11 +805,11 @@ func peerPID(c syscall.Conn) (int, error) {
 	return pid, serr
 }
 
-// TestActivatedAbsurdCount: a LISTEN_FDS far beyond any descriptor table
+// TestAbsurdCount: a LISTEN_FDS far beyond any descriptor table
 // (with a few names, so that the names do not match the count) must be an
 // error that names LISTEN_FDS, never a panic or an allocation of the count:
-// Activated is called at startup, where a crash takes the service down.
-func TestActivatedAbsurdCount(t *testing.T) {
+// Get is called at startup, where a crash takes the service down.
+func TestAbsurdCount(t *testing.T) {
 	for _, fds := range []string{"2147483647", "9223372036854775807", "99999999999999999999", "1000000"} {
 		t.Run(fds, func(t *testing.T) {
 			f := actListenerFile(t)
@@ -826,7 +825,7 @@ func TestActivatedAbsurdCount(t *testing.T) {
 			}
 			assert.Equal(t, 0, p.cmd.ProcessState.ExitCode(), "the child must exit normally (%v)", p.cmd.ProcessState)
 			assert.False(t, strings.Contains(stderr, "panic") || strings.Contains(stderr, "fatal error"),
-				"Activated must neither panic nor crash the runtime; stderr:\n%s", stderr)
+				"Get must neither panic nor crash the runtime; stderr:\n%s", stderr)
 
 			line, _ := p.stdout.ReadString('\n')
 			js, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), childproc.Ready+" ")
@@ -836,18 +835,18 @@ func TestActivatedAbsurdCount(t *testing.T) {
 			assert.Equal(t, strconv.Itoa(p.cmd.Process.Pid), r.Env["LISTEN_PID"], "the wrapper's LISTEN_PID is the child's")
 			assert.NotEmpty(t, r.Err, "LISTEN_FDS=%s must be an error", fds)
 			assert.Contains(t, r.Err, "LISTEN_FDS", "the error names the variable")
-			assert.False(t, r.NilActivation)
+			assert.False(t, r.NilSet)
 			assert.Empty(t, r.Names, "no socket is taken")
 			assert.True(t, r.SameAgain, "the error is cached")
-			assert.Equal(t, r.Before, r.After, "a failing Activated leaves every descriptor as it was")
+			assert.Equal(t, r.Before, r.After, "a failing Get leaves every descriptor as it was")
 		})
 	}
 }
 
-// TestActivatedNames: LISTEN_FDNAMES follows sd_listen_fds_with_names. Set,
+// TestNames: LISTEN_FDNAMES follows sd_listen_fds_with_names. Set,
 // it is split at every ':' with empty fields kept, and its count must be
 // LISTEN_FDS's; unset, every descriptor is "unknown".
-func TestActivatedNames(t *testing.T) {
+func TestNames(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		fds   int
@@ -885,9 +884,46 @@ func TestActivatedNames(t *testing.T) {
 			}
 			assert.Contains(t, r.Err, fmt.Sprintf("has %d names but LISTEN_FDS=%d", tc.count, tc.fds), "the error gives both counts")
 			assert.Contains(t, r.Err, tc.env[0][len("LISTEN_FDNAMES="):], "the error quotes the names")
-			assert.False(t, r.NilActivation)
+			assert.False(t, r.NilSet)
 			assert.Empty(t, r.Names, "no socket is handed out under a guessed name")
-			assert.Equal(t, r.Before, r.After, "a failing Activated leaves every descriptor as it was")
+			assert.Equal(t, r.Before, r.After, "a failing Get leaves every descriptor as it was")
 		})
+	}
+}
+
+// TestNotActivated: in a process started without the variables (this
+// test binary), Get returns an empty Set and no error, and taking anything
+// fails with os.ErrNotExist, the error saying what was asked for and that
+// nothing was passed.
+func TestNotActivated(t *testing.T) {
+	for _, v := range actEnvVars {
+		if _, ok := os.LookupEnv(v); ok {
+			t.Skipf("%s is set in the test's environment", v)
+		}
+	}
+	set, err := activation.Get(false)
+	require.NoError(t, err)
+	require.NotNil(t, set)
+	assert.Empty(t, set.Names())
+	set2, err := activation.Get(true)
+	require.NoError(t, err)
+	assert.Same(t, set, set2, "the Set is cached")
+
+	take := map[string]func(name string) (io.Closer, error){
+		"Unix stream or seqpacket listener": func(n string) (io.Closer, error) { return set.Listener(n) },
+		"Unix datagram socket":              func(n string) (io.Closer, error) { return set.DatagramConn(n) },
+		"descriptor":                        func(n string) (io.Closer, error) { return set.File(n) },
+	}
+	for what, fn := range take {
+		for _, name := range []string{"api", ""} {
+			c, err := fn(name)
+			require.ErrorIs(t, err, os.ErrNotExist, "%s %q", what, name)
+			assert.Nil(t, c)
+			assert.Contains(t, err.Error(), "no "+what)
+			assert.Contains(t, err.Error(), "(passed: none)")
+			if name != "" || what == "descriptor" {
+				assert.Contains(t, err.Error(), strconv.Quote(name))
+			}
+		}
 	}
 }

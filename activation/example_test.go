@@ -1,6 +1,6 @@
 //go:build linux
 
-package uds_test
+package activation_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/activation"
 )
 
 // Take the socket a service manager passed (systemd socket activation:
@@ -21,18 +22,18 @@ import (
 //
 //	systemd-socket-activate -l /run/myapp/api.sock --fdname=api ./myapp
 //
-// Not socket-activated, as here, the Activation is empty and taking a socket
-// fails with os.ErrNotExist.
-func ExampleActivated() {
+// Not socket-activated, as here, the Set is empty and taking a socket fails
+// with os.ErrNotExist.
+func ExampleGet() {
 	// true: remove LISTEN_* from the environment, so that children this
 	// process starts do not think the sockets are theirs.
-	act, err := uds.Activated(true)
+	set, err := activation.Get(true)
 	if err != nil {
 		log.Fatal(err) // malformed variables, or a descriptor that is not open
 	}
-	fmt.Println("sockets passed:", act.Names())
+	fmt.Println("sockets passed:", set.Names())
 
-	ln, err := act.Listener("api")
+	ln, err := set.Listener("api")
 	switch {
 	case err == nil:
 		// The exact address systemd bound; Close never removes the file.

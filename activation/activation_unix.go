@@ -1,6 +1,6 @@
-//go:build unix
+//go:build linux || darwin || freebsd
 
-package uds
+package activation
 
 import (
 	"errors"

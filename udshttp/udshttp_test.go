@@ -1,18 +1,21 @@
 //go:build linux
 
-package uds_test
+package udshttp_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,13 +23,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/udshttp"
 )
 
 type seenRequest struct {
 	Method, Path, Host, UserAgent string
 }
 
-// recordingServer serves HTTP on ln and records every request it handles.
+// recordingServer serves HTTP and records every request it handles.
 type recordingServer struct {
 	mu   sync.Mutex
 	seen []seenRequest
@@ -45,6 +49,8 @@ func (rs *recordingServer) requests() []seenRequest {
 	return append([]seenRequest(nil), rs.seen...)
 }
 
+// serveHTTP listens on a and serves a recordingServer there until the end
+// of the test.
 func serveHTTP(t *testing.T, a uds.Addr) (*recordingServer, *uds.Listener) {
 	t.Helper()
 	ln, err := uds.Listen(context.Background(), a)
@@ -71,7 +77,25 @@ func runHTTPServer(t *testing.T, srv *http.Server, ln net.Listener) {
 	})
 }
 
-func TestHTTPWithCurl(t *testing.T) {
+// get sends a GET for url with client and returns the status and body.
+func get(t *testing.T, client *http.Client, url string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	require.NoError(t, err)
+	resp, err := client.Do(req)
+	require.NoError(t, err, "GET %s", url)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(body)
+}
+
+// TestServeWithCurl: a uds listener serves HTTP with the standard library
+// alone, to a client that is not Go's (curl), on a path and an abstract
+// name.
+func TestServeWithCurl(t *testing.T) {
 	curl := requireTool(t, "curl")
 	dir := mkSockDir(t)
 	name := uniqTag() + "-http"
@@ -105,7 +129,10 @@ func TestHTTPWithCurl(t *testing.T) {
 	}
 }
 
-func TestHTTPClient(t *testing.T) {
+// TestClient: Client and a client built on Transport (with a Dialer and
+// with nil) reach the socket whatever the URL's host, on every kind of
+// address, and the host is sent as it is.
+func TestClient(t *testing.T) {
 	dir := mkSockDir(t)
 	for _, tc := range []struct {
 		kind string
@@ -118,43 +145,53 @@ func TestHTTPClient(t *testing.T) {
 		t.Run(tc.kind, func(t *testing.T) {
 			rs, ln := serveHTTP(t, tc.addr)
 			target := ln.Addr().(uds.Addr) // the kernel's name for autobind
-			for _, c := range []struct {
+			clients := []struct {
 				name   string
 				client *http.Client
 			}{
-				{"HTTPClient", uds.HTTPClient(target)},
-				{"Dialer.HTTPClient", (&uds.Dialer{Timeout: 5 * time.Second}).HTTPClient(target)},
-			} {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				req, err := http.NewRequestWithContext(ctx, "GET", "http://any-host.invalid/"+c.name, nil)
-				require.NoError(t, err)
-				resp, err := c.client.Do(req)
-				require.NoError(t, err, c.name)
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				cancel()
-				require.NoError(t, err)
-				assert.Equal(t, http.StatusOK, resp.StatusCode)
-				assert.Equal(t, "hello over uds: /"+c.name, string(body))
+				{"Client", udshttp.Client(target)},
+				{"Transport-Dialer", &http.Client{Transport: udshttp.Transport(&uds.Dialer{Timeout: 5 * time.Second}, target)}},
+				{"Transport-nil", &http.Client{Transport: udshttp.Transport(nil, target)}},
+			}
+			for _, c := range clients {
+				status, body := get(t, c.client, "http://any-host.invalid/"+c.name)
+				assert.Equal(t, http.StatusOK, status, c.name)
+				assert.Equal(t, "hello over uds: /"+c.name, body)
 				c.client.CloseIdleConnections()
 			}
 			reqs := rs.requests()
-			require.Len(t, reqs, 2)
-			assert.Equal(t, "/HTTPClient", reqs[0].Path)
-			assert.Equal(t, "/Dialer.HTTPClient", reqs[1].Path)
-			assert.Equal(t, "any-host.invalid", reqs[1].Host, "the URL's host is sent, whatever it is")
+			require.Len(t, reqs, len(clients))
+			for i, c := range clients {
+				assert.Equal(t, "/"+c.name, reqs[i].Path)
+				assert.Equal(t, "any-host.invalid", reqs[i].Host, "the URL's host is sent, whatever it is")
+				assert.Equal(t, "Go-http-client/1.1", reqs[i].UserAgent, "HTTP/1.1")
+			}
 		})
 	}
 	// http.Server.Close closed the listener, which removed the socket file.
 	t.Run("cleanup", func(t *testing.T) {
-		assert.Empty(t, dirListing(t, dir))
+		assert.Empty(t, dirNames(t, dir))
 	})
 }
 
-// TestHTTPTransportKeepAlive: the transport from Dialer.HTTPTransport keeps
-// connections alive and reuses them, like any http.Transport, and its
-// connections are uds connections to the right socket.
-func TestHTTPTransportKeepAlive(t *testing.T) {
+// TestClientTypedAddr: an address of another socket type still reaches the
+// stream socket: HTTP needs a byte stream, and the transport dials one.
+func TestClientTypedAddr(t *testing.T) {
+	a := uds.Abstract(uniqTag() + "-typed")
+	serveHTTP(t, a)
+	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
+		client := udshttp.Client(a.WithType(typ))
+		status, body := get(t, client, "http://unix/"+typ.String())
+		assert.Equal(t, http.StatusOK, status)
+		assert.Equal(t, "hello over uds: /"+typ.String(), body)
+		client.CloseIdleConnections()
+	}
+}
+
+// TestTransportKeepAlive: the transport keeps connections alive and reuses
+// them, like any http.Transport, and its connections are uds connections to
+// the right socket.
+func TestTransportKeepAlive(t *testing.T) {
 	dir := mkSockDir(t)
 	for _, tc := range []struct {
 		kind string
@@ -188,7 +225,7 @@ func TestHTTPTransportKeepAlive(t *testing.T) {
 				return newConns
 			}
 
-			tr := (&uds.Dialer{Timeout: 5 * time.Second}).HTTPTransport(tc.addr)
+			tr := udshttp.Transport(&uds.Dialer{Timeout: 5 * time.Second}, tc.addr)
 			defer tr.CloseIdleConnections()
 			client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 			get := func(url string) (reused bool, remote net.Addr) {
@@ -224,6 +261,76 @@ func TestHTTPTransportKeepAlive(t *testing.T) {
 			reused, _ = get("http://unix/after-close")
 			assert.False(t, reused, "idle connections were closed")
 			assert.Equal(t, 3, conns())
+		})
+	}
+}
+
+// TestTransportDialer: the transport dials with the Dialer it was given
+// (WaitForListener waits for a server that starts late, a past Timeout
+// fails at once), copied when Transport is called.
+func TestTransportDialer(t *testing.T) {
+	t.Run("WaitForListener", func(t *testing.T) {
+		a := uds.Path(filepath.Join(mkSockDir(t), "late.sock"))
+		client := &http.Client{Transport: udshttp.Transport(&uds.Dialer{WaitForListener: true, Timeout: 10 * time.Second}, a)}
+		defer client.CloseIdleConnections()
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			ln, err := uds.Listen(context.Background(), a)
+			if !assert.NoError(t, err) {
+				return
+			}
+			srv := &http.Server{Handler: &recordingServer{}, ReadHeaderTimeout: 5 * time.Second}
+			go srv.Serve(ln)
+			t.Cleanup(func() { srv.Close() })
+		}()
+		status, body := get(t, client, "http://unix/late")
+		assert.Equal(t, http.StatusOK, status)
+		assert.Equal(t, "hello over uds: /late", body)
+	})
+	t.Run("Timeout", func(t *testing.T) {
+		a := uds.Abstract(uniqTag() + "-timeout")
+		serveHTTP(t, a)
+		client := &http.Client{Transport: udshttp.Transport(&uds.Dialer{Timeout: -1}, a)}
+		_, err := client.Get("http://unix/")
+		var ne net.Error
+		require.ErrorAs(t, err, &ne, "a negative Timeout is a deadline already past")
+		assert.True(t, ne.Timeout())
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+	})
+	t.Run("copied", func(t *testing.T) {
+		a := uds.Abstract(uniqTag() + "-copied")
+		serveHTTP(t, a)
+		d := &uds.Dialer{}
+		client := &http.Client{Transport: udshttp.Transport(d, a)}
+		defer client.CloseIdleConnections()
+		d.Timeout = -1 // after Transport: not seen by it
+		status, _ := get(t, client, "http://unix/")
+		assert.Equal(t, http.StatusOK, status)
+	})
+}
+
+// TestClientNoServer: a dial that fails is the Dialer's *net.OpError, with
+// the system's error, inside the client's *url.Error.
+func TestClientNoServer(t *testing.T) {
+	dir := mkSockDir(t)
+	for _, tc := range []struct {
+		kind string
+		addr uds.Addr
+		want error
+	}{
+		{"missing path", uds.Path(filepath.Join(dir, "none.sock")), syscall.ENOENT},
+		{"abstract", uds.Abstract(uniqTag() + "-none"), syscall.ECONNREFUSED},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			_, err := udshttp.Client(tc.addr).Get("http://unix/")
+			var ue *url.Error
+			require.ErrorAs(t, err, &ue)
+			var oe *net.OpError
+			require.ErrorAs(t, err, &oe)
+			assert.Equal(t, "dial", oe.Op)
+			assert.Equal(t, tc.addr, oe.Addr)
+			assert.ErrorIs(t, err, tc.want)
+			assert.False(t, errors.Is(err, context.DeadlineExceeded))
 		})
 	}
 }

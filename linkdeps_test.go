@@ -1,0 +1,142 @@
+//go:build linux
+
+package uds_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// linkProgram is a program of the module linkModule builds: its package
+// directory and its source.
+type linkProgram struct {
+	dir, src string
+}
+
+// linkModule writes a module that requires this repository's uds (its
+// go.mod with another module path, uds replaced by this directory, so that
+// nothing is looked up) with the programs progs, and returns its directory
+// and the environment to run the go tool in it.
+func linkModule(t *testing.T, progs ...linkProgram) (string, []string) {
+	t.Helper()
+	repo, err := filepath.Abs(".")
+	require.NoError(t, err)
+	gomod, err := os.ReadFile(filepath.Join(repo, "go.mod"))
+	require.NoError(t, err)
+	gosum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	mod := strings.Replace(string(gomod), "module github.com/udskit/uds", "module udslinktest", 1)
+	require.NotEqual(t, string(gomod), mod, "go.mod names the module")
+	mod += fmt.Sprintf("\nrequire github.com/udskit/uds v0.0.0\n\nreplace github.com/udskit/uds => %s\n", repo)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.sum"), gosum, 0o644))
+	for _, p := range progs {
+		require.NoError(t, os.Mkdir(filepath.Join(dir, p.dir), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, p.dir, "main.go"), []byte(p.src), 0o644))
+	}
+	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOPROXY=off", "CGO_ENABLED=0")
+	return dir, env
+}
+
+// goOutput runs the go tool with args in dir and returns its standard
+// output, failing the test if it fails.
+func goOutput(t *testing.T, goTool, dir string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(goTool, args...)
+	cmd.Dir, cmd.Env = dir, env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "go %s:\n%s", strings.Join(args, " "), stderr.String())
+	return string(out)
+}
+
+// httpPackages returns the packages of a go list -deps output that are
+// net/http or below it.
+func httpPackages(deps string) []string {
+	var out []string
+	for _, p := range strings.Fields(deps) {
+		if p == "net/http" || strings.HasPrefix(p, "net/http/") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestListenOnlyDoesNotLinkHTTP: a program that listens and dials with uds,
+// and does nothing with HTTP, does not link net/http (the HTTP helpers are
+// in udshttp). A program that uses udshttp does, which shows that the check
+// can see it.
+func TestListenOnlyDoesNotLinkHTTP(t *testing.T) {
+	goTool := requireTool(t, "go")
+	dir, env := linkModule(t,
+		linkProgram{"listenonly", `package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/udskit/uds"
+)
+
+func main() {
+	ln, err := uds.Listen(context.Background(), uds.Abstract("udslinktest"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer ln.Close()
+	c, err := uds.Dial(context.Background(), ln.Addr().(uds.Addr))
+	if err == nil {
+		c.Close()
+	}
+}
+`},
+		linkProgram{"withhttp", `package main
+
+import (
+	"fmt"
+
+	"github.com/udskit/uds"
+	"github.com/udskit/uds/udshttp"
+)
+
+func main() {
+	fmt.Println(udshttp.Client(uds.Abstract("udslinktest")) != nil)
+}
+`})
+
+	deps := goOutput(t, goTool, dir, env, "list", "-deps", "./listenonly")
+	require.Contains(t, strings.Fields(deps), "github.com/udskit/uds", "the program uses uds")
+	assert.Empty(t, httpPackages(deps), "a listen-only program depends on no net/http package")
+	assert.Contains(t, httpPackages(goOutput(t, goTool, dir, env, "list", "-deps", "./withhttp")), "net/http",
+		"a program that uses udshttp links net/http")
+
+	// The linked binary, too: no symbol of net/http.
+	sizes := map[string]int64{}
+	for _, prog := range []string{"listenonly", "withhttp"} {
+		bin := filepath.Join(dir, prog+".bin")
+		goOutput(t, goTool, dir, env, "build", "-o", bin, "./"+prog)
+		fi, err := os.Stat(bin)
+		require.NoError(t, err)
+		sizes[prog] = fi.Size()
+		syms := goOutput(t, goTool, dir, env, "tool", "nm", bin)
+		hasHTTP := strings.Contains(syms, " net/http.")
+		if prog == "listenonly" {
+			assert.False(t, hasHTTP, "the listen-only binary has net/http symbols")
+			assert.True(t, strings.Contains(syms, " github.com/udskit/uds."), "the listen-only binary has uds's code")
+		} else {
+			assert.True(t, hasHTTP, "the udshttp binary has net/http symbols")
+		}
+	}
+	t.Logf("binary sizes: listen-only %d bytes, with udshttp %d bytes", sizes["listenonly"], sizes["withhttp"])
+}
