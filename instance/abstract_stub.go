@@ -1,0 +1,12 @@
+//go:build !linux
+
+package instance
+
+import "github.com/udskit/uds"
+
+// Abstract socket names are Linux's: one stub for every other system (Lock
+// refuses the name before it gets here).
+
+func lockAbstract(uds.Addr) (*Guard, error) {
+	return nil, unsupported("abstract socket locks")
+}
