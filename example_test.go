@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 )
 
 // Serve HTTP on a pathname socket that only this user may connect to, and
@@ -172,11 +173,11 @@ func ExampleProbe() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	r, _ := uds.Probe(context.Background(), addr)
+	r, _ := diag.Probe(context.Background(), addr)
 	fmt.Println(r.State, r.PID == os.Getpid())
 
 	ln.Close()
-	r, _ = uds.Probe(context.Background(), addr)
+	r, _ = diag.Probe(context.Background(), addr)
 	fmt.Println(r.State)
 	// Output:
 	// live true

@@ -519,7 +519,7 @@ func removeAside(dirfd int, name string, want fileID) (bool, error) {
 		if err == nil {
 			return false, nil
 		}
-		if err == unix.EEXIST && try < maxClaimTries {
+		if err == unix.EEXIST && try < maxOwnTries {
 			err = unix.Renameat2(afd, moved, dirfd, name, unix.RENAME_EXCHANGE)
 			if err == nil || err == unix.ENOENT { // ENOENT: free again
 				continue
@@ -538,7 +538,7 @@ func removeAside(dirfd int, name string, want fileID) (bool, error) {
 // makeAside creates a private directory in dirfd and returns its name and a
 // locked descriptor of it.
 func makeAside(dirfd int) (string, int, error) {
-	for try := 0; try < maxClaimTries; try++ {
+	for try := 0; try < maxOwnTries; try++ {
 		var rnd [16]byte
 		if _, err := rand.Read(rnd[:]); err != nil {
 			return "", -1, err
@@ -556,7 +556,7 @@ func makeAside(dirfd int) (string, int, error) {
 		}
 		// Another user swapped a directory of theirs in: leave it.
 	}
-	return "", -1, fmt.Errorf("could not make a private directory to remove a file safely; gave up after %d tries", maxClaimTries)
+	return "", -1, fmt.Errorf("could not make a private directory to remove a file safely; gave up after %d tries", maxOwnTries)
 }
 
 // openAside opens the private directory name in dirfd and locks it (waiting
@@ -631,7 +631,7 @@ func cleanAside(afd int) {
 		return
 	}
 	d := os.NewFile(uintptr(rfd), ".")
-	names, _ := d.Readdirnames(maxClaimTries)
+	names, _ := d.Readdirnames(maxOwnTries)
 	d.Close()
 	for _, name := range names {
 		pfd, st, err := pinFile(afd, name)

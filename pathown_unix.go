@@ -18,7 +18,7 @@ import (
 // address) takes its path and gives it back. One pathOwner per path, in
 // these steps:
 //
-//   - lock: claimPath opens the parent directory and takes "<base>.lock"
+//   - lock: ownPath opens the parent directory and takes "<base>.lock"
 //     (takeLock), so that two uds processes never reclaim the same path at
 //     once;
 //   - probe: whatever is at the path is examined (probe): a socket file no
@@ -58,13 +58,13 @@ type fileID struct{ dev, ino uint64 }
 
 func idOf(st *unix.Stat_t) fileID { return fileID{uint64(st.Dev), uint64(st.Ino)} }
 
-// maxClaimTries bounds the retries when files change under us.
-const maxClaimTries = lockfile.MaxTries
+// maxOwnTries bounds the retries when files change under us.
+const maxOwnTries = lockfile.MaxTries
 
-// claimPath takes the path's lock and makes sure nothing is at the path,
+// ownPath takes the path's lock and makes sure nothing is at the path,
 // removing a stale socket and nothing else. On success the caller binds and
 // then calls adopt; on failure nothing is held.
-func claimPath(a Addr, typ SocketType) (*pathOwner, error) {
+func ownPath(a Addr, typ SocketType) (*pathOwner, error) {
 	dir, base := filepath.Split(a.name)
 	if base == "" || base == "." || base == ".." {
 		return nil, fmt.Errorf("%w: path %q does not end in a file name", ErrInvalidAddr, a.name)
@@ -124,7 +124,7 @@ func (po *pathOwner) takeLock() error {
 // clear makes sure nothing is at the path: nothing there, or a stale socket
 // that it removes. Anything else is an error and is left alone.
 func (po *pathOwner) clear(a Addr, typ SocketType) error {
-	for try := 0; try < maxClaimTries; try++ {
+	for try := 0; try < maxOwnTries; try++ {
 		var st unix.Stat_t
 		err := unix.Fstatat(po.dirfd, po.base, &st, unix.AT_SYMLINK_NOFOLLOW)
 		if err == unix.ENOENT {
@@ -148,7 +148,7 @@ func (po *pathOwner) clear(a Addr, typ SocketType) error {
 			return err
 		}
 	}
-	return fmt.Errorf("%s keeps changing; gave up after %d tries", a.name, maxClaimTries)
+	return fmt.Errorf("%s keeps changing; gave up after %d tries", a.name, maxOwnTries)
 }
 
 // removeSocket removes the socket file if it is still the one we bound.

@@ -47,7 +47,7 @@ func probePath(a Addr) (addrprobe.Result, error) {
 	defer unix.Close(dirfd)
 	po := &pathOwner{dirfd: dirfd, base: base, lockfd: -1}
 
-	for try := 0; try < maxClaimTries; try++ {
+	for try := 0; try < maxOwnTries; try++ {
 		var st unix.Stat_t
 		err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW)
 		if err == unix.ENOENT {

@@ -64,6 +64,7 @@ var snippetImports = map[string]struct{ path, use string }{
 	"exec":    {"os/exec", "Command"},
 	"time":    {"time", "Now"},
 	"uds":     {"github.com/udskit/uds", "Listen"},
+	"diag":    {"github.com/udskit/uds/diag", "Probe"},
 }
 
 // snippetGlue declares what a snippet may use without declaring it:

@@ -336,4 +336,3 @@ func addProcs(ctx context.Context, socks []Socket) error {
 	}
 	return nil
 }
-

@@ -11,7 +11,6 @@ package instance
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -173,9 +172,4 @@ func (g *Guard) Addr() uds.Addr { return g.addr }
 // opError is err as the *net.OpError of operation op on a.
 func opError(op string, a uds.Addr, err error) error {
 	return &net.OpError{Op: op, Net: a.Network(), Addr: a, Err: err}
-}
-
-// unsupported is an error wrapping uds.ErrUnsupported for what.
-func unsupported(what string) error {
-	return fmt.Errorf("%s: %w", what, uds.ErrUnsupported)
 }
