@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 )
 
 // Bad input gives a clear *net.OpError and touches nothing on disk.
@@ -42,7 +43,7 @@ func TestBadInput(t *testing.T) {
 	}
 	probeOp := func(a uds.Addr) func(context.Context) error {
 		return func(ctx context.Context) error {
-			r, err := uds.Probe(ctx, a)
+			r, err := diag.Probe(ctx, a)
 			if err == nil {
 				t.Logf("Probe(%v) = %+v", a, r)
 			}

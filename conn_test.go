@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 )
 
 // --- helpers shared by the Linux tests of this package ---
@@ -400,9 +401,9 @@ func TestLongPath(t *testing.T) {
 	require.NoError(t, s.Close())
 
 	// Probe sees it live through the long path too.
-	r, err := uds.Probe(ctx, a)
+	r, err := diag.Probe(ctx, a)
 	require.NoError(t, err)
-	assert.Equal(t, uds.ProbeLive, r.State)
+	assert.Equal(t, diag.ProbeLive, r.State)
 	assert.Equal(t, os.Getpid(), r.PID)
 
 	require.NoError(t, ln.Close())

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/internal/childproc"
 )
 
@@ -117,7 +118,7 @@ func cmpProc(a, b procKey) int {
 	return a.FD - b.FD
 }
 
-func procKeys(s uds.Socket) []procKey {
+func procKeys(s diag.Socket) []procKey {
 	var ks []procKey
 	for _, p := range s.Procs {
 		ks = append(ks, procKey{p.PID, p.FD})
@@ -129,12 +130,12 @@ func procKeys(s uds.Socket) []procKey {
 // requireAgreesWithSS checks that every listener in socks is in "ss -xlpn"
 // with the same processes and descriptors, and, when ssAddr is not empty,
 // that ss lists no other listener at ssAddr.
-func requireAgreesWithSS(t *testing.T, socks []uds.Socket, ssAddr string) {
+func requireAgreesWithSS(t *testing.T, socks []diag.Socket, ssAddr string) {
 	t.Helper()
 	ss := ssByInode(t)
 	var ours []uint64
 	for _, s := range socks {
-		if s.State != uds.StateListen {
+		if s.State != diag.StateListen {
 			continue
 		}
 		ours = append(ours, s.Inode)
@@ -157,12 +158,12 @@ func requireAgreesWithSS(t *testing.T, socks []uds.Socket, ssAddr string) {
 }
 
 // waitWho waits until Who(a) returns n sockets and returns them.
-func waitWho(t *testing.T, a uds.Addr, n int) []uds.Socket {
+func waitWho(t *testing.T, a uds.Addr, n int) []diag.Socket {
 	t.Helper()
-	var socks []uds.Socket
+	var socks []diag.Socket
 	require.Eventually(t, func() bool {
 		var err error
-		socks, err = uds.Who(context.Background(), a)
+		socks, err = diag.Who(context.Background(), a)
 		require.NoError(t, err)
 		if len(socks) != n {
 			return false
@@ -177,7 +178,7 @@ func waitWho(t *testing.T, a uds.Addr, n int) []uds.Socket {
 	return socks
 }
 
-func pids(s uds.Socket) []int {
+func pids(s diag.Socket) []int {
 	var ps []int
 	for _, p := range s.Procs {
 		ps = append(ps, p.PID)
@@ -225,7 +226,7 @@ sys.stdin.read()
 			s := socks[0]
 			assert.Equal(t, tc.addr, s.Addr)
 			assert.Equal(t, uds.Stream, s.Type)
-			assert.Equal(t, uds.StateListen, s.State)
+			assert.Equal(t, diag.StateListen, s.State)
 			assert.False(t, s.Shadowed)
 			assert.Equal(t, []int{tc.pid}, pids(s))
 			assert.NotEmpty(t, s.Procs[0].Comm)
@@ -261,7 +262,7 @@ func TestWhoShadowedByNC(t *testing.T) {
 	assert.Equal(t, first[0].Inode, socks[1].Inode)
 	for _, s := range socks {
 		assert.Equal(t, a, s.Addr, "both are bound under the same name")
-		assert.Equal(t, uds.StateListen, s.State)
+		assert.Equal(t, diag.StateListen, s.State)
 	}
 	var st unix.Stat_t
 	require.NoError(t, unix.Lstat(path, &st))
@@ -270,7 +271,7 @@ func TestWhoShadowedByNC(t *testing.T) {
 	requireAgreesWithSS(t, socks, path)
 
 	// Sockets marks the shadowed one too.
-	all, err := uds.Sockets(context.Background())
+	all, err := diag.Sockets(context.Background())
 	require.NoError(t, err)
 	matched := 0
 	for _, s := range all {
@@ -318,15 +319,15 @@ func TestWhoRenamedAndRelative(t *testing.T) {
 	require.NoError(t, err)
 	defer ln.Close()
 	fd := listenerFD(t, ln)
-	self := []uds.Proc{{PID: os.Getpid(), Comm: comm(t, os.Getpid()), FD: fd}}
+	self := []diag.Proc{{PID: os.Getpid(), Comm: comm(t, os.Getpid()), FD: fd}}
 
-	socks, err := uds.Who(context.Background(), uds.Path(orig))
+	socks, err := diag.Who(context.Background(), uds.Path(orig))
 	require.NoError(t, err)
 	require.Len(t, socks, 1)
 	assert.Equal(t, self, socks[0].Procs)
 
 	require.NoError(t, os.Rename(orig, moved))
-	socks, err = uds.Who(context.Background(), uds.Path(moved))
+	socks, err = diag.Who(context.Background(), uds.Path(moved))
 	require.NoError(t, err)
 	require.Len(t, socks, 1, "found by the file's inode after a rename")
 	assert.Equal(t, uds.Path(orig), socks[0].Addr, "the bound name stays the kernel's")
@@ -337,7 +338,7 @@ func TestWhoRenamedAndRelative(t *testing.T) {
 	require.NoError(t, err)
 	rel, err := filepath.Rel(cwd, moved)
 	require.NoError(t, err)
-	socks, err = uds.Who(context.Background(), uds.Path(rel))
+	socks, err = diag.Who(context.Background(), uds.Path(rel))
 	require.NoError(t, err)
 	require.Len(t, socks, 1, "relative path %s", rel)
 	assert.False(t, socks[0].Shadowed)
@@ -345,12 +346,12 @@ func TestWhoRenamedAndRelative(t *testing.T) {
 	// Through another name of the directory.
 	link := filepath.Join(mkSockDir(t), "d")
 	require.NoError(t, os.Symlink(dir, link))
-	socks, err = uds.Who(context.Background(), uds.Path(filepath.Join(link, "moved.sock")))
+	socks, err = diag.Who(context.Background(), uds.Path(filepath.Join(link, "moved.sock")))
 	require.NoError(t, err)
 	require.Len(t, socks, 1)
 
 	// The old name: the socket is bound there by name but unreachable.
-	socks, err = uds.Who(context.Background(), uds.Path(orig))
+	socks, err = diag.Who(context.Background(), uds.Path(orig))
 	require.NoError(t, err)
 	require.Len(t, socks, 1)
 	assert.True(t, socks[0].Shadowed)
@@ -358,11 +359,11 @@ func TestWhoRenamedAndRelative(t *testing.T) {
 	// A symbolic link to the socket is not followed.
 	sym := filepath.Join(dir, "sym.sock")
 	require.NoError(t, os.Symlink(moved, sym))
-	socks, err = uds.Who(context.Background(), uds.Path(sym))
+	socks, err = diag.Who(context.Background(), uds.Path(sym))
 	require.NoError(t, err)
 	assert.Empty(t, socks)
 
-	socks, err = uds.Who(context.Background(), uds.Path(filepath.Join(dir, "none.sock")))
+	socks, err = diag.Who(context.Background(), uds.Path(filepath.Join(dir, "none.sock")))
 	require.NoError(t, err)
 	assert.Empty(t, socks)
 }
@@ -385,15 +386,15 @@ func TestWhoLeavesOutAcceptedConnections(t *testing.T) {
 	require.NoError(t, err)
 	defer sc.Close()
 
-	socks, err := uds.Who(context.Background(), uds.Path(path))
+	socks, err := diag.Who(context.Background(), uds.Path(path))
 	require.NoError(t, err)
 	require.Len(t, socks, 1)
-	assert.Equal(t, uds.StateListen, socks[0].State)
+	assert.Equal(t, diag.StateListen, socks[0].State)
 
-	all, err := uds.Sockets(context.Background())
+	all, err := diag.Sockets(context.Background())
 	require.NoError(t, err)
 	acceptedFD := listenerFD(t, sc.(syscall.Conn))
-	var accepted *uds.Socket
+	var accepted *diag.Socket
 	for i, s := range all {
 		for _, p := range s.Procs {
 			if p.PID == os.Getpid() && p.FD == acceptedFD {
@@ -403,7 +404,7 @@ func TestWhoLeavesOutAcceptedConnections(t *testing.T) {
 	}
 	require.NotNil(t, accepted)
 	assert.Equal(t, uds.Path(path), accepted.Addr, "an accepted connection carries the listener's address")
-	assert.Equal(t, uds.StateEstablished, accepted.State)
+	assert.Equal(t, diag.StateEstablished, accepted.State)
 	assert.Equal(t, socks[0].FileIno, accepted.FileIno)
 	assert.NotZero(t, accepted.Peer)
 }
@@ -432,7 +433,7 @@ sys.stdin.read()
 	assert.Equal(t, []int{py.Process.Pid}, pids(pySocks[0]))
 	requireAgreesWithSS(t, pySocks, "")
 
-	all, err := uds.Sockets(context.Background())
+	all, err := diag.Sockets(context.Background())
 	require.NoError(t, err)
 	for _, s := range all {
 		if s.Addr.Kind() == uds.KindAbstract && strings.Contains(s.Addr.Name(), base) {
@@ -447,7 +448,7 @@ sys.stdin.read()
 	assert.Len(t, inodes, len(names)+1)
 
 	for _, n := range names {
-		socks, err := uds.Who(context.Background(), uds.Abstract(n))
+		socks, err := diag.Who(context.Background(), uds.Abstract(n))
 		require.NoError(t, err)
 		require.Len(t, socks, 1, "%q", n)
 		assert.Equal(t, uds.Abstract(n), socks[0].Addr)
@@ -458,7 +459,7 @@ sys.stdin.read()
 		require.NoError(t, err)
 		assert.Equal(t, uds.Abstract(n), back)
 	}
-	socks, err := uds.Who(context.Background(), uds.Abstract(base+"\x00a\x00\x00"))
+	socks, err := diag.Who(context.Background(), uds.Abstract(base+"\x00a\x00\x00"))
 	require.NoError(t, err)
 	assert.Empty(t, socks)
 }
@@ -476,7 +477,7 @@ func TestWhoAbstractEachType(t *testing.T) {
 	require.NoError(t, err)
 	defer dg.Close()
 
-	socks, err := uds.Who(context.Background(), a.WithType(uds.Datagram))
+	socks, err := diag.Who(context.Background(), a.WithType(uds.Datagram))
 	require.NoError(t, err, "Who ignores the address's type")
 	require.Len(t, socks, 3)
 	var types []uds.SocketType
@@ -488,20 +489,20 @@ func TestWhoAbstractEachType(t *testing.T) {
 	}
 	slices.Sort(types)
 	assert.Equal(t, []uds.SocketType{uds.Stream, uds.Datagram, uds.SeqPacket}, types)
-	assert.Equal(t, uds.StateUnconnected, socks[2].State, "the datagram socket comes after the listeners")
+	assert.Equal(t, diag.StateUnconnected, socks[2].State, "the datagram socket comes after the listeners")
 	assert.Equal(t, listenerFD(t, dg), socks[2].Procs[0].FD)
 }
 
 func TestWhoInvalid(t *testing.T) {
 	for _, a := range []uds.Addr{uds.Unnamed(), uds.Autobind(), uds.Path("")} {
-		_, err := uds.Who(context.Background(), a)
+		_, err := diag.Who(context.Background(), a)
 		assert.ErrorIs(t, err, uds.ErrInvalidAddr, "%v", a)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := uds.Who(ctx, uds.Abstract("x"))
+	_, err := diag.Who(ctx, uds.Abstract("x"))
 	assert.ErrorIs(t, err, context.Canceled)
-	_, err = uds.Sockets(ctx)
+	_, err = diag.Sockets(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
@@ -518,10 +519,10 @@ func TestSocketsSocketpair(t *testing.T) {
 	defer unix.Close(fds[1])
 	ino0, ino1 := fdInode(t, fds[0]), fdInode(t, fds[1])
 
-	all, err := uds.Sockets(context.Background())
+	all, err := diag.Sockets(context.Background())
 	require.NoError(t, err)
-	require.True(t, slices.IsSortedFunc(all, func(a, b uds.Socket) int { return int(a.Inode) - int(b.Inode) }))
-	byIno := map[uint64]uds.Socket{}
+	require.True(t, slices.IsSortedFunc(all, func(a, b diag.Socket) int { return int(a.Inode) - int(b.Inode) }))
+	byIno := map[uint64]diag.Socket{}
 	for _, s := range all {
 		byIno[s.Inode] = s
 	}
@@ -530,8 +531,8 @@ func TestSocketsSocketpair(t *testing.T) {
 		require.True(t, ok, "socket %d listed", ino)
 		assert.Equal(t, uds.KindUnnamed, s.Addr.Kind())
 		assert.Equal(t, uds.SeqPacket, s.Type)
-		assert.Equal(t, uds.StateEstablished, s.State)
-		assert.Equal(t, []uds.Proc{{PID: os.Getpid(), Comm: comm(t, os.Getpid()), FD: fds[i]}}, s.Procs)
+		assert.Equal(t, diag.StateEstablished, s.State)
+		assert.Equal(t, []diag.Proc{{PID: os.Getpid(), Comm: comm(t, os.Getpid()), FD: fds[i]}}, s.Procs)
 		assert.Equal(t, os.Getuid(), s.UID)
 		assert.Zero(t, s.FileIno)
 	}
@@ -541,7 +542,7 @@ func TestSocketsSocketpair(t *testing.T) {
 	// Queued bytes show in the receive queue.
 	_, err = unix.Write(fds[0], []byte("hello"))
 	require.NoError(t, err)
-	all, err = uds.Sockets(context.Background())
+	all, err = diag.Sockets(context.Background())
 	require.NoError(t, err)
 	found := false
 	for _, s := range all {
@@ -566,7 +567,7 @@ func TestSocketsPendingConnections(t *testing.T) {
 		defer c.Close()
 		clients = append(clients, fdInode(t, listenerFD(t, c)))
 	}
-	socks, err := uds.Who(context.Background(), uds.Abstract(name))
+	socks, err := diag.Who(context.Background(), uds.Abstract(name))
 	require.NoError(t, err)
 	require.Len(t, socks, 1, "queued connections are left out")
 	l := socks[0]
@@ -574,17 +575,17 @@ func TestSocketsPendingConnections(t *testing.T) {
 	assert.EqualValues(t, 7, l.WQueue, "Send-Q of a listener: the backlog")
 	require.Len(t, l.Pending, 2)
 
-	all, err := uds.Sockets(context.Background())
+	all, err := diag.Sockets(context.Background())
 	require.NoError(t, err)
 	assert.ElementsMatch(t, clients, l.Pending, "the clients waiting to be accepted")
-	byIno := map[uint64]uds.Socket{}
+	byIno := map[uint64]diag.Socket{}
 	for _, s := range all {
 		byIno[s.Inode] = s
 	}
 	for _, ino := range clients {
 		c, ok := byIno[ino]
 		require.True(t, ok)
-		assert.Equal(t, uds.StateEstablished, c.State)
+		assert.Equal(t, diag.StateEstablished, c.State)
 		assert.Zero(t, c.Peer, "the server's end has no inode before accept")
 	}
 
@@ -593,9 +594,9 @@ func TestSocketsPendingConnections(t *testing.T) {
 	require.NoError(t, err)
 	defer sc.Close()
 	accepted := fdInode(t, listenerFD(t, sc.(syscall.Conn)))
-	all, err = uds.Sockets(context.Background())
+	all, err = diag.Sockets(context.Background())
 	require.NoError(t, err)
-	byIno = map[uint64]uds.Socket{}
+	byIno = map[uint64]diag.Socket{}
 	for _, s := range all {
 		byIno[s.Inode] = s
 	}
@@ -607,9 +608,9 @@ func TestSocketsPendingConnections(t *testing.T) {
 }
 
 func TestSocketStateString(t *testing.T) {
-	for s, want := range map[uds.SocketState]string{
-		uds.StateListen: "listen", uds.StateEstablished: "established", uds.StateUnconnected: "unconnected",
-		uds.StateConnecting: "connecting", 99: "state(99)",
+	for s, want := range map[diag.SocketState]string{
+		diag.StateListen: "listen", diag.StateEstablished: "established", diag.StateUnconnected: "unconnected",
+		diag.StateConnecting: "connecting", 99: "state(99)",
 	} {
 		assert.Equal(t, want, s.String())
 	}
@@ -648,7 +649,7 @@ func BenchmarkSockets10k(b *testing.B) {
 	b.ResetTimer()
 	var count int
 	for b.Loop() {
-		socks, err := uds.Sockets(ctx)
+		socks, err := diag.Sockets(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -25,7 +25,7 @@ func bindLocal(fd int, a Addr, typ SocketType) (*pathOwner, error) {
 	var po *pathOwner
 	if a.kind == KindPath {
 		var err error
-		if po, err = claimPath(a, typ); err != nil {
+		if po, err = ownPath(a, typ); err != nil {
 			return nil, err
 		}
 	}
@@ -256,7 +256,8 @@ func (d *Dialer) dialMsg(ctx context.Context, a Addr, typ SocketType, laddr Addr
 // canDialWithNet reports whether package net can make the connection
 // exactly: it encodes abstract names with their full length on connect (only
 // reading them back is lossy), but cannot reach paths longer than sun_path or
-// bind a local path with the reclaim rules.
+// bind a local path with the path-ownership rules (pathown_unix.go). Listen's
+// counterpart is canListenWithNet.
 func canDialWithNet(a, laddr Addr) bool {
 	if a.kind == KindPath && len(a.name) > MaxPathLen {
 		return false

@@ -173,7 +173,7 @@
 //	path stream listen, dial         yes     yes               yes               yes (package net)
 //	datagram sockets                 yes     yes               yes               ErrUnsupported
 //	seqpacket sockets                yes     ErrUnsupported    yes               ErrUnsupported
-//	socket pairs, File*, Probe       yes     yes               yes               ErrUnsupported
+//	socket pairs, File*, diag.Probe  yes     yes               yes               ErrUnsupported
 //	stale-path reclaim, lock file    yes     yes (see below)   yes (see below)   no (bind fails)
 //	Mode, Owner, Group               yes     yes (see below)   yes (see below)   ErrUnsupported
 //	paths longer than sun_path       yes     ErrInvalidAddr    ErrInvalidAddr    ErrInvalidAddr
@@ -182,8 +182,9 @@
 //	ReadBatch, WriteBatch            yes     one per call      one per call      ErrUnsupported
 //	PassCred, Message.Cred           yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
 //	RefuseFiles, Cred.PIDFD          yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
-//	Sockets, Who, Lock (abstract)    yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
-//	LockFile                         yes     yes               yes               ErrUnsupported
+//	diag.Sockets, diag.Who           yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
+//	instance.Lock (abstract)         yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
+//	instance.LockFile                yes     yes               yes               ErrUnsupported
 //
 // Linux is tested on every change; darwin, FreeBSD and Windows are
 // cross-compiled (the package and its tests) but not run by CI. Other

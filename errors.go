@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/udskit/uds/internal/procfs"
 )
 
 var (
@@ -48,39 +49,59 @@ func unsupported(what string) error {
 }
 
 // InUseError describes who holds an address. errors.Is(err, ErrInUse) is
-// true for it.
+// true for it. It is filled in when it is made: Error reads nothing.
 type InUseError struct {
 	// PID is the process that holds the address, 0 if it could not be
 	// learnt (another user's process, or a kernel without the means).
 	PID int
-	// How says how the holder was found: "lock" (the holder has the
-	// address's lock file), "connect" (a probe connection was accepted),
-	// "backlog full", "other socket type", "bound, not listening", "bind".
-	How string
+	// Comm is the holder's command name (/proc/PID/comm), read when the
+	// error was made; "" if it could not be read.
+	Comm string
+	// How says how the holder was found.
+	How How
 	// Err is the system error behind the finding, if there was one
 	// (for example syscall.EAGAIN or syscall.EADDRINUSE).
 	Err error
+
+	detail string // for HowOtherType: the other socket's network and How
 }
 
-// Error describes the holder, with its command name when it can be read.
+// newInUseError is an *InUseError for the holder pid (0 if unknown), with
+// its command name.
+func newInUseError(pid int, how How, err error) *InUseError {
+	return &InUseError{PID: pid, Comm: procfs.Comm(pid), How: how, Err: err}
+}
+
+// Error describes the holder: "address in use (HOW) by process PID (COMM)".
 func (e *InUseError) Error() string {
 	var b strings.Builder
 	b.WriteString("address in use")
-	if e.How != "" {
+	if how := e.how(); how != "" {
 		b.WriteString(" (")
-		b.WriteString(e.How)
+		b.WriteString(how)
 		b.WriteString(")")
 	}
 	if e.PID > 0 {
 		b.WriteString(" by process ")
 		b.WriteString(strconv.Itoa(e.PID))
-		if comm, err := os.ReadFile("/proc/" + strconv.Itoa(e.PID) + "/comm"); err == nil {
+		if e.Comm != "" {
 			b.WriteString(" (")
-			b.WriteString(strings.TrimSpace(string(comm)))
+			b.WriteString(e.Comm)
 			b.WriteString(")")
 		}
 	}
 	return b.String()
+}
+
+// how is How in words, with what HowOtherType learnt of the other socket.
+func (e *InUseError) how() string {
+	if e.How == 0 {
+		return ""
+	}
+	if e.detail != "" {
+		return e.How.String() + " (" + e.detail + ")"
+	}
+	return e.How.String()
 }
 
 // Is reports whether target is ErrInUse.
@@ -88,6 +109,63 @@ func (e *InUseError) Is(target error) bool { return target == ErrInUse }
 
 // Unwrap returns the system error behind the finding.
 func (e *InUseError) Unwrap() error { return e.Err }
+
+// How says how the holder of an address was found (InUseError.How).
+type How uint8
+
+const (
+	// HowAccepting: a probe connection to the socket was accepted.
+	HowAccepting How = iota + 1
+	// HowBacklogFull: a listener refused a probe because its backlog is
+	// full.
+	HowBacklogFull
+	// HowListening: the kernel (sock_diag) lists a listening socket bound
+	// to the file, where a probe connection could not be made.
+	HowListening
+	// HowNotListening: a stream or seqpacket socket is bound to the
+	// address and does not listen (yet).
+	HowNotListening
+	// HowBound: a socket is bound to the address: a datagram socket at a
+	// path, or any socket at an abstract name that a bind found taken.
+	HowBound
+	// HowOtherType: a socket of another type than the one asked for is
+	// bound to the path; Error says which, and in what state, where known.
+	HowOtherType
+	// HowLockHeld: another process holds the address's lock: a path's
+	// "<path>.lock" file, or an instance lock.
+	HowLockHeld
+	// HowBindRace: another process bound the path between the checks and
+	// this process's bind.
+	HowBindRace
+	// HowReplaced: the path was replaced, or its directory moved, while
+	// this process was binding; nothing was kept.
+	HowReplaced
+)
+
+// String says how in words ("accepting connections", "lock held", ...).
+func (h How) String() string {
+	switch h {
+	case HowAccepting:
+		return "accepting connections"
+	case HowBacklogFull:
+		return "listening, backlog full"
+	case HowListening:
+		return "listening"
+	case HowNotListening:
+		return "bound, not listening"
+	case HowBound:
+		return "bound"
+	case HowOtherType:
+		return "socket of another type"
+	case HowLockHeld:
+		return "lock held"
+	case HowBindRace:
+		return "bound by another process during setup"
+	case HowReplaced:
+		return "path replaced, or its directory moved, while binding; nothing was kept"
+	}
+	return fmt.Sprintf("How(%d)", uint8(h))
+}
 
 func opError(op string, a Addr, err error) error {
 	if err == nil {

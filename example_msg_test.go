@@ -13,6 +13,8 @@ import (
 	"strconv"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
+	"github.com/udskit/uds/instance"
 )
 
 // SEQPACKET keeps message boundaries: every Read is one whole message, a
@@ -113,18 +115,18 @@ func ExampleListenDatagram() {
 // the abstract name when the holder exits, even when it is killed.
 func ExampleLock() {
 	name := "lock-example-" + strconv.Itoa(os.Getuid()) + "-" + strconv.Itoa(os.Getpid())
-	first, err := uds.Lock(context.Background(), name)
+	first, err := instance.Lock(context.Background(), name)
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = uds.Lock(context.Background(), name)
+	_, err = instance.Lock(context.Background(), name)
 	var inUse *uds.InUseError
 	fmt.Println(errors.Is(err, uds.ErrInUse), errors.As(err, &inUse) && inUse.PID == os.Getpid())
 
-	first.Unlock()
-	second, err := uds.Lock(context.Background(), name)
+	first.Close()
+	second, err := instance.Lock(context.Background(), name)
 	fmt.Println(err)
-	second.Unlock()
+	second.Close()
 	// Output:
 	// true true
 	// <nil>
@@ -144,7 +146,7 @@ func ExampleWho() {
 	}
 	defer ln.Close()
 
-	socks, err := uds.Who(context.Background(), addr)
+	socks, err := diag.Who(context.Background(), addr)
 	if err != nil {
 		log.Fatal(err)
 	}

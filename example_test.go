@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/udshttp"
 )
 
@@ -173,11 +174,11 @@ func ExampleProbe() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	r, _ := uds.Probe(context.Background(), addr)
+	r, _ := diag.Probe(context.Background(), addr)
 	fmt.Println(r.State, r.PID == os.Getpid())
 
 	ln.Close()
-	r, _ = uds.Probe(context.Background(), addr)
+	r, _ = diag.Probe(context.Background(), addr)
 	fmt.Println(r.State)
 	// Output:
 	// live true

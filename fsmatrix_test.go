@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/internal/childproc"
 )
 
@@ -252,7 +253,7 @@ func fsmCaseForeign(t *testing.T, fs fsmFS, u fsmUser, holder *fsmAgent, dir, na
 
 	pr := u.prober.do(t, fsmReq{Op: "probe", Path: path})
 	if n.check(assert.Truef(t, pr.OK, "Probe of a foreign %s: %s", what, pr.Err), "Probe failed: "+fsmShortErr(pr)) &&
-		n.check(assert.Equalf(t, uds.ProbeLive.String(), pr.State, "Probe of a foreign %s: %+v", what, pr), "Probe said "+pr.State) {
+		n.check(assert.Equalf(t, diag.ProbeLive.String(), pr.State, "Probe of a foreign %s: %+v", what, pr), "Probe said "+pr.State) {
 		fsmCheckPID(t, "Probe", pr.HolderPID, h.PID, wantPID, n)
 	}
 	fsmCheckFile(t, id, n)
@@ -314,7 +315,7 @@ func fsmCaseStale(t *testing.T, fs fsmFS, u fsmUser, dir string, n *fsmNotes) {
 
 	pr := u.prober.do(t, fsmReq{Op: "probe", Path: path})
 	if n.check(assert.Truef(t, pr.OK, "Probe of a stale socket file: %s", pr.Err), "Probe failed: "+fsmShortErr(pr)) {
-		n.check(assert.Equalf(t, uds.ProbeStale.String(), pr.State, "Probe of a SIGKILLed server's socket file: %+v", pr), "Probe said "+pr.State)
+		n.check(assert.Equalf(t, diag.ProbeStale.String(), pr.State, "Probe of a SIGKILLed server's socket file: %+v", pr), "Probe said "+pr.State)
 		assert.Zero(t, pr.HolderPID)
 	}
 	fsmCheckFile(t, id, n)
@@ -650,7 +651,7 @@ func fsmExec(req fsmReq, held map[string]int) fsmRes {
 	case "hold":
 		fsmHold(req, held, &r)
 	case "probe":
-		pr, err := uds.Probe(ctx, uds.Path(req.Path))
+		pr, err := diag.Probe(ctx, uds.Path(req.Path))
 		if err != nil {
 			r.Err = err.Error()
 			break
@@ -780,7 +781,7 @@ func fsmSetErr(r *fsmRes, err error) {
 	r.Unverified = errors.Is(err, uds.ErrUnverified)
 	var ie *uds.InUseError
 	if errors.As(err, &ie) {
-		r.HolderPID, r.How = ie.PID, ie.How
+		r.HolderPID, r.How = ie.PID, ie.How.String()
 	}
 }
 

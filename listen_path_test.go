@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 )
 
 // TestListenRelativeAtPath: a relative path whose name starts with "@" is a
@@ -39,12 +40,12 @@ func TestListenRelativeAtPath(t *testing.T) {
 			require.NoError(t, err, "the socket file must be in the working directory")
 			assert.Equal(t, os.ModeSocket, fi.Mode().Type())
 
-			r, err := uds.Probe(ctx, uds.Abstract(tag).WithType(typ))
+			r, err := diag.Probe(ctx, uds.Abstract(tag).WithType(typ))
 			require.NoError(t, err)
-			assert.Equal(t, uds.ProbeMissing, r.State, "nothing may be bound at the abstract name")
-			r, err = uds.Probe(ctx, a)
+			assert.Equal(t, diag.ProbeMissing, r.State, "nothing may be bound at the abstract name")
+			r, err = diag.Probe(ctx, a)
 			require.NoError(t, err)
-			assert.Equal(t, uds.ProbeLive, r.State)
+			assert.Equal(t, diag.ProbeLive, r.State)
 
 			require.NoError(t, ln.Close())
 			_, err = os.Lstat(filepath.Join(dir, "@"+tag))

@@ -64,7 +64,7 @@ func (b *boundSocket) abort() error {
 }
 
 // bindSocket creates a socket of type typ and binds it to a, running the
-// reclaim algorithm for paths and giving the file its mode and owner. The
+// path-ownership steps for paths (pathown_unix.go) and giving the file its mode and owner. The
 // socket is not listening yet.
 func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err error) {
 	var uid, gid = -1, -1
@@ -80,7 +80,7 @@ func (lc *ListenConfig) bindSocket(a Addr, typ SocketType) (_ *boundSocket, err 
 		}
 	}()
 	if a.kind == KindPath {
-		if b.owner, err = claimPath(a, typ); err != nil {
+		if b.owner, err = ownPath(a, typ); err != nil {
 			return nil, err
 		}
 		b.owner.perm, b.owner.uid, b.owner.gid = lc.perm(), uid, gid
@@ -240,15 +240,30 @@ func (lc *ListenConfig) backlog() int {
 	return somaxconn()
 }
 
+// canListenWithNet reports whether package net can create, bind and listen
+// on the socket for a (listenPathNet) instead of the raw calls of
+// bindSocket. Package net binds by name and listens right after bind, so it
+// can only when all four hold:
+//
+//   - the system takes the file's mode from the socket before bind
+//     (fchmodBeforeBind: Linux), so the file is never wider than asked;
+//   - a is a path: package net would read an abstract name's "@" form, and
+//     autobind's empty name, otherwise (Path stores a path "@x" as "./@x");
+//   - the path fits in sun_path: a longer one is bound through its
+//     directory's descriptor (/proc/self/fd/N/name), which only the raw
+//     calls do;
+//   - no owner or group is asked for: they must be set between bind and
+//     listen.
+//
+// Dial's counterpart is canDialWithNet.
+func (lc *ListenConfig) canListenWithNet(a Addr) bool {
+	return fchmodBeforeBind && a.kind == KindPath && len(a.name) <= MaxPathLen && lc.Owner == "" && lc.Group == ""
+}
+
 // listenSocket creates, binds and listens on a socket of type typ (Stream or
 // SeqPacket) and hands it to the runtime poller.
 func (lc *ListenConfig) listenSocket(a Addr, typ SocketType) (*net.UnixListener, Addr, *pathOwner, error) {
-	// Package net listens right after bind, so this way is only for
-	// systems where the mode is on the socket before bind (Linux), and for
-	// no owner or group, which must be set before listen. (Package net
-	// would read a name that starts with "@" as abstract; Path stores such
-	// a path as "./@x".)
-	if fchmodBeforeBind && a.kind == KindPath && len(a.name) <= MaxPathLen && lc.Owner == "" && lc.Group == "" {
+	if lc.canListenWithNet(a) {
 		return lc.listenPathNet(a, typ)
 	}
 	b, err := lc.bindSocket(a, typ)
@@ -273,12 +288,11 @@ func (lc *ListenConfig) listenSocket(a Addr, typ SocketType) (*net.UnixListener,
 // listenPathNet is listenSocket for the common case on Linux, a path that
 // fits in sun_path and no owner or group to set: package net creates, binds
 // and listens (it then needs no duplicate of the descriptor, as
-// FileListener does), between the lock and the checks of the reclaim
-// algorithm. The mode is on the socket before bind (setupSocket), so the
+// FileListener does), between the lock and the checks of path ownership. The mode is on the socket before bind (setupSocket), so the
 // file is never wider than asked; adopt only gives back what the umask
 // took.
 func (lc *ListenConfig) listenPathNet(a Addr, typ SocketType) (_ *net.UnixListener, _ Addr, _ *pathOwner, err error) {
-	po, err := claimPath(a, typ)
+	po, err := ownPath(a, typ)
 	if err != nil {
 		return nil, Addr{}, nil, err
 	}

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/internal/childproc"
 )
 
@@ -487,9 +488,9 @@ func TestProcCrashReclaim(t *testing.T) {
 	require.NoError(t, err, "the crashed server's lock file remains")
 	stale := pinFile(t, path)
 
-	res, err := uds.Probe(context.Background(), uds.Path(path))
+	res, err := diag.Probe(context.Background(), uds.Path(path))
 	require.NoError(t, err)
-	assert.Equal(t, uds.ProbeStale, res.State, "Probe of a crashed server's socket: %+v", res)
+	assert.Equal(t, diag.ProbeStale, res.State, "Probe of a crashed server's socket: %+v", res)
 	assert.Zero(t, res.PID)
 	assertSameFile(t, stale) // Probe changes nothing
 
@@ -504,9 +505,9 @@ func TestProcCrashReclaim(t *testing.T) {
 	assert.NoError(t, err, "the new listener serves")
 	assert.Equal(t, os.Getpid(), pid, "the connection reached this process")
 
-	res, err = uds.Probe(context.Background(), uds.Path(path))
+	res, err = diag.Probe(context.Background(), uds.Path(path))
 	require.NoError(t, err)
-	assert.Equal(t, uds.ProbeLive, res.State)
+	assert.Equal(t, diag.ProbeLive, res.State)
 	assert.Equal(t, os.Getpid(), res.PID)
 
 	require.NoError(t, ln.Close())
@@ -708,7 +709,7 @@ func TestProcTakeoverThenClose(t *testing.T) {
 		}
 		ie := assertInUse(t, err, b.PID())
 		if ie != nil {
-			assert.Contains(t, ie.How, "lock")
+			assert.Equal(t, uds.HowLockHeld, ie.How)
 		}
 		assertSameFile(t, bFile)
 	})
@@ -956,7 +957,7 @@ func TestProcLockHolderPID(t *testing.T) {
 		}
 		ie := assertInUse(t, err, child.PID())
 		if ie != nil {
-			assert.Contains(t, ie.How, "lock", "the holder is found through the lock")
+			assert.Equal(t, uds.HowLockHeld, ie.How, "the holder is found through the lock")
 		}
 		if err != nil {
 			assert.Contains(t, err.Error(), strconv.Itoa(child.PID()), "the message names the holder")
@@ -983,9 +984,9 @@ func TestProcLockHolderPID(t *testing.T) {
 		}
 		assertSameFile(t, sock)
 
-		res, err := uds.Probe(context.Background(), uds.Path(path))
+		res, err := diag.Probe(context.Background(), uds.Path(path))
 		require.NoError(t, err)
-		assert.Equal(t, uds.ProbeLive, res.State, "a held lock makes the path live: %+v", res)
+		assert.Equal(t, diag.ProbeLive, res.State, "a held lock makes the path live: %+v", res)
 		assert.Equal(t, holder.PID(), res.PID)
 	})
 }

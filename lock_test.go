@@ -21,6 +21,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
+	"github.com/udskit/uds/instance"
 	"github.com/udskit/uds/internal/childproc"
 )
 
@@ -33,9 +35,9 @@ func init() {
 func childLockHold(args []string) int {
 	var err error
 	if args[0] == "file" {
-		_, err = uds.LockFile(context.Background(), args[1])
+		_, err = instance.LockFile(context.Background(), args[1])
 	} else {
-		_, err = uds.Lock(context.Background(), args[1])
+		_, err = instance.Lock(context.Background(), args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lock:", err)
@@ -65,44 +67,44 @@ func TestLockHolderKilled(t *testing.T) {
 	holder.WaitReady()
 
 	for range 3 * 16 { // more probes than the lock's backlog
-		_, err := uds.Lock(context.Background(), name)
+		_, err := instance.Lock(context.Background(), name)
 		requireHeldBy(t, err, holder.PID())
 	}
-	var socks []uds.Socket
+	var socks []diag.Socket
 	assert.Eventually(t, func() bool {
 		var err error
-		socks, err = uds.Who(context.Background(), uds.Abstract(name))
+		socks, err = diag.Who(context.Background(), uds.Abstract(name))
 		require.NoError(t, err)
 		require.Len(t, socks, 1)
 		return socks[0].RQueue == 0
 	}, 5*time.Second, time.Millisecond, "the holder accepts and closes the probes")
-	assert.Equal(t, uds.StateListen, socks[0].State)
+	assert.Equal(t, diag.StateListen, socks[0].State)
 	assert.Equal(t, []int{holder.PID()}, pids(socks[0]))
 
 	holder.Kill() // SIGKILL, and wait for it to be reaped
-	l, err := uds.Lock(context.Background(), name)
+	l, err := instance.Lock(context.Background(), name)
 	require.NoError(t, err, "the kernel frees the name as the holder dies")
 	assert.Equal(t, uds.Abstract(name), l.Addr())
 
 	// Held by us now.
-	_, err = uds.Lock(context.Background(), name)
+	_, err = instance.Lock(context.Background(), name)
 	requireHeldBy(t, err, os.Getpid())
-	require.NoError(t, l.Unlock())
+	require.NoError(t, l.Close())
 	require.NoError(t, l.Close(), "a second release does nothing")
-	l, err = uds.Lock(context.Background(), name)
+	l, err = instance.Lock(context.Background(), name)
 	require.NoError(t, err)
-	require.NoError(t, l.Unlock())
+	require.NoError(t, l.Close())
 }
 
 func TestLockRacingTakers(t *testing.T) {
 	name := uniqTag() + "-race"
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var won []*uds.InstanceLock
+	var won []*instance.Guard
 	var lost int
 	for range 20 {
 		wg.Go(func() {
-			l, err := uds.Lock(context.Background(), name)
+			l, err := instance.Lock(context.Background(), name)
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
@@ -116,7 +118,7 @@ func TestLockRacingTakers(t *testing.T) {
 	wg.Wait()
 	require.Len(t, won, 1)
 	assert.Equal(t, 19, lost)
-	require.NoError(t, won[0].Unlock())
+	require.NoError(t, won[0].Close())
 }
 
 func TestLockSquatter(t *testing.T) {
@@ -127,11 +129,11 @@ func TestLockSquatter(t *testing.T) {
 	require.NoError(t, err)
 	defer unix.Close(fd)
 	require.NoError(t, unix.Bind(fd, &unix.SockaddrUnix{Name: "@" + name}))
-	_, err = uds.Lock(context.Background(), name)
+	_, err = instance.Lock(context.Background(), name)
 	requireHeldBy(t, err, os.Getpid())
 	var inUse *uds.InUseError
 	require.ErrorAs(t, err, &inUse)
-	assert.Equal(t, "name bound, not listening", inUse.How)
+	assert.Equal(t, uds.HowNotListening, inUse.How)
 
 	// A socket of another type has its own namespace: no conflict.
 	dg, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
@@ -139,25 +141,25 @@ func TestLockSquatter(t *testing.T) {
 	defer unix.Close(dg)
 	other := uniqTag() + "-squat-dgram"
 	require.NoError(t, unix.Bind(dg, &unix.SockaddrUnix{Name: "@" + other}))
-	l, err := uds.Lock(context.Background(), other)
+	l, err := instance.Lock(context.Background(), other)
 	require.NoError(t, err)
-	l.Unlock()
+	l.Close()
 }
 
 func TestLockExactName(t *testing.T) {
 	name := uniqTag() + "-exact\x00x"
-	l, err := uds.Lock(context.Background(), name)
+	l, err := instance.Lock(context.Background(), name)
 	require.NoError(t, err)
-	defer l.Unlock()
-	l2, err := uds.Lock(context.Background(), strings.TrimSuffix(name, "x"))
+	defer l.Close()
+	l2, err := instance.Lock(context.Background(), strings.TrimSuffix(name, "x"))
 	require.NoError(t, err, "a name that is a prefix is another lock")
-	l2.Unlock()
+	l2.Close()
 
-	_, err = uds.Lock(context.Background(), strings.Repeat("x", uds.MaxAbstractLen+1))
+	_, err = instance.Lock(context.Background(), strings.Repeat("x", uds.MaxAbstractLen+1))
 	assert.ErrorIs(t, err, uds.ErrInvalidAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err = uds.Lock(ctx, uniqTag()+"-cancelled")
+	_, err = instance.Lock(ctx, uniqTag()+"-cancelled")
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
@@ -165,14 +167,14 @@ func TestLockNotInherited(t *testing.T) {
 	// The lock's socket is close-on-exec: a child process does not keep the
 	// name bound after the holder releases it.
 	name := uniqTag() + "-cloexec"
-	l, err := uds.Lock(context.Background(), name)
+	l, err := instance.Lock(context.Background(), name)
 	require.NoError(t, err)
 	child := childproc.Start(t, childproc.Options{}, roleLockHold, "file", filepath.Join(mkSockDir(t), "unrelated"))
 	child.WaitReady()
-	require.NoError(t, l.Unlock())
-	l, err = uds.Lock(context.Background(), name)
+	require.NoError(t, l.Close())
+	l, err = instance.Lock(context.Background(), name)
 	require.NoError(t, err)
-	l.Unlock()
+	l.Close()
 }
 
 func TestLockFileHolderKilled(t *testing.T) {
@@ -183,27 +185,27 @@ func TestLockFileHolderKilled(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, strconv.Itoa(holder.PID())+"\n", string(data), "the holder's PID is in the file")
 
-	_, err = uds.LockFile(context.Background(), path)
+	_, err = instance.LockFile(context.Background(), path)
 	requireHeldBy(t, err, holder.PID())
 	var inUse *uds.InUseError
 	require.ErrorAs(t, err, &inUse)
-	assert.Equal(t, "lock file held", inUse.How)
+	assert.Equal(t, uds.HowLockHeld, inUse.How)
 
 	holder.Kill()
-	l, err := uds.LockFile(context.Background(), path)
+	l, err := instance.LockFile(context.Background(), path)
 	require.NoError(t, err, "the kernel releases the flock as the holder dies")
 	assert.Equal(t, uds.Path(path), l.Addr())
 	data, err = os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, strconv.Itoa(os.Getpid())+"\n", string(data))
 
-	_, err = uds.LockFile(context.Background(), path)
+	_, err = instance.LockFile(context.Background(), path)
 	requireHeldBy(t, err, os.Getpid())
-	require.NoError(t, l.Unlock())
+	require.NoError(t, l.Close())
 	data, err = os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Empty(t, data, "Unlock clears the PID and keeps the file")
-	l, err = uds.LockFile(context.Background(), path)
+	l, err = instance.LockFile(context.Background(), path)
 	require.NoError(t, err)
 	require.NoError(t, l.Close())
 }
@@ -213,14 +215,14 @@ func TestLockFileKeepsContents(t *testing.T) {
 	path := filepath.Join(dir, "script.sh")
 	content := "#!/bin/sh\necho hi\n"
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o755))
-	l, err := uds.LockFile(context.Background(), path)
+	l, err := instance.LockFile(context.Background(), path)
 	require.NoError(t, err)
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, content, string(data), "a file that is not a PID file is left as it is")
-	_, err = uds.LockFile(context.Background(), path)
+	_, err = instance.LockFile(context.Background(), path)
 	requireHeldBy(t, err, os.Getpid())
-	require.NoError(t, l.Unlock())
+	require.NoError(t, l.Close())
 	data, err = os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, content, string(data))
@@ -228,13 +230,13 @@ func TestLockFileKeepsContents(t *testing.T) {
 	// Refused: a symbolic link, a directory, an empty path.
 	link := filepath.Join(dir, "link")
 	require.NoError(t, os.Symlink(path, link))
-	_, err = uds.LockFile(context.Background(), link)
+	_, err = instance.LockFile(context.Background(), link)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "symbolic link")
-	_, err = uds.LockFile(context.Background(), dir)
+	_, err = instance.LockFile(context.Background(), dir)
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, uds.ErrInUse))
-	_, err = uds.LockFile(context.Background(), "")
+	_, err = instance.LockFile(context.Background(), "")
 	assert.ErrorIs(t, err, uds.ErrInvalidAddr)
 }
 
@@ -247,10 +249,10 @@ func TestLockFileOtherUser(t *testing.T) {
 	path := filepath.Join(dir, "shared.lock")
 	holder := childproc.Start(t, childproc.Options{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}, roleLockHold, "file", path)
 	holder.WaitReady()
-	_, err := uds.LockFile(context.Background(), path)
+	_, err := instance.LockFile(context.Background(), path)
 	requireHeldBy(t, err, holder.PID())
 	holder.Kill()
-	l, err := uds.LockFile(context.Background(), path)
+	l, err := instance.LockFile(context.Background(), path)
 	require.NoError(t, err, "root takes the lock on nobody's file")
-	require.NoError(t, l.Unlock())
+	require.NoError(t, l.Close())
 }

@@ -8,11 +8,9 @@ import (
 	"time"
 )
 
-// The message sockets (seqpacket Conn, DatagramConn), Probe and the
+// The message sockets (seqpacket Conn, DatagramConn) and the
 // descriptor and credential paths need a Unix kernel's socket calls; here
 // they return errors wrapping ErrUnsupported.
-
-func probe(Addr) (ProbeResult, error) { return ProbeResult{}, unsupported("probe") }
 
 func (lc *ListenConfig) packetSocket(Addr) (*net.UnixConn, Addr, *pathOwner, error) {
 	return nil, Addr{}, nil, unsupported("listen")

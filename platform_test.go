@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
+	"github.com/udskit/uds/instance"
 )
 
 // These tests run where Linux's features are missing: every operation that
@@ -61,7 +63,7 @@ func TestPlatformAbstractAndAutobind(t *testing.T) {
 			requireUnsupported(t, err)
 			_, err = uds.ListenDatagram(ctx, a)
 			requireUnsupported(t, err)
-			_, err = uds.Probe(ctx, a)
+			_, err = diag.Probe(ctx, a)
 			requireUnsupported(t, err)
 			if a.Kind() == uds.KindAbstract {
 				_, err = uds.Dial(ctx, a)
@@ -82,11 +84,11 @@ func TestPlatformAbstractAndAutobind(t *testing.T) {
 
 func TestPlatformLinuxOnly(t *testing.T) {
 	ctx := context.Background()
-	_, err := uds.Lock(ctx, "uds-platform-test")
+	_, err := instance.Lock(ctx, "uds-platform-test")
 	requireUnsupported(t, err)
-	_, err = uds.Sockets(ctx)
+	_, err = diag.Sockets(ctx)
 	requireUnsupported(t, err)
-	_, err = uds.Who(ctx, uds.Path(filepath.Join(shortDir(t), "s.sock")))
+	_, err = diag.Who(ctx, uds.Path(filepath.Join(shortDir(t), "s.sock")))
 	requireUnsupported(t, err)
 }
 
@@ -153,9 +155,9 @@ func TestPlatformWindowsStubs(t *testing.T) {
 	requireUnsupported(t, err)
 	_, err = uds.DialDatagram(ctx, p)
 	requireUnsupported(t, err)
-	_, err = uds.Probe(ctx, p)
+	_, err = diag.Probe(ctx, p)
 	requireUnsupported(t, err)
-	_, err = uds.LockFile(ctx, p.Name()+".lock")
+	_, err = instance.LockFile(ctx, p.Name()+".lock")
 	requireUnsupported(t, err)
 	_, err = uds.FileListener(os.Stdin)
 	requireUnsupported(t, err)

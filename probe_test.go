@@ -17,37 +17,38 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 )
 
-func probeAddr(t *testing.T, a uds.Addr) uds.ProbeResult {
+func probeAddr(t *testing.T, a uds.Addr) diag.ProbeResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	r, err := uds.Probe(ctx, a)
+	r, err := diag.Probe(ctx, a)
 	require.NoError(t, err, "Probe(%v)", a)
 	return r
 }
 
 func TestProbeStateStrings(t *testing.T) {
-	assert.Equal(t, "missing", uds.ProbeMissing.String())
-	assert.Equal(t, "live", uds.ProbeLive.String())
-	assert.Equal(t, "stale", uds.ProbeStale.String())
-	assert.Equal(t, "not a socket", uds.ProbeNotSocket.String())
-	assert.Equal(t, uds.ProbeMissing, uds.ProbeState(0))
+	assert.Equal(t, "missing", diag.ProbeMissing.String())
+	assert.Equal(t, "live", diag.ProbeLive.String())
+	assert.Equal(t, "stale", diag.ProbeStale.String())
+	assert.Equal(t, "not a socket", diag.ProbeNotSocket.String())
+	assert.Equal(t, diag.ProbeMissing, diag.ProbeState(0))
 }
 
 func TestProbePath(t *testing.T) {
 	t.Run("missing", func(t *testing.T) {
 		dir := mkSockDir(t)
 		r := probeAddr(t, uds.Path(filepath.Join(dir, "none.sock")))
-		assert.Equal(t, uds.ProbeMissing, r.State)
+		assert.Equal(t, diag.ProbeMissing, r.State)
 		assert.Zero(t, r.PID)
 		assert.Empty(t, dirListing(t, dir), "Probe creates nothing (no lock file)")
 	})
 	t.Run("missing directory", func(t *testing.T) {
 		dir := mkSockDir(t)
 		r := probeAddr(t, uds.Path(filepath.Join(dir, "nodir", "x.sock")))
-		assert.Equal(t, uds.ProbeMissing, r.State)
+		assert.Equal(t, diag.ProbeMissing, r.State)
 		assert.Contains(t, r.Detail, "nodir")
 		assert.Empty(t, dirListing(t, dir))
 	})
@@ -57,7 +58,7 @@ func TestProbePath(t *testing.T) {
 		ln := udsListen(t, nil, a)
 		before := dirListing(t, dir)
 		r := probeAddr(t, a)
-		assert.Equal(t, uds.ProbeLive, r.State)
+		assert.Equal(t, diag.ProbeLive, r.State)
 		assert.Equal(t, os.Getpid(), r.PID)
 		assert.NotEmpty(t, r.Detail)
 		assert.Equal(t, before, dirListing(t, dir), "Probe changes nothing")
@@ -80,7 +81,7 @@ func TestProbePath(t *testing.T) {
 		p := filepath.Join(dir, "raw.sock")
 		rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p}, true)
 		r := probeAddr(t, uds.Path(p))
-		assert.Equal(t, uds.ProbeLive, r.State)
+		assert.Equal(t, diag.ProbeLive, r.State)
 		assert.Equal(t, os.Getpid(), r.PID)
 	})
 	t.Run("live, backlog full", func(t *testing.T) {
@@ -90,7 +91,7 @@ func TestProbePath(t *testing.T) {
 		_, _, refusal := fillQueueStd(t, p)
 		require.ErrorIs(t, refusal, syscall.EAGAIN)
 		r := probeAddr(t, uds.Path(p))
-		assert.Equal(t, uds.ProbeLive, r.State)
+		assert.Equal(t, diag.ProbeLive, r.State)
 		assert.Equal(t, os.Getpid(), r.PID)
 		assert.Contains(t, r.Detail, "backlog full")
 	})
@@ -102,15 +103,15 @@ func TestProbePath(t *testing.T) {
 		require.NoError(t, ln.Close())
 		before := dirListing(t, dir)
 		r := probeAddr(t, a)
-		assert.Equal(t, uds.ProbeStale, r.State)
+		assert.Equal(t, diag.ProbeStale, r.State)
 		assert.Zero(t, r.PID)
 		assert.Equal(t, before, dirListing(t, dir), "Probe removes nothing")
 
 		// Listen reclaims what Probe called stale.
 		ln = udsListen(t, nil, a)
-		assert.Equal(t, uds.ProbeLive, probeAddr(t, a).State)
+		assert.Equal(t, diag.ProbeLive, probeAddr(t, a).State)
 		require.NoError(t, ln.Close())
-		assert.Equal(t, uds.ProbeMissing, probeAddr(t, a).State)
+		assert.Equal(t, diag.ProbeMissing, probeAddr(t, a).State)
 	})
 	t.Run("stale raw socket closed without unlink", func(t *testing.T) {
 		dir := mkSockDir(t)
@@ -118,7 +119,7 @@ func TestProbePath(t *testing.T) {
 		sock := rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p}, true)
 		require.NoError(t, sock.Close())
 		r := probeAddr(t, uds.Path(p))
-		assert.Equal(t, uds.ProbeStale, r.State)
+		assert.Equal(t, diag.ProbeStale, r.State)
 		fi, err := os.Lstat(p)
 		require.NoError(t, err, "Probe removes nothing")
 		assert.Equal(t, os.ModeSocket, fi.Mode().Type())
@@ -133,7 +134,7 @@ func TestProbePath(t *testing.T) {
 		defer lock.Close()
 		require.NoError(t, unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB))
 		r := probeAddr(t, uds.Path(p))
-		assert.Equal(t, uds.ProbeLive, r.State, "a server between locking and listening is live")
+		assert.Equal(t, diag.ProbeLive, r.State, "a server between locking and listening is live")
 		assert.Equal(t, os.Getpid(), r.PID)
 		assert.Contains(t, r.Detail, "lock")
 	})
@@ -142,13 +143,13 @@ func TestProbePath(t *testing.T) {
 		p := filepath.Join(dir, "bound.sock")
 		sock := rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p}, false)
 		r := probeAddr(t, uds.Path(p))
-		assert.Equal(t, uds.ProbeLive, r.State, "a bound socket refuses connections but is not stale")
+		assert.Equal(t, diag.ProbeLive, r.State, "a bound socket refuses connections but is not stale")
 		assert.Equal(t, os.Getpid(), r.PID)
 		assert.Contains(t, r.Detail, "bound, not listening")
 
 		// Once it is closed the same file is stale.
 		require.NoError(t, sock.Close())
-		assert.Equal(t, uds.ProbeStale, probeAddr(t, uds.Path(p)).State)
+		assert.Equal(t, diag.ProbeStale, probeAddr(t, uds.Path(p)).State)
 	})
 	t.Run("live, another socket type", func(t *testing.T) {
 		dir := mkSockDir(t)
@@ -157,7 +158,7 @@ func TestProbePath(t *testing.T) {
 		require.NoError(t, err)
 		defer pc.Close()
 		r := probeAddr(t, uds.Path(p))
-		assert.Equal(t, uds.ProbeLive, r.State)
+		assert.Equal(t, diag.ProbeLive, r.State)
 		assert.Equal(t, os.Getpid(), r.PID)
 		assert.Contains(t, r.Detail, "another type")
 	})
@@ -166,7 +167,7 @@ func TestProbePath(t *testing.T) {
 		p := filepath.Join(dir, "d.sock")
 		require.NoError(t, os.Mkdir(p, 0o755))
 		r := probeAddr(t, uds.Path(p))
-		assert.Equal(t, uds.ProbeNotSocket, r.State)
+		assert.Equal(t, diag.ProbeNotSocket, r.State)
 		assert.Contains(t, r.Detail, "directory")
 		fi, err := os.Lstat(p)
 		require.NoError(t, err)
@@ -177,7 +178,7 @@ func TestProbePath(t *testing.T) {
 		p := filepath.Join(dir, "f.sock")
 		require.NoError(t, os.WriteFile(p, []byte("x"), 0o644))
 		r := probeAddr(t, uds.Path(p))
-		assert.Equal(t, uds.ProbeNotSocket, r.State)
+		assert.Equal(t, diag.ProbeNotSocket, r.State)
 		assert.Contains(t, r.Detail, "regular file")
 	})
 	t.Run("symlink to live socket", func(t *testing.T) {
@@ -187,7 +188,7 @@ func TestProbePath(t *testing.T) {
 		link := filepath.Join(dir, "link.sock")
 		require.NoError(t, os.Symlink(target.Name(), link))
 		r := probeAddr(t, uds.Path(link))
-		assert.Equal(t, uds.ProbeNotSocket, r.State, "symbolic links are not followed")
+		assert.Equal(t, diag.ProbeNotSocket, r.State, "symbolic links are not followed")
 		assert.Contains(t, r.Detail, "symbolic link")
 	})
 }
@@ -197,7 +198,7 @@ func TestProbeAbstract(t *testing.T) {
 		a := uds.Abstract(uniqTag() + "\x00probe")
 		udsListen(t, nil, a)
 		r := probeAddr(t, a)
-		assert.Equal(t, uds.ProbeLive, r.State)
+		assert.Equal(t, diag.ProbeLive, r.State)
 		assert.Equal(t, os.Getpid(), r.PID)
 	})
 	t.Run("live datagram", func(t *testing.T) {
@@ -208,7 +209,7 @@ func TestProbeAbstract(t *testing.T) {
 		require.NoError(t, err)
 		defer c.Close()
 		r := probeAddr(t, a)
-		assert.Equal(t, uds.ProbeLive, r.State)
+		assert.Equal(t, diag.ProbeLive, r.State)
 		assert.Equal(t, os.Getpid(), r.PID)
 		assert.Equal(t, "bound", r.Detail)
 		// And Listen on it names the holder the same way.
@@ -219,20 +220,20 @@ func TestProbeAbstract(t *testing.T) {
 	})
 	t.Run("missing", func(t *testing.T) {
 		r := probeAddr(t, uds.Abstract(uniqTag()+"\x00none"))
-		assert.Equal(t, uds.ProbeMissing, r.State)
+		assert.Equal(t, diag.ProbeMissing, r.State)
 		assert.Zero(t, r.PID)
 	})
 	t.Run("NUL suffix is another name", func(t *testing.T) {
 		name := uniqTag() + "HELLO"
 		udsListen(t, nil, uds.Abstract(name))
-		assert.Equal(t, uds.ProbeLive, probeAddr(t, uds.Abstract(name)).State)
-		assert.Equal(t, uds.ProbeMissing, probeAddr(t, uds.Abstract(name+"\x00")).State)
+		assert.Equal(t, diag.ProbeLive, probeAddr(t, uds.Abstract(name)).State)
+		assert.Equal(t, diag.ProbeMissing, probeAddr(t, uds.Abstract(name+"\x00")).State)
 	})
 	t.Run("bound, not listening", func(t *testing.T) {
 		name := uniqTag() + "-bound"
 		rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: "@" + name}, false)
 		r := probeAddr(t, uds.Abstract(name))
-		assert.Equal(t, uds.ProbeLive, r.State)
+		assert.Equal(t, diag.ProbeLive, r.State)
 		assert.Equal(t, os.Getpid(), r.PID)
 		assert.Contains(t, r.Detail, "bound, not listening")
 	})
@@ -252,9 +253,9 @@ func TestProbeAbstract(t *testing.T) {
 			defer ln.Close()
 		}
 		switch r.State {
-		case uds.ProbeLive:
+		case diag.ProbeLive:
 			assert.ErrorIs(t, lerr, uds.ErrInUse, "Probe said live (%q), yet Listen took the name", r.Detail)
-		case uds.ProbeMissing:
+		case diag.ProbeMissing:
 			assert.NoError(t, lerr, "Probe said missing, yet Listen failed")
 		default:
 			t.Errorf("Probe of an abstract name: state %v", r.State)
@@ -263,7 +264,7 @@ func TestProbeAbstract(t *testing.T) {
 	t.Run("bound, not listening agrees with Listen", func(t *testing.T) {
 		name := uniqTag() + "-bound2"
 		rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: "@" + name}, false)
-		assert.Equal(t, uds.ProbeLive, probeAddr(t, uds.Abstract(name)).State)
+		assert.Equal(t, diag.ProbeLive, probeAddr(t, uds.Abstract(name)).State)
 		_, err := uds.Listen(context.Background(), uds.Abstract(name))
 		require.Error(t, err)
 		assert.ErrorIs(t, err, uds.ErrInUse)
@@ -274,7 +275,7 @@ func TestProbeAbstract(t *testing.T) {
 	t.Run("cancelled context", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		_, err := uds.Probe(ctx, uds.Abstract(uniqTag()))
+		_, err := diag.Probe(ctx, uds.Abstract(uniqTag()))
 		assert.ErrorIs(t, err, context.Canceled)
 	})
 }

@@ -66,6 +66,7 @@ var snippetImports = map[string]struct{ path, use string }{
 	"time":       {"time", "Now"},
 	"uds":        {"github.com/udskit/uds", "Listen"},
 	"udshttp":    {"github.com/udskit/uds/udshttp", "Client"},
+	"diag":       {"github.com/udskit/uds/diag", "Probe"},
 }
 
 // snippetGlue declares what a snippet may use without declaring it:

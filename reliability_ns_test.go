@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/internal/childproc"
 )
 
@@ -63,8 +64,8 @@ func childRelNSClient(args []string) int {
 			case "dialgram":
 				err = relEchoGram(ctx, addr)
 			case "probe":
-				var pr uds.ProbeResult
-				pr, err = uds.Probe(ctx, addr)
+				var pr diag.ProbeResult
+				pr, err = diag.Probe(ctx, addr)
 				r.State = pr.State.String()
 			case "bind":
 				var ln *uds.Listener
@@ -332,7 +333,7 @@ func TestReliabilityNetns(t *testing.T) {
 				}
 			}
 			// The parent's namespace has one socket at the name: its own.
-			socks, err := uds.Who(ctx, abs)
+			socks, err := diag.Who(ctx, abs)
 			require.NoError(t, err)
 			require.Len(t, socks, 1)
 			assert.True(t, relProcsHold(socks[0], os.Getpid()))

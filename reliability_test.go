@@ -33,6 +33,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/internal/childproc"
 )
 
@@ -71,7 +72,7 @@ func relOneLine(err error) string {
 }
 
 // relProcsHold reports whether one of s's processes is pid.
-func relProcsHold(s uds.Socket, pid int) bool {
+func relProcsHold(s diag.Socket, pid int) bool {
 	for _, p := range s.Procs {
 		if p.PID == pid {
 			return true
@@ -83,16 +84,16 @@ func relProcsHold(s uds.Socket, pid int) bool {
 // relHeldBy returns the sockets of the namespace that a process in pids
 // holds and that are bound or listening: orphans when no test expects them.
 // Connections (accepted or not) are left out.
-func relHeldBy(t *testing.T, pids []int) []uds.Socket {
+func relHeldBy(t *testing.T, pids []int) []diag.Socket {
 	t.Helper()
-	socks, err := uds.Sockets(context.Background())
-	require.NoError(t, err, "uds.Sockets")
-	var out []uds.Socket
+	socks, err := diag.Sockets(context.Background())
+	require.NoError(t, err, "diag.Sockets")
+	var out []diag.Socket
 	for _, s := range socks {
-		if s.State == uds.StateEstablished || s.State == uds.StateConnecting {
+		if s.State == diag.StateEstablished || s.State == diag.StateConnecting {
 			continue
 		}
-		if s.Addr.Kind() != uds.KindPath && s.Addr.Kind() != uds.KindAbstract && s.State != uds.StateListen {
+		if s.Addr.Kind() != uds.KindPath && s.Addr.Kind() != uds.KindAbstract && s.State != diag.StateListen {
 			continue
 		}
 		for _, pid := range pids {
@@ -107,7 +108,7 @@ func relHeldBy(t *testing.T, pids []int) []uds.Socket {
 
 // relHeldAfter is relHeldBy after up to a second for sockets that are
 // closing (a server's end of a connection whose client just closed) to go.
-func relHeldAfter(t *testing.T, pids []int) []uds.Socket {
+func relHeldAfter(t *testing.T, pids []int) []diag.Socket {
 	t.Helper()
 	deadline := time.Now().Add(time.Second)
 	for {
@@ -120,13 +121,13 @@ func relHeldAfter(t *testing.T, pids []int) []uds.Socket {
 }
 
 // relListeners returns the listening sockets that Who finds for path.
-func relListeners(t *testing.T, path string) []uds.Socket {
+func relListeners(t *testing.T, path string) []diag.Socket {
 	t.Helper()
-	socks, err := uds.Who(context.Background(), uds.Path(path))
-	require.NoError(t, err, "uds.Who(%s)", path)
-	var out []uds.Socket
+	socks, err := diag.Who(context.Background(), uds.Path(path))
+	require.NoError(t, err, "diag.Who(%s)", path)
+	var out []diag.Socket
 	for _, s := range socks {
-		if s.State == uds.StateListen {
+		if s.State == diag.StateListen {
 			out = append(out, s)
 		}
 	}
@@ -171,7 +172,7 @@ func childRelRacer([]string) int {
 				go echoLoop(l)
 				fmt.Println("WON")
 			case errors.As(err, &ie):
-				fmt.Printf("INUSE %d %s\n", ie.PID, strings.ReplaceAll(ie.How, " ", "_"))
+				fmt.Printf("INUSE %d %s\n", ie.PID, strings.ReplaceAll(ie.How.String(), " ", "_"))
 			default:
 				fmt.Println("ERR", relOneLine(err))
 			}
@@ -204,7 +205,7 @@ func (r *relRacer) send(t *testing.T, line string) {
 // without one). Each round: exactly one process serves the path afterwards
 // (a racer for missing and stale, the existing server for live), the loser
 // racers get ErrInUse, no live socket is unlinked, and sock_diag
-// (uds.Who, uds.Sockets) shows one listener and no orphan.
+// (diag.Who, diag.Sockets) shows one listener and no orphan.
 func TestReliabilityRacingStarts(t *testing.T) {
 	const nRacers = 8
 	rounds := relSize(25, 1000) // per kind of path
@@ -407,10 +408,10 @@ func TestReliabilityCrashRecovery(t *testing.T) {
 	start := time.Now()
 	for i := 0; i <= cycles; i++ {
 		// Start on whatever the previous crash left.
-		before, err := uds.Probe(context.Background(), uds.Path(path))
+		before, err := diag.Probe(context.Background(), uds.Path(path))
 		require.NoError(t, err)
 		if i > 0 {
-			assert.Contains(t, []uds.ProbeState{uds.ProbeStale, uds.ProbeMissing}, before.State, "cycle %d: after a crash: %+v", i, before)
+			assert.Contains(t, []diag.ProbeState{diag.ProbeStale, diag.ProbeMissing}, before.State, "cycle %d: after a crash: %+v", i, before)
 			if _, err := os.Lstat(path + ".lock"); err == nil {
 				lockLeft++
 			}
@@ -436,7 +437,7 @@ func TestReliabilityCrashRecovery(t *testing.T) {
 		}
 		pid, _ := strconv.Atoi(pidText)
 		restarts++
-		if before.State == uds.ProbeStale {
+		if before.State == diag.ProbeStale {
 			reclaimedStale++
 		}
 		got, err := echoCheckPID(path)

@@ -33,6 +33,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/internal/childproc"
 )
 
@@ -168,7 +169,7 @@ type sbxReport struct {
 	NetlinkAfter  string // and after it
 	NetlinkEPERM  bool   // it failed with EPERM after the filter
 	UnixAfter     string // socket(AF_UNIX) after the filter: "" if it worked
-	SocketsErr    string // uds.Sockets after the filter (sock_diag through netlink)
+	SocketsErr    string // diag.Sockets after the filter (sock_diag through netlink)
 	Status        string // the Seccomp and NoNewPrivs lines of /proc/self/status
 	Results       []sbxResult
 }
@@ -193,7 +194,7 @@ func childSbxNoNetlink(args []string) int {
 	} else {
 		unix.Close(fd)
 	}
-	if _, err := uds.Sockets(context.Background()); err != nil {
+	if _, err := diag.Sockets(context.Background()); err != nil {
 		r.SocketsErr = err.Error()
 	}
 	if b, err := os.ReadFile("/proc/self/status"); err == nil {
@@ -437,7 +438,7 @@ func sbxNoNetlink(t *testing.T, opts childproc.Options, ops ...string) map[strin
 	t.Helper()
 	var r sbxReport
 	sbxRunChild(t, opts, &r, roleSbxNoNetlink, ops...)
-	t.Logf("child uid %d: netlink before the filter: %q, after: %q; %s uds.Sockets: %q", r.UID, r.NetlinkBefore, r.NetlinkAfter, r.Status, r.SocketsErr)
+	t.Logf("child uid %d: netlink before the filter: %q, after: %q; %s diag.Sockets: %q", r.UID, r.NetlinkBefore, r.NetlinkAfter, r.Status, r.SocketsErr)
 	require.Empty(t, r.NetlinkBefore, "socket(AF_NETLINK) must work before the filter, so that the filter is what takes it away")
 	require.True(t, r.NetlinkEPERM, "socket(AF_NETLINK) must fail with EPERM under the filter: %s", r.NetlinkAfter)
 	require.Empty(t, r.UnixAfter, "socket(AF_UNIX) must still work under the filter")
@@ -756,9 +757,9 @@ func TestProbeDatagramLeavesStateUnchanged(t *testing.T) {
 
 			a := s.addr.WithType(uds.Datagram)
 			for i := 0; i < 3; i++ {
-				r, err := uds.Probe(ctx, a)
+				r, err := diag.Probe(ctx, a)
 				require.NoError(t, err)
-				assert.Equal(t, uds.ProbeLive, r.State, "probe %d of %v: %+v", i, a, r)
+				assert.Equal(t, diag.ProbeLive, r.State, "probe %d of %v: %+v", i, a, r)
 			}
 			assert.Equal(t, before, sbxSSLine(t, "a", ino), "the probe must leave the socket's state as it was")
 			assert.NotEmpty(t, sbxSSLine(t, "l", ino), "ss -xl still lists the datagram server after the probe")

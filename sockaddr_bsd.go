@@ -25,10 +25,6 @@ const (
 	// umask whatever the socket's mode, so the mode is set right after bind
 	// (before listen for stream and seqpacket sockets).
 	fchmodBeforeBind = false
-
-	// lockTableReadable: there is no /proc/locks; a lock's holder is read
-	// from the PID a uds holder writes into the lock file.
-	lockTableReadable = false
 )
 
 func checkPathLen(p string) error {

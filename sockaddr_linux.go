@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/udskit/uds/internal/procfs"
 )
 
 const (
@@ -23,10 +25,17 @@ const (
 
 	// pathMax is Linux's PATH_MAX, the most open(2) and friends accept.
 	pathMax = 4096
+
+	// fchmodBeforeBind: Linux creates the socket file with the socket
+	// inode's mode less the umask, so the mode can be set before bind.
+	fchmodBeforeBind = true
 )
 
+// setSunLen does nothing: Linux's sockaddr_un has no length field.
+func setSunLen(*unix.RawSockaddrUnix, uint32) {}
+
 // procFDPrefix is where the long-path trick names a directory descriptor.
-const procFDPrefix = "/proc/self/fd/"
+const procFDPrefix = procfs.SelfFDPrefix
 
 // maxLongBase is the longest last path element that the long-path trick can
 // reach: "/proc/self/fd/" + a descriptor number of up to 10 digits + "/".

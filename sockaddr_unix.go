@@ -92,3 +92,25 @@ func decodeInto(sa *unix.RawSockaddrUnix, n uint32, typ SocketType, dst *Addr) {
 	}
 	*dst = Path(string(raw)).WithType(typ)
 }
+
+// sockType is the socket(2) type of t.
+func sockType(t SocketType) int {
+	switch t {
+	case Datagram:
+		return unix.SOCK_DGRAM
+	case SeqPacket:
+		return unix.SOCK_SEQPACKET
+	}
+	return unix.SOCK_STREAM
+}
+
+// socketTypeOf is the SocketType of the socket(2) type t.
+func socketTypeOf(t int) SocketType {
+	switch t {
+	case unix.SOCK_DGRAM:
+		return Datagram
+	case unix.SOCK_SEQPACKET:
+		return SeqPacket
+	}
+	return Stream
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 )
 
 // socketDir returns a new short directory for sockets (t.TempDir's paths
@@ -391,9 +392,9 @@ func TestListenSignal(t *testing.T) {
 				assert.NoFileExists(t, path)
 				assert.NoFileExists(t, path+".lock")
 			}
-			r, err := uds.Probe(ctx, a)
+			r, err := diag.Probe(ctx, a)
 			require.NoError(t, err)
-			assert.Equal(t, uds.ProbeMissing, r.State)
+			assert.Equal(t, diag.ProbeMissing, r.State)
 		})
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 )
 
 // startListenerTool starts an external program that listens until the test
@@ -413,11 +414,11 @@ func startLockHolder(t *testing.T, held func() bool, args ...string) *exec.Cmd {
 func TestLockHeld(t *testing.T) {
 	name := abstractName(t)
 	holder := startLockHolder(t, func() bool {
-		socks, err := uds.Who(context.Background(), uds.Abstract(name))
+		socks, err := diag.Who(context.Background(), uds.Abstract(name))
 		return err == nil && len(socks) == 1 && len(socks[0].Procs) == 2
 	}, name)
 	pid := holder.Process.Pid
-	socks, err := uds.Who(context.Background(), uds.Abstract(name))
+	socks, err := diag.Who(context.Background(), uds.Abstract(name))
 	require.NoError(t, err)
 	var pids []int
 	for _, p := range socks[0].Procs {
@@ -467,8 +468,8 @@ func TestLockWait(t *testing.T) {
 	holder := udsCommand(t, ctx, "lock", name, "--", "sleep", "0.5")
 	require.NoError(t, holder.Start())
 	require.Eventually(t, func() bool {
-		r, err := uds.Probe(context.Background(), uds.Abstract(name))
-		return err == nil && r.State == uds.ProbeLive
+		r, err := diag.Probe(context.Background(), uds.Abstract(name))
+		return err == nil && r.State == diag.ProbeLive
 	}, 10*time.Second, 5*time.Millisecond)
 	code, out, errOut := runCLI(t, "", "lock", "--wait", "20s", name, "--", "echo", "got it")
 	assert.Equal(t, 0, code, errOut)
@@ -484,7 +485,7 @@ func TestLockSignal(t *testing.T) {
 	cmd := udsCommand(t, ctx, "lock", name, "--", "sleep", "60")
 	require.NoError(t, cmd.Start())
 	require.Eventually(t, func() bool {
-		socks, err := uds.Who(context.Background(), uds.Abstract(name))
+		socks, err := diag.Who(context.Background(), uds.Abstract(name))
 		return err == nil && len(socks) == 1
 	}, 10*time.Second, 5*time.Millisecond)
 	time.Sleep(50 * time.Millisecond) // let sleep start

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 )
 
 // pyMessages is a python3 program that connects a socket of type
@@ -394,9 +395,9 @@ func TestListenForkExec(t *testing.T) {
 			require.True(t, errors.As(err, &ee), "exit: %v", err)
 			assert.Equal(t, 143, ee.ExitCode())
 			assert.Contains(t, string(tail), "exited with status 143", "the CMD killed by the signal is reported")
-			r, err := uds.Probe(ctx, a)
+			r, err := diag.Probe(ctx, a)
 			require.NoError(t, err)
-			assert.Equal(t, uds.ProbeMissing, r.State)
+			assert.Equal(t, diag.ProbeMissing, r.State)
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/instance"
 )
 
 // lock's own exit codes; otherwise it exits with the command's status.
@@ -139,7 +140,7 @@ func runLock(ctx context.Context, c *command, st *stdio, args []string) int {
 		}
 		return fail(st, err, exitUnavailable)
 	}
-	defer l.Unlock()
+	defer l.Close()
 	if ctx.Err() != nil {
 		return signalExit(ctx) // a signal came while taking the lock
 	}
@@ -166,12 +167,12 @@ func parseLeading(st *stdio, c *command, fs *flag.FlagSet, args []string) ([]str
 
 // lockTaker returns the function that takes the lock NAME, and how to name
 // it in messages.
-func lockTaker(st *stdio, c *command, name string, file bool) (func(context.Context) (*uds.InstanceLock, error), string, int, bool) {
+func lockTaker(st *stdio, c *command, name string, file bool) (func(context.Context) (*instance.Guard, error), string, int, bool) {
 	if file {
 		if name == "" {
 			return nil, "", usageError(st, c, "NAME: empty path"), false
 		}
-		return func(ctx context.Context) (*uds.InstanceLock, error) { return uds.LockFile(ctx, name) }, name, exitOK, true
+		return func(ctx context.Context) (*instance.Guard, error) { return instance.LockFile(ctx, name) }, name, exitOK, true
 	}
 	raw := name
 	if name == "" {
@@ -194,12 +195,12 @@ func lockTaker(st *stdio, c *command, name string, file bool) (func(context.Cont
 	if err := a.Valid(); err != nil {
 		return nil, "", usageError(st, c, "NAME: %v", err), false
 	}
-	return func(ctx context.Context) (*uds.InstanceLock, error) { return uds.Lock(ctx, raw) }, a.String(), exitOK, true
+	return func(ctx context.Context) (*instance.Guard, error) { return instance.Lock(ctx, raw) }, a.String(), exitOK, true
 }
 
 // takeLock takes the lock, retrying with backoff for up to wait while it is
 // held.
-func takeLock(ctx context.Context, take func(context.Context) (*uds.InstanceLock, error), wait time.Duration) (*uds.InstanceLock, error) {
+func takeLock(ctx context.Context, take func(context.Context) (*instance.Guard, error), wait time.Duration) (*instance.Guard, error) {
 	deadline := time.Now().Add(wait)
 	delay := 5 * time.Millisecond
 	for {

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 )
 
 var lsCmd = &command{
@@ -105,7 +106,7 @@ type procJSON struct {
 	FD   int    `json:"fd"`
 }
 
-func toJSON(s uds.Socket) socketJSON {
+func toJSON(s diag.Socket) socketJSON {
 	j := socketJSON{
 		Kind:     s.Addr.Kind().String(),
 		Type:     s.Type.String(),
@@ -134,7 +135,7 @@ func toJSON(s uds.Socket) socketJSON {
 
 // writeJSON writes socks as a JSON array, one socket per line; peers, if
 // not nil, gives the processes holding each socket's peer.
-func writeJSON(w io.Writer, socks []uds.Socket, peers map[uint64][]uds.Proc) error {
+func writeJSON(w io.Writer, socks []diag.Socket, peers map[uint64][]diag.Proc) error {
 	if len(socks) == 0 {
 		_, err := io.WriteString(w, "[]\n")
 		return err
@@ -166,7 +167,7 @@ func writeJSON(w io.Writer, socks []uds.Socket, peers map[uint64][]uds.Proc) err
 type lsFilter struct {
 	name  *uds.Addr
 	pid   int
-	state *uds.SocketState
+	state *diag.SocketState
 	typ   *uds.SocketType
 	// listening keeps listeners and bound sockets that are not connected
 	// (datagram servers; a stream socket bound and not listening yet).
@@ -175,7 +176,7 @@ type lsFilter struct {
 	shadowed  map[uint64]bool // Who's verdict for --path
 }
 
-func (f *lsFilter) keep(s uds.Socket) bool {
+func (f *lsFilter) keep(s diag.Socket) bool {
 	if f.inodes != nil && !f.inodes[s.Inode] {
 		return false
 	}
@@ -185,28 +186,28 @@ func (f *lsFilter) keep(s uds.Socket) bool {
 	if f.state != nil && s.State != *f.state {
 		return false
 	}
-	if f.listening && s.State != uds.StateListen && (s.State != uds.StateUnconnected || s.Addr.Kind() == uds.KindUnnamed) {
+	if f.listening && s.State != diag.StateListen && (s.State != diag.StateUnconnected || s.Addr.Kind() == uds.KindUnnamed) {
 		return false
 	}
 	if f.typ != nil && s.Type != *f.typ {
 		return false
 	}
-	if f.pid != 0 && !slices.ContainsFunc(s.Procs, func(p uds.Proc) bool { return p.PID == f.pid }) {
+	if f.pid != 0 && !slices.ContainsFunc(s.Procs, func(p diag.Proc) bool { return p.PID == f.pid }) {
 		return false
 	}
 	return true
 }
 
-func parseState(s string) (uds.SocketState, bool) {
+func parseState(s string) (diag.SocketState, bool) {
 	switch strings.ToLower(s) {
 	case "listen", "listening":
-		return uds.StateListen, true
+		return diag.StateListen, true
 	case "established", "estab", "connected":
-		return uds.StateEstablished, true
+		return diag.StateEstablished, true
 	case "unconnected", "unconn":
-		return uds.StateUnconnected, true
+		return diag.StateUnconnected, true
 	case "connecting":
-		return uds.StateConnecting, true
+		return diag.StateConnecting, true
 	}
 	return 0, false
 }
@@ -249,7 +250,7 @@ func runLs(ctx context.Context, c *command, st *stdio, args []string) int {
 		f.state = &s
 	}
 	if listening {
-		if f.state != nil && *f.state != uds.StateListen && *f.state != uds.StateUnconnected {
+		if f.state != nil && *f.state != diag.StateListen && *f.state != diag.StateUnconnected {
 			return usageError(st, c, "-l and --state %s contradict each other", *state)
 		}
 		f.listening = true
@@ -262,7 +263,7 @@ func runLs(ctx context.Context, c *command, st *stdio, args []string) int {
 		f.typ = &t
 	}
 
-	var socks []uds.Socket
+	var socks []diag.Socket
 	var err error
 	if set["path"] {
 		if *path == "" {
@@ -270,8 +271,8 @@ func runLs(ctx context.Context, c *command, st *stdio, args []string) int {
 		}
 		// Who finds the sockets; list them with everything else that is
 		// bound to the same file (accepted connections included).
-		var served []uds.Socket
-		if served, err = uds.Who(ctx, uds.Path(*path)); err == nil {
+		var served []diag.Socket
+		if served, err = diag.Who(ctx, uds.Path(*path)); err == nil {
 			f.inodes, f.shadowed = map[uint64]bool{}, map[uint64]bool{}
 			files := map[[2]uint64]bool{} // bound file -> shadowed
 			for _, s := range served {
@@ -281,7 +282,7 @@ func runLs(ctx context.Context, c *command, st *stdio, args []string) int {
 					files[[2]uint64{s.FileDev, s.FileIno}] = s.Shadowed
 				}
 			}
-			socks, err = uds.Sockets(ctx)
+			socks, err = diag.Sockets(ctx)
 			for _, s := range socks {
 				// Accepted connections are bound to their listener's file.
 				if shadowed, ok := files[[2]uint64{s.FileDev, s.FileIno}]; ok && s.FileIno != 0 && !f.inodes[s.Inode] {
@@ -291,21 +292,21 @@ func runLs(ctx context.Context, c *command, st *stdio, args []string) int {
 			}
 		}
 	} else {
-		socks, err = uds.Sockets(ctx)
+		socks, err = diag.Sockets(ctx)
 	}
 	if err != nil {
 		return fail(st, err, exitUnavailable)
 	}
 	// The processes at the other end of each connection, found among all
 	// the sockets before they are filtered.
-	byInode := make(map[uint64][]uds.Proc, len(socks))
+	byInode := make(map[uint64][]diag.Proc, len(socks))
 	for _, s := range socks {
 		if len(s.Procs) > 0 {
 			byInode[s.Inode] = s.Procs
 		}
 	}
-	peers := map[uint64][]uds.Proc{}
-	socks = slices.DeleteFunc(socks, func(s uds.Socket) bool { return !f.keep(s) })
+	peers := map[uint64][]diag.Proc{}
+	socks = slices.DeleteFunc(socks, func(s diag.Socket) bool { return !f.keep(s) })
 	for _, s := range socks {
 		if ps, ok := byInode[s.Peer]; ok && s.Peer != 0 {
 			peers[s.Peer] = ps
@@ -348,8 +349,8 @@ func runLs(ctx context.Context, c *command, st *stdio, args []string) int {
 
 // sortForDisplay orders sockets by address (named ones first), listeners
 // first among sockets of one address, then by inode.
-func sortForDisplay(socks []uds.Socket) {
-	slices.SortStableFunc(socks, func(a, b uds.Socket) int {
+func sortForDisplay(socks []diag.Socket) {
+	slices.SortStableFunc(socks, func(a, b diag.Socket) int {
 		an, bn := a.Addr.Kind() == uds.KindUnnamed, b.Addr.Kind() == uds.KindUnnamed
 		if an != bn {
 			if an {
@@ -360,7 +361,7 @@ func sortForDisplay(socks []uds.Socket) {
 		if c := cmp.Compare(sockAddrText(a), sockAddrText(b)); c != 0 {
 			return c
 		}
-		if al, bl := a.State == uds.StateListen, b.State == uds.StateListen; al != bl {
+		if al, bl := a.State == diag.StateListen, b.State == diag.StateListen; al != bl {
 			if al {
 				return -1
 			}
@@ -387,7 +388,7 @@ const longPathNote = " (long path via /proc/self/fd)"
 // sockAddrText is the address shown for a socket: its file's real path for
 // a long path bound through a directory descriptor, if known, and never a
 // bare /proc/self/fd/N/NAME, which names nothing outside the binder.
-func sockAddrText(s uds.Socket) string {
+func sockAddrText(s diag.Socket) string {
 	if s.FilePath != "" {
 		return displayAddr(uds.Path(s.FilePath))
 	}
@@ -405,7 +406,7 @@ func dashIfZero(n uint64) string {
 }
 
 // procList writes the processes holding a socket: "nc pid=12 fd=3, ...".
-func procList(ps []uds.Proc) string {
+func procList(ps []diag.Proc) string {
 	if len(ps) == 0 {
 		return "-"
 	}

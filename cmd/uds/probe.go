@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 )
 
 // probe's exit codes, one per state.
@@ -87,14 +88,14 @@ func runProbe(ctx context.Context, c *command, st *stdio, args []string) int {
 	if !ok {
 		return code
 	}
-	var r uds.ProbeResult
+	var r diag.ProbeResult
 	var err error
 	foundType := ""
 	if a.Kind() == uds.KindAbstract && !typeSet {
 		r, foundType, err = probeAnyType(ctx, a)
 	} else {
-		r, err = uds.Probe(ctx, a.WithType(t))
-		if a.Kind() == uds.KindAbstract && r.State == uds.ProbeLive {
+		r, err = diag.Probe(ctx, a.WithType(t))
+		if a.Kind() == uds.KindAbstract && r.State == diag.ProbeLive {
 			foundType = t.String()
 		}
 	}
@@ -102,7 +103,7 @@ func runProbe(ctx context.Context, c *command, st *stdio, args []string) int {
 		return fail(st, err, exitUnavailable)
 	}
 	comm := ""
-	if r.State == uds.ProbeLive && r.PID > 0 {
+	if r.State == diag.ProbeLive && r.PID > 0 {
 		comm = processName(r.PID)
 	}
 	if *asJSON {
@@ -127,13 +128,13 @@ func runProbe(ctx context.Context, c *command, st *stdio, args []string) int {
 		fmt.Fprintln(st.out, line)
 	}
 	switch r.State {
-	case uds.ProbeLive:
+	case diag.ProbeLive:
 		return exitLive
-	case uds.ProbeStale:
+	case diag.ProbeStale:
 		return exitStale
-	case uds.ProbeMissing:
+	case diag.ProbeMissing:
 		return exitMissing
-	case uds.ProbeNotSocket:
+	case diag.ProbeNotSocket:
 		return exitNotSocket
 	}
 	fmt.Fprintf(st.err, "uds: probe %s: unknown state %v\n", a, r.State)
@@ -142,10 +143,10 @@ func runProbe(ctx context.Context, c *command, st *stdio, args []string) int {
 
 // probeLine is probe's one-line answer: "live pid=1234 (comm) accepting
 // connections", "stale", "missing", "not a socket: a directory".
-func probeLine(r uds.ProbeResult, comm string) string {
+func probeLine(r diag.ProbeResult, comm string) string {
 	var b strings.Builder
 	b.WriteString(r.State.String())
-	if r.State == uds.ProbeLive {
+	if r.State == diag.ProbeLive {
 		if r.PID > 0 {
 			b.WriteString(" pid=")
 			b.WriteString(strconv.Itoa(r.PID))
@@ -178,18 +179,18 @@ func processName(pid int) string {
 // probe asks sock_diag and connects to nothing. If sock_diag cannot be
 // asked, the name is missing for the types that could be probed, and the
 // detail says that datagram sockets could not be looked for.
-func probeAnyType(ctx context.Context, a uds.Addr) (uds.ProbeResult, string, error) {
-	var last uds.ProbeResult
+func probeAnyType(ctx context.Context, a uds.Addr) (diag.ProbeResult, string, error) {
+	var last diag.ProbeResult
 	for _, t := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
-		r, err := uds.Probe(ctx, a.WithType(t))
+		r, err := diag.Probe(ctx, a.WithType(t))
 		if err != nil {
 			if t == uds.Datagram && errors.Is(err, uds.ErrUnverified) {
 				last.Detail = "no stream or seqpacket socket; datagram sockets cannot be seen without sock_diag"
 				break
 			}
-			return uds.ProbeResult{}, "", err
+			return diag.ProbeResult{}, "", err
 		}
-		if r.State == uds.ProbeLive {
+		if r.State == diag.ProbeLive {
 			return r, t.String(), nil
 		}
 		last = r

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 )
 
 // who's exit codes.
@@ -61,7 +62,7 @@ func runWho(ctx context.Context, c *command, st *stdio, args []string) int {
 	if !ok {
 		return code
 	}
-	socks, err := uds.Who(ctx, a)
+	socks, err := diag.Who(ctx, a)
 	if err != nil {
 		return fail(st, err, exitUnavailable)
 	}

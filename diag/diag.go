@@ -1,8 +1,18 @@
-package uds
+// Package diag reports on the Unix sockets of the system: which sockets
+// exist and which processes hold them (Sockets, like "ss -xp"), which serve
+// an address (Who), and whether an address is served, free or stale (Probe).
+//
+// Sockets and Who need Linux's sock_diag and /proc; Probe works on Linux,
+// darwin and FreeBSD. Elsewhere they return errors wrapping
+// uds.ErrUnsupported. Errors are *net.OpError values.
+package diag
 
 import (
 	"context"
 	"fmt"
+	"net"
+
+	"github.com/udskit/uds"
 )
 
 // SocketState is the state of a Unix socket as the kernel reports it. Its
@@ -47,9 +57,9 @@ type Socket struct {
 	// kernel holds it (an abstract name may contain NUL bytes), with the
 	// socket's type. It is Unnamed for sockets that never bound. A
 	// connection accepted by a listener carries the listener's address.
-	Addr Addr
+	Addr uds.Addr
 	// Type is the socket type (also Addr.Type()).
-	Type SocketType
+	Type uds.SocketType
 	// State says whether the socket listens, is connected or neither.
 	State SocketState
 	// Inode is the socket's inode number: the N of "socket:[N]" in
@@ -116,7 +126,7 @@ type Proc struct {
 // users', without privilege) are left out. The list is in inode order.
 //
 // It needs Linux's sock_diag (NETLINK_SOCK_DIAG); elsewhere it returns an
-// error wrapping ErrUnsupported.
+// error wrapping uds.ErrUnsupported.
 func Sockets(ctx context.Context) ([]Socket, error) {
 	return listSockets(ctx)
 }
@@ -142,17 +152,27 @@ func Sockets(ctx context.Context) ([]Socket, error) {
 // nothing serves a.
 //
 // It needs Linux's sock_diag; elsewhere it returns an error wrapping
-// ErrUnsupported.
-func Who(ctx context.Context, a Addr) ([]Socket, error) {
-	if err := a.validate(); err != nil {
+// uds.ErrUnsupported.
+func Who(ctx context.Context, a uds.Addr) ([]Socket, error) {
+	if err := a.Valid(); err != nil {
 		return nil, opError("who", a, err)
 	}
-	if a.kind != KindPath && a.kind != KindAbstract {
-		return nil, opError("who", a, fmt.Errorf("%w: %s names no socket", ErrInvalidAddr, a))
+	if a.Kind() != uds.KindPath && a.Kind() != uds.KindAbstract {
+		return nil, opError("who", a, fmt.Errorf("%w: %s names no socket", uds.ErrInvalidAddr, a))
 	}
 	socks, err := whoServes(ctx, a)
 	if err != nil {
 		return nil, opError("who", a, err)
 	}
 	return socks, nil
+}
+
+// opError is err as the *net.OpError of operation op on a.
+func opError(op string, a uds.Addr, err error) error {
+	return &net.OpError{Op: op, Net: a.Network(), Addr: a, Err: err}
+}
+
+// unsupported is an error wrapping uds.ErrUnsupported for what.
+func unsupported(what string) error {
+	return fmt.Errorf("%s: %w", what, uds.ErrUnsupported)
 }

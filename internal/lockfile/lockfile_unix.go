@@ -1,6 +1,6 @@
-//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
+//go:build linux || darwin || freebsd
 
-package uds
+package lockfile
 
 import (
 	"fmt"
@@ -10,20 +10,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func lockFile(path string) (*InstanceLock, error) {
-	fd, mine, _, err := flockAt(unix.AT_FDCWD, path, 0o644, false, "lock file")
-	if err != nil {
-		return nil, err
-	}
-	l := &InstanceLock{file: os.NewFile(uintptr(fd), path)}
-	if mine {
-		l.wrotePID = writePIDIfFree(l.file)
-	}
-	return l, nil
+// MaxTries bounds the retries when a lock file changes hands under us.
+const MaxTries = 16
+
+// HeldError is a lock that another process holds.
+type HeldError struct {
+	// PID is the holder, 0 if it could not be learnt.
+	PID int
+	// Err is the system error of the attempt (EWOULDBLOCK).
+	Err error
 }
 
-// flockAt takes an exclusive flock, without waiting, on the regular file
-// name in dirfd, creating it (O_EXCL, mode perm) if it is missing. It never
+// Error says that the lock is held, and by which process if known.
+func (e *HeldError) Error() string {
+	if e.PID > 0 {
+		return "lock held by process " + strconv.Itoa(e.PID)
+	}
+	return "lock held"
+}
+
+// Unwrap returns the system error.
+func (e *HeldError) Unwrap() error { return e.Err }
+
+// Lock takes an exclusive flock, without waiting, on the regular file name
+// in dirfd, creating it (O_EXCL, mode perm) if it is missing. It never
 // follows a symbolic link, never opens anything but a regular file for
 // writing (a FIFO or device at the name is opened non-blocking and refused
 // before anything is done with it), and never truncates. The lock counts
@@ -37,12 +47,13 @@ func lockFile(path string) (*InstanceLock, error) {
 // link planted at the name by another user, to a file of this user, is not
 // this process's to write). With strict, a file that is not mine is refused
 // with an error that says why, after reporting a live holder as usual.
+// what names the file in errors ("lock file").
 //
-// A held lock is an *InUseError naming the holder, whose How is what +
-// " held". It returns the locked descriptor and the file as it was stat'ed
-// under the lock.
-func flockAt(dirfd int, name string, perm uint32, strict bool, what string) (fd int, mine bool, st unix.Stat_t, err error) {
-	for try := 0; try < maxLockTries; try++ {
+// A held lock is a *HeldError naming the holder (Holder, else the PID in
+// the file if that process runs). Lock returns the locked descriptor and
+// the file as it was stat'ed under the lock.
+func Lock(dirfd int, name string, perm uint32, strict bool, what string) (fd int, mine bool, st unix.Stat_t, err error) {
+	for try := 0; try < MaxTries; try++ {
 		created := false
 		const flags = unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
 		// Usually there is no lock file (its last holder removed it).
@@ -74,24 +85,24 @@ func flockAt(dirfd int, name string, perm uint32, strict bool, what string) (fd 
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFREG {
 			unix.Close(fd)
-			return -1, false, st, fmt.Errorf("%s %s is %s, not a regular file; nothing was written", what, name, describeMode(uint32(st.Mode)))
+			return -1, false, st, fmt.Errorf("%s %s is %s, not a regular file; nothing was written", what, name, DescribeMode(uint32(st.Mode)))
 		}
 		if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			if err != unix.EWOULDBLOCK {
 				unix.Close(fd)
 				return -1, false, st, &os.PathError{Op: "flock", Path: name, Err: err}
 			}
-			pid := lockFileHolder(fd, &st)
+			pid := Holder(fd, &st)
 			if pid == 0 {
 				// /proc/locks unreadable: the file we found locked names
 				// the holder if it is a uds process (and a dead one
-				// otherwise, so livePIDInFD checks that it runs); read it
+				// otherwise, so LivePID checks that it runs); read it
 				// there, not from whatever is at name by now.
-				pid = livePIDInFD(fd) // closes fd
+				pid = LivePID(fd) // closes fd
 			} else {
 				unix.Close(fd)
 			}
-			return -1, false, st, &InUseError{PID: pid, How: what + " held", Err: err}
+			return -1, false, st, &HeldError{PID: pid, Err: err}
 		}
 		var now unix.Stat_t
 		if err := unix.Fstatat(dirfd, name, &now, unix.AT_SYMLINK_NOFOLLOW); err != nil || now.Dev != st.Dev || now.Ino != st.Ino {
@@ -109,12 +120,12 @@ func flockAt(dirfd int, name string, perm uint32, strict bool, what string) (fd 
 		}
 		return fd, mine, now, nil
 	}
-	return -1, false, st, fmt.Errorf("%s %s keeps being replaced; gave up after %d tries", what, name, maxLockTries)
+	return -1, false, st, fmt.Errorf("%s %s keeps being replaced; gave up after %d tries", what, name, MaxTries)
 }
 
-// writePIDIfFree writes our PID into f if it is empty or holds only a PID,
-// and reports whether it did.
-func writePIDIfFree(f *os.File) bool {
+// WritePID writes our PID into f if it is empty or holds only a PID, and
+// reports whether it did.
+func WritePID(f *os.File) bool {
 	var buf [32]byte
 	n, _ := f.ReadAt(buf[:], 0)
 	if n > 0 && parsePID(buf[:n]) == 0 {
@@ -122,7 +133,7 @@ func writePIDIfFree(f *os.File) bool {
 	}
 	pid := strconv.Itoa(os.Getpid()) + "\n"
 	// Truncating an empty file changes nothing but makes ext4 flush the
-	// file on close (see pathOwner.lock).
+	// file on close (see the root package's pathOwner.takeLock).
 	if n > 0 && f.Truncate(0) != nil {
 		return false
 	}
@@ -148,9 +159,9 @@ func parsePID(b []byte) int {
 	return pid
 }
 
-// livePIDInFD reads a PID from the start of the file open as fd, returns it
-// if that process runs (0 otherwise), and closes fd.
-func livePIDInFD(fd int) int {
+// LivePID reads a PID from the start of the file open as fd, returns it if
+// that process runs (0 otherwise), and closes fd.
+func LivePID(fd int) int {
 	defer unix.Close(fd)
 	var buf [32]byte
 	n, _ := unix.Read(fd, buf[:])
@@ -162,4 +173,33 @@ func livePIDInFD(fd int) int {
 		return 0
 	}
 	return pid
+}
+
+// ReadPID returns the live PID in the file name in dirfd (see LivePID), 0
+// if there is none.
+func ReadPID(dirfd int, name string) int {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return 0
+	}
+	return LivePID(fd)
+}
+
+// DescribeMode names a file type for error messages ("a directory", ...).
+func DescribeMode(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return "a regular file"
+	case unix.S_IFDIR:
+		return "a directory (a container bind mount creates one when the socket is missing)"
+	case unix.S_IFLNK:
+		return "a symbolic link (not followed)"
+	case unix.S_IFIFO:
+		return "a named pipe"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFBLK:
+		return "a block device"
+	}
+	return "not a socket"
 }

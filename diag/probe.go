@@ -1,8 +1,11 @@
-package uds
+package diag
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/udskit/uds"
+	"github.com/udskit/uds/internal/addrprobe"
 )
 
 // ProbeState is what Probe found at an address.
@@ -11,16 +14,16 @@ type ProbeState uint8
 const (
 	// ProbeMissing means nothing is there: no file at the path, or no
 	// socket bound to the abstract name.
-	ProbeMissing ProbeState = iota
+	ProbeMissing = ProbeState(addrprobe.Missing)
 	// ProbeLive means a process holds the address: it accepts connections,
 	// has a full backlog, is a socket of another type, is bound and not yet
 	// listening, or holds the path's lock file.
-	ProbeLive
+	ProbeLive = ProbeState(addrprobe.Live)
 	// ProbeStale means a socket file is at the path but no process holds
-	// it: what a server that crashed leaves behind. Listen reclaims it.
-	ProbeStale
+	// it: what a server that crashed leaves behind. uds.Listen reclaims it.
+	ProbeStale = ProbeState(addrprobe.Stale)
 	// ProbeNotSocket means the path holds something other than a socket.
-	ProbeNotSocket
+	ProbeNotSocket = ProbeState(addrprobe.NotSocket)
 )
 
 // String returns "missing", "live", "stale" or "not a socket".
@@ -59,23 +62,26 @@ type ProbeResult struct {
 // on Linux, sock_diag and /proc, and tells a stale socket file from a socket
 // that is bound but not listening yet. An abstract datagram name is looked
 // up with sock_diag. Where the kernel cannot be asked, the error wraps
-// ErrUnverified.
+// uds.ErrUnverified.
 //
 // The answer can be out of date as soon as it is returned; to take over a
-// path safely, call Listen, which does the same checks under the path's lock.
-func Probe(ctx context.Context, a Addr) (ProbeResult, error) {
-	if err := a.validate(); err != nil {
+// path safely, call uds.Listen, which does the same checks under the path's lock.
+func Probe(ctx context.Context, a uds.Addr) (ProbeResult, error) {
+	if err := a.Valid(); err != nil {
 		return ProbeResult{}, opError("probe", a, err)
 	}
-	if a.kind == KindAutobind {
-		return ProbeResult{}, opError("probe", a, fmt.Errorf("%w: autobind names no socket to probe", ErrInvalidAddr))
+	if a.Kind() == uds.KindAutobind {
+		return ProbeResult{}, opError("probe", a, fmt.Errorf("%w: autobind names no socket to probe", uds.ErrInvalidAddr))
 	}
 	if err := ctx.Err(); err != nil {
 		return ProbeResult{}, opError("probe", a, err)
 	}
-	r, err := probe(a)
+	if addrprobe.Func == nil {
+		return ProbeResult{}, opError("probe", a, unsupported("probe"))
+	}
+	r, err := addrprobe.Func(a.Kind() == uds.KindAbstract, a.Name(), uint8(a.Type()))
 	if err != nil {
 		return ProbeResult{}, opError("probe", a, err)
 	}
-	return r, nil
+	return ProbeResult{State: ProbeState(r.State), PID: r.PID, Detail: r.Detail}, nil
 }

@@ -3,19 +3,42 @@
 package uds
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/udskit/uds/internal/lockfile"
 )
 
-// pathOwner is a pathname listener's hold on its path: the parent directory
+// Path ownership: how a pathname socket (a listener's, or a dialer's local
+// address) takes its path and gives it back. One pathOwner per path, in
+// these steps:
+//
+//   - lock: ownPath opens the parent directory and takes "<base>.lock"
+//     (takeLock), so that two uds processes never reclaim the same path at
+//     once;
+//   - probe: whatever is at the path is examined (probe): a socket file no
+//     socket is bound to is stale, anything else is left alone;
+//   - reclaim: a stale socket file is removed, and only it (clear,
+//     removeIfSame);
+//   - adopt: after bind, the file at the path is checked to be the one the
+//     bind created (adopt);
+//   - attributes: it gets the asked mode and owner, through a descriptor
+//     pinned to it where the platform has one (adopt);
+//   - release: the socket file (unless kept) and the lock file go
+//     (release).
+//
+// pathown_unix.go has the steps common to Linux, darwin and FreeBSD;
+// pathown_linux.go and pathown_bsd.go have probe, adopt, prepare and
+// removeIfSame, each platform's way.
+
+// pathOwner is a pathname socket's hold on its path: the parent directory
 // (so that the path is found again even after a chdir or a rename of the
 // directory), the lock file, and the identity of the socket file it bound.
-// The platform's half (stale_linux.go, stale_bsd.go) has probe, adopt and
-// removeIfSame.
 type pathOwner struct {
 	dirfd  int    // O_PATH descriptor of the parent directory
 	base   string // last element of the path
@@ -35,13 +58,13 @@ type fileID struct{ dev, ino uint64 }
 
 func idOf(st *unix.Stat_t) fileID { return fileID{uint64(st.Dev), uint64(st.Ino)} }
 
-// maxClaimTries bounds the retries when files change under us.
-const maxClaimTries = 16
+// maxOwnTries bounds the retries when files change under us.
+const maxOwnTries = lockfile.MaxTries
 
-// claimPath takes the path's lock and makes sure nothing is at the path,
+// ownPath takes the path's lock and makes sure nothing is at the path,
 // removing a stale socket and nothing else. On success the caller binds and
 // then calls adopt; on failure nothing is held.
-func claimPath(a Addr, typ SocketType) (*pathOwner, error) {
+func ownPath(a Addr, typ SocketType) (*pathOwner, error) {
 	dir, base := filepath.Split(a.name)
 	if base == "" || base == "." || base == ".." {
 		return nil, fmt.Errorf("%w: path %q does not end in a file name", ErrInvalidAddr, a.name)
@@ -73,12 +96,17 @@ func (po *pathOwner) lockName() string { return po.base + ".lock" }
 // takeLock takes an exclusive flock on "<base>.lock", making sure the file
 // it locked is still the one at that name (a previous holder removes it
 // while holding it), that it is this process's own (created here, or a
-// regular file of the effective user with no other link: see flockAt), and
-// writes our PID into it.
+// regular file of the effective user with no other link: see
+// lockfile.Lock), and writes our PID into it. A held lock is an
+// *InUseError (HowLockHeld).
 func (po *pathOwner) takeLock() error {
 	name := po.lockName()
-	fd, _, st, err := flockAt(po.dirfd, name, 0o600, true, "lock file")
+	fd, _, st, err := lockfile.Lock(po.dirfd, name, 0o600, true, "lock file")
 	if err != nil {
+		var held *lockfile.HeldError
+		if errors.As(err, &held) {
+			return newInUseError(held.PID, HowLockHeld, held.Err)
+		}
 		return err
 	}
 	pid := strconv.Itoa(os.Getpid()) + "\n"
@@ -93,37 +121,10 @@ func (po *pathOwner) takeLock() error {
 	return nil
 }
 
-func readPIDFile(dirfd int, name string) int {
-	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return 0
-	}
-	return livePIDInFD(fd)
-}
-
-// describeMode names a file type for ErrNotSocket messages.
-func describeMode(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFREG:
-		return "a regular file"
-	case unix.S_IFDIR:
-		return "a directory (a container bind mount creates one when the socket is missing)"
-	case unix.S_IFLNK:
-		return "a symbolic link (not followed)"
-	case unix.S_IFIFO:
-		return "a named pipe"
-	case unix.S_IFCHR:
-		return "a character device"
-	case unix.S_IFBLK:
-		return "a block device"
-	}
-	return "not a socket"
-}
-
 // clear makes sure nothing is at the path: nothing there, or a stale socket
 // that it removes. Anything else is an error and is left alone.
 func (po *pathOwner) clear(a Addr, typ SocketType) error {
-	for try := 0; try < maxClaimTries; try++ {
+	for try := 0; try < maxOwnTries; try++ {
 		var st unix.Stat_t
 		err := unix.Fstatat(po.dirfd, po.base, &st, unix.AT_SYMLINK_NOFOLLOW)
 		if err == unix.ENOENT {
@@ -133,7 +134,7 @@ func (po *pathOwner) clear(a Addr, typ SocketType) error {
 			return &os.PathError{Op: "lstat", Path: a.name, Err: err}
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
-			return fmt.Errorf("%w: %s is %s; nothing was removed", ErrNotSocket, a.name, describeMode(uint32(st.Mode)))
+			return fmt.Errorf("%w: %s is %s; nothing was removed", ErrNotSocket, a.name, lockfile.DescribeMode(uint32(st.Mode)))
 		}
 		stale, err := po.probe(a, typ, idOf(&st))
 		if err != nil {
@@ -147,7 +148,7 @@ func (po *pathOwner) clear(a Addr, typ SocketType) error {
 			return err
 		}
 	}
-	return fmt.Errorf("%s keeps changing; gave up after %d tries", a.name, maxClaimTries)
+	return fmt.Errorf("%s keeps changing; gave up after %d tries", a.name, maxOwnTries)
 }
 
 // removeSocket removes the socket file if it is still the one we bound.
@@ -207,14 +208,4 @@ func (po *pathOwner) release() error {
 		po.dirfd = -1
 	}
 	return err
-}
-
-func sockType(t SocketType) int {
-	switch t {
-	case Datagram:
-		return unix.SOCK_DGRAM
-	case SeqPacket:
-		return unix.SOCK_SEQPACKET
-	}
-	return unix.SOCK_STREAM
 }

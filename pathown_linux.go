@@ -1,20 +1,21 @@
 package uds
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/udskit/uds/internal/sockdiag"
 )
 
-// Linux's half of the reclaim algorithm (stale_unix.go). Every decision
+// Linux's half of path ownership (pathown_unix.go). Every decision
 // about a file is made on a descriptor pinned to its inode (O_PATH), and
 // every check that cannot be made fails closed with ErrUnverified:
 //
@@ -28,7 +29,7 @@ import (
 //     sockets bound in other network namespaces are seen too. Only when
 //     that cannot be done (no write permission on the file, no /proc, no
 //     descriptors) is sock_diag asked, matching files as described at
-//     socketsOnFile.
+//     sockdiag.File.
 //   - Ours after bind: the socket is asked for its file (SIOCUNIXFILE, an
 //     O_PATH descriptor of exactly that file; needs CAP_NET_ADMIN), else
 //     sock_diag names it, else (no netlink) the file must be a socket of
@@ -42,19 +43,9 @@ import (
 
 // pinFile opens name in dirfd as an O_PATH descriptor of the file itself
 // (a symbolic link is not followed) and stats it.
-func pinFile(dirfd int, name string) (int, unix.Stat_t, error) {
-	var st unix.Stat_t
-	fd, err := unix.Openat(dirfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, st, err
-	}
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return -1, st, err
-	}
-	return fd, st, nil
-}
+func pinFile(dirfd int, name string) (int, unix.Stat_t, error) { return sockdiag.Pin(dirfd, name) }
 
+// pinnedPath is the name of the file pinned as fd, for connect and chmod.
 func pinnedPath(fd int) string { return procFDPrefix + strconv.Itoa(fd) }
 
 // probe tells whether the socket file at the path, seen as seen, is stale:
@@ -93,10 +84,10 @@ func examine(name string, want SocketType, pfd int, st *unix.Stat_t) (stale bool
 		case nil, unix.EINPROGRESS:
 			pid := probePeerPID(s)
 			unix.Close(s)
-			return false, &InUseError{PID: pid, How: describeLive(want, typ, "accepting connections")}
+			return false, liveError(pid, want, typ, HowAccepting, nil)
 		case unix.EAGAIN:
 			unix.Close(s)
-			return false, inUseOn(pfd, st, describeLive(want, typ, "listening, backlog full"), cerr)
+			return false, inUseOn(pfd, st, want, typ, HowBacklogFull, cerr)
 		}
 		unix.Close(s)
 		if cerr != unix.ECONNREFUSED && cerr != unix.EPROTOTYPE {
@@ -111,156 +102,51 @@ func examine(name string, want SocketType, pfd int, st *unix.Stat_t) (stale bool
 		case res[0] == unix.ECONNREFUSED && res[1] == unix.ECONNREFUSED:
 			return true, nil
 		case res[0] == unix.EPROTOTYPE && res[1] == unix.EPROTOTYPE:
-			return false, inUseOn(pfd, st, describeLive(want, Datagram, "bound"), unix.EPROTOTYPE)
+			return false, inUseOn(pfd, st, want, Datagram, HowBound, unix.EPROTOTYPE)
 		case res[0] == unix.ECONNREFUSED:
-			return false, inUseOn(pfd, st, describeLive(want, SeqPacket, "bound, not listening"), unix.ECONNREFUSED)
+			return false, inUseOn(pfd, st, want, SeqPacket, HowNotListening, unix.ECONNREFUSED)
 		default:
-			return false, inUseOn(pfd, st, describeLive(want, Stream, "bound, not listening"), unix.ECONNREFUSED)
+			return false, inUseOn(pfd, st, want, Stream, HowNotListening, unix.ECONNREFUSED)
 		}
 	}
-	socks, err := diagDump(udiagShowVFS)
-	var bound []diagSocket
+	socks, err := sockdiag.Dump(sockdiag.ShowVFS)
+	var bound []sockdiag.Socket
 	if err == nil {
-		bound, err = socketsOnFile(socks, pfd, st)
+		bound, err = sockdiag.NewFile(pfd, st).Bound(socks)
 	}
 	if err != nil {
 		return false, fmt.Errorf("%w: cannot tell whether %s is stale: probing it failed (%v) and sock_diag cannot be asked (%v); nothing was removed (remove the file by hand once sure no server uses it)", ErrUnverified, name, cause, err)
 	}
 	if len(bound) > 0 {
-		state := "bound, not listening"
-		if bound[0].State == unix.BPF_TCP_LISTEN {
-			state = "listening"
+		how := HowNotListening
+		if bound[0].Listening() {
+			how = HowListening
 		}
-		return false, &InUseError{PID: holderPID(bound), How: describeLive(want, socketType(bound[0].Type), state), Err: errors.Unwrap(cause)}
+		return false, liveError(sockdiag.Holder(bound), want, socketTypeOf(int(bound[0].Type)), how, errors.Unwrap(cause))
 	}
 	return true, nil
 }
 
-// describeLive says how a live socket of type got was found, for a caller
-// that wanted one of type want.
-func describeLive(want, got SocketType, state string) string {
-	if want == got {
-		return state
-	}
-	return fmt.Sprintf("socket of another type (%s, %s)", got.Network(), state)
-}
-
-// inUseOn is an *InUseError for the socket file pfd, naming the holder if
-// sock_diag and /proc can find it.
-func inUseOn(pfd int, st *unix.Stat_t, how string, cause error) error {
-	e := &InUseError{How: how, Err: cause}
-	if socks, err := diagDump(udiagShowVFS); err == nil {
-		if bound, err := socketsOnFile(socks, pfd, st); err == nil {
-			e.PID = holderPID(bound)
-		}
+// liveError is the *InUseError for a live socket of type got, found as how,
+// for a caller that wanted one of type want: HowOtherType if they differ.
+func liveError(pid int, want, got SocketType, how How, cause error) *InUseError {
+	e := newInUseError(pid, how, cause)
+	if want != got {
+		e.How, e.detail = HowOtherType, got.Network()+", "+how.String()
 	}
 	return e
 }
 
-// socketsOnFile returns the sockets of socks (a sock_diag dump with
-// UDIAG_SHOW_VFS) bound to the file open as fd, whose stat is st.
-//
-// sock_diag names the file by the low 32 bits of its inode number
-// (udiag_vfs_ino is 32 bits; XFS and btrfs numbers go past that) and by
-// its file system's device as the superblock has it, which is what stat
-// reports except where a file system gives each subvolume a device of its
-// own (btrfs). So the inode is compared in its low 32 bits, and the device
-// as stat gives it or, where that differs, as the mount table gives the
-// file's superblock (superDev). A socket bound to another file whose inode
-// number has the same low 32 bits on the same file system would be taken
-// for one bound to this file. In a stale check that can only keep a stale
-// file, never remove a live one; where adopt asks which file its own
-// socket is bound to, the file must also be a socket of this user in the
-// locked directory, so another user cannot use a collision.
-func socketsOnFile(socks []diagSocket, fd int, st *unix.Stat_t) ([]diagSocket, error) {
-	var out []diagSocket
-	other := false // candidates whose device is not stat's
-	for _, s := range socks {
-		if !s.HasVFS || uint32(s.VFSIno) != uint32(st.Ino) {
-			continue
-		}
-		if s.VFSDev == uint64(st.Dev) {
-			out = append(out, s)
-		} else {
-			other = true
+// inUseOn is liveError for the socket file pfd, naming the holder if
+// sock_diag and /proc can find it.
+func inUseOn(pfd int, st *unix.Stat_t, want, got SocketType, how How, cause error) error {
+	pid := 0
+	if socks, err := sockdiag.Dump(sockdiag.ShowVFS); err == nil {
+		if bound, err := sockdiag.NewFile(pfd, st).Bound(socks); err == nil {
+			pid = sockdiag.Holder(bound)
 		}
 	}
-	if !other {
-		return out, nil
-	}
-	sdev, err := superDev(fd)
-	if err != nil {
-		return nil, err
-	}
-	if sdev == uint64(st.Dev) {
-		return out, nil
-	}
-	for _, s := range socks {
-		if s.HasVFS && uint32(s.VFSIno) == uint32(st.Ino) && s.VFSDev == sdev {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
-// superDev returns the device number of the superblock of the file system
-// that holds the file open as fd, as /proc/self/mountinfo, /proc/locks and
-// sock_diag report it: the file's mount (statx STATX_MNT_ID, Linux 5.8)
-// looked up in the mount table.
-func superDev(fd int) (uint64, error) {
-	var stx unix.Statx_t
-	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_STATX_DONT_SYNC, unix.STATX_MNT_ID, &stx); err != nil {
-		return 0, os.NewSyscallError("statx", err)
-	}
-	if stx.Mask&unix.STATX_MNT_ID == 0 {
-		return 0, errors.New("the kernel reports no mount ID (statx STATX_MNT_ID, Linux 5.8)")
-	}
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxMountinfo+1))
-	if err != nil {
-		return 0, err
-	}
-	if len(data) > maxMountinfo {
-		return 0, fmt.Errorf("/proc/self/mountinfo is over %d bytes", maxMountinfo)
-	}
-	return mountDev(data, stx.Mnt_id)
-}
-
-// maxMountinfo bounds the mount table read by superDev (about 50,000
-// mounts).
-const maxMountinfo = 8 << 20
-
-// mountDev finds mount id in a mountinfo table ("36 35 98:0 / /mnt ...")
-// and returns its device.
-func mountDev(table []byte, id uint64) (uint64, error) {
-	want := strconv.FormatUint(id, 10)
-	for len(table) > 0 {
-		line := table
-		if i := bytes.IndexByte(table, '\n'); i >= 0 {
-			line, table = table[:i], table[i+1:]
-		} else {
-			table = nil
-		}
-		f := bytes.Fields(line)
-		if len(f) < 3 || string(f[0]) != want {
-			continue
-		}
-		maj, min, ok := bytes.Cut(f[2], []byte{':'})
-		if !ok {
-			break
-		}
-		ma, err1 := strconv.ParseUint(string(maj), 10, 32)
-		mi, err2 := strconv.ParseUint(string(min), 10, 32)
-		if err1 != nil || err2 != nil {
-			break
-		}
-		return unix.Mkdev(uint32(ma), uint32(mi)), nil
-	}
-	return 0, fmt.Errorf("mount %d not found in /proc/self/mountinfo", id)
+	return liveError(pid, want, got, how, cause)
 }
 
 // adopt makes sure the socket file that fd's bind created is the one at the
@@ -351,15 +237,15 @@ func isBoundFile(dirfd, fd, pfd int, st *unix.Stat_t) (bool, error) {
 	}
 	var sst unix.Stat_t
 	err := unix.Fstat(fd, &sst)
-	var socks []diagSocket
+	var socks []sockdiag.Socket
 	if err == nil {
-		socks, err = diagExact(uint32(sst.Ino), udiagShowVFS)
+		socks, err = sockdiag.Exact(uint32(sst.Ino), sockdiag.ShowVFS)
 	}
 	if err == nil {
 		if len(socks) != 1 || !socks[0].HasVFS {
 			return false, nil
 		}
-		on, err := socketsOnFile(socks, pfd, st)
+		on, err := sockdiag.NewFile(pfd, st).Bound(socks)
 		if err != nil {
 			return false, fmt.Errorf("%w: cannot tell whether the file at the path is the socket this process bound: %w", ErrUnverified, err)
 		}
@@ -429,12 +315,11 @@ func (po *pathOwner) prepare() error {
 	if hasNetAdmin() {
 		return nil
 	}
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	err = sockdiag.Available()
 	if err == nil {
-		unix.Close(fd)
 		return nil
 	}
-	return fmt.Errorf("%w: other users can write to the directory, so the socket file must be checked after bind, and neither SIOCUNIXFILE (needs CAP_NET_ADMIN) nor sock_diag (%v) can be had; listen in a directory only this user can write to (or a sticky one such as /tmp), or allow AF_NETLINK; nothing was bound", ErrUnverified, os.NewSyscallError("socket(netlink sock_diag)", err))
+	return fmt.Errorf("%w: other users can write to the directory, so the socket file must be checked after bind, and neither SIOCUNIXFILE (needs CAP_NET_ADMIN) nor sock_diag (%v) can be had; listen in a directory only this user can write to (or a sticky one such as /tmp), or allow AF_NETLINK; nothing was bound", ErrUnverified, err)
 }
 
 // hasNetAdmin reports whether the process has CAP_NET_ADMIN in effect.
@@ -484,7 +369,7 @@ func (po *pathOwner) misbound(path string, ours fileID) error {
 			}
 		}
 	}
-	return &InUseError{How: "path replaced, or its directory moved, while binding; nothing was kept"}
+	return newInUseError(0, HowReplaced, nil)
 }
 
 // removeIfSame removes name in dirfd if it is the file want, and nothing
@@ -634,7 +519,7 @@ func removeAside(dirfd int, name string, want fileID) (bool, error) {
 		if err == nil {
 			return false, nil
 		}
-		if err == unix.EEXIST && try < maxClaimTries {
+		if err == unix.EEXIST && try < maxOwnTries {
 			err = unix.Renameat2(afd, moved, dirfd, name, unix.RENAME_EXCHANGE)
 			if err == nil || err == unix.ENOENT { // ENOENT: free again
 				continue
@@ -653,7 +538,7 @@ func removeAside(dirfd int, name string, want fileID) (bool, error) {
 // makeAside creates a private directory in dirfd and returns its name and a
 // locked descriptor of it.
 func makeAside(dirfd int) (string, int, error) {
-	for try := 0; try < maxClaimTries; try++ {
+	for try := 0; try < maxOwnTries; try++ {
 		var rnd [16]byte
 		if _, err := rand.Read(rnd[:]); err != nil {
 			return "", -1, err
@@ -671,7 +556,7 @@ func makeAside(dirfd int) (string, int, error) {
 		}
 		// Another user swapped a directory of theirs in: leave it.
 	}
-	return "", -1, fmt.Errorf("could not make a private directory to remove a file safely; gave up after %d tries", maxClaimTries)
+	return "", -1, fmt.Errorf("could not make a private directory to remove a file safely; gave up after %d tries", maxOwnTries)
 }
 
 // openAside opens the private directory name in dirfd and locks it (waiting
@@ -746,7 +631,7 @@ func cleanAside(afd int) {
 		return
 	}
 	d := os.NewFile(uintptr(rfd), ".")
-	names, _ := d.Readdirnames(maxClaimTries)
+	names, _ := d.Readdirnames(maxOwnTries)
 	d.Close()
 	for _, name := range names {
 		pfd, st, err := pinFile(afd, name)
@@ -760,4 +645,38 @@ func cleanAside(afd int) {
 		}
 		unix.Close(pfd)
 	}
+}
+
+// siocUnixFile opens the file a Unix socket is bound to, as O_PATH
+// (SIOCUNIXFILE in linux/un.h; x/sys does not define it).
+const siocUnixFile = unix.SIOCPROTOPRIVATE + 0
+
+// noUnixFileIoctl is set once SIOCUNIXFILE has failed for want of kernel
+// support or of CAP_NET_ADMIN, so that it is not tried again.
+var noUnixFileIoctl atomic.Bool
+
+// boundFileIoctl returns an O_PATH descriptor of the file the socket fd is
+// bound to (ok false if it cannot be had).
+func boundFileIoctl(fd int) (pfd int, ok bool) {
+	if noUnixFileIoctl.Load() {
+		return -1, false
+	}
+	r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), siocUnixFile, 0)
+	switch e {
+	case 0:
+	case unix.ENOTTY, unix.EINVAL, unix.EOPNOTSUPP, unix.EPERM:
+		// An old kernel, or no CAP_NET_ADMIN (which a process seldom
+		// gains later; sock_diag answers just the same).
+		noUnixFileIoctl.Store(true)
+		return -1, false
+	default: // ENOENT: not bound to a file
+		return -1, false
+	}
+	pfd = int(r)
+	var st unix.Stat_t
+	if unix.Fstat(pfd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		unix.Close(pfd)
+		return -1, false
+	}
+	return pfd, true
 }

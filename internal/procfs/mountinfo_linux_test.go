@@ -1,6 +1,4 @@
-//go:build linux
-
-package uds
+package procfs
 
 import (
 	"fmt"
@@ -32,14 +30,14 @@ func TestMountDev(t *testing.T) {
 	assert.Error(t, err, "a device field that is not MAJ:MIN")
 }
 
-// TestSuperDevOfRoot checks superDev (which finds the mount by its ID) on
+// TestSuperDevOfRoot checks SuperDev (which finds the mount by its ID) on
 // "/" against the device of the mount table's last entry mounted on "/"
 // (found by mount point instead).
 func TestSuperDevOfRoot(t *testing.T) {
-	fd, _, err := pinFile(unix.AT_FDCWD, "/")
+	fd, err := unix.Open("/", unix.O_PATH|unix.O_CLOEXEC, 0)
 	require.NoError(t, err)
 	defer unix.Close(fd)
-	dev, err := superDev(fd)
+	dev, err := SuperDev(fd)
 	require.NoError(t, err)
 
 	table, err := os.ReadFile("/proc/self/mountinfo")

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The darwin and FreeBSD half of the reclaim algorithm (stale_unix.go):
+// The darwin and FreeBSD half of path ownership (pathown_unix.go):
 // without sock_diag and O_PATH, a refused probe is repeated before a file is
 // taken for stale, and the file's mode and owner are set by name, without
 // following a link, after checking its identity.
@@ -57,11 +57,11 @@ func (po *pathOwner) probeOnce(a Addr, typ SocketType, retry bool) (stale, again
 	defer unix.Close(fd)
 	switch cerr := sysConnect(fd, a); cerr {
 	case nil, unix.EINPROGRESS:
-		return false, false, &InUseError{PID: probePeerPID(fd), How: "accepting connections"}
+		return false, false, newInUseError(probePeerPID(fd), HowAccepting, nil)
 	case unix.EAGAIN:
-		return false, false, &InUseError{How: "listening, backlog full", Err: cerr}
+		return false, false, newInUseError(0, HowBacklogFull, cerr)
 	case unix.EPROTOTYPE:
-		return false, false, &InUseError{How: "socket of another type", Err: cerr}
+		return false, false, newInUseError(0, HowOtherType, cerr)
 	case unix.ENOENT:
 		return false, false, nil
 	case unix.ECONNREFUSED:

@@ -1,0 +1,48 @@
+package uds
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Linux's system constants and calls, beside sys_raw.go's (shared with
+// FreeBSD); sys_darwin.go and sys_freebsd.go are the other systems'.
+
+const (
+	// recvfromReportsLen: recvfrom with MSG_TRUNC returns a datagram's full
+	// length, so reads without control data need no msghdr.
+	recvfromReportsLen = true
+
+	// cmsgAlignTo is the alignment of control messages (CMSG_ALIGN).
+	cmsgAlignTo = int(unsafe.Sizeof(uintptr(0)))
+)
+
+// openDir opens dir as an O_PATH descriptor, for the *at calls and the
+// /proc/self/fd/N/name form of long paths.
+func openDir(dir string) (int, error) {
+	return unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
+// systemSomaxconn reads the kernel's cap on listen backlogs.
+func systemSomaxconn() int {
+	b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+	if err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 0
+}
+
+// socketDomain returns fd's address family (SO_DOMAIN).
+func socketDomain(fd int) (int, error) {
+	dom, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil && err != unix.ENOTSOCK {
+		err = os.NewSyscallError("getsockopt(SO_DOMAIN)", err)
+	}
+	return dom, err
+}
