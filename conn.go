@@ -1,6 +1,7 @@
 package uds
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"sync"
@@ -182,6 +183,32 @@ func (c *Conn) File() (*os.File, error) {
 	}
 	return f, nil
 }
+
+// Pair returns two connected sockets of type typ, Stream or SeqPacket
+// (socketpair(2)); DatagramPair makes datagram pairs. Both ends' addresses
+// are unnamed. To hand one end to a child process, pass its File.
+func Pair(typ SocketType) (*Conn, *Conn, error) {
+	switch typ {
+	case SeqPacket:
+		a, b, err := msgPair(SeqPacket)
+		if err != nil {
+			return nil, nil, err
+		}
+		return seqConn(a), seqConn(b), nil
+	case Stream:
+	default:
+		return nil, nil, opError("socketpair", Addr{typ: typ}, errPairType)
+	}
+	ucs, err := socketpairConns(Stream)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, _ := newConn(ucs[0], Addr{}, Addr{}, false, false)
+	b, _ := newConn(ucs[1], Addr{}, Addr{}, false, false)
+	return a, b, nil
+}
+
+var errPairType = fmt.Errorf("%w: Pair makes stream and seqpacket pairs; use DatagramPair for datagram sockets", ErrInvalidAddr)
 
 // joinErrors reports a and b together; either may be nil.
 func joinErrors(a, b error) error {

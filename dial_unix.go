@@ -5,7 +5,6 @@ package uds
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -179,32 +178,6 @@ func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {
 	c.owner = owner
 	return c, nil
 }
-
-// Pair returns two connected sockets of type typ, Stream or SeqPacket
-// (socketpair(2)); DatagramPair makes datagram pairs. Both ends' addresses
-// are unnamed. To hand one end to a child process, pass its File.
-func Pair(typ SocketType) (*Conn, *Conn, error) {
-	switch typ {
-	case SeqPacket:
-		a, b, err := msgPair(SeqPacket)
-		if err != nil {
-			return nil, nil, err
-		}
-		return seqConn(a), seqConn(b), nil
-	case Stream:
-	default:
-		return nil, nil, opError("socketpair", Addr{typ: typ}, errPairType)
-	}
-	ucs, err := socketpairConns(Stream)
-	if err != nil {
-		return nil, nil, err
-	}
-	a, _ := newConn(ucs[0], Addr{}, Addr{}, false, false)
-	b, _ := newConn(ucs[1], Addr{}, Addr{}, false, false)
-	return a, b, nil
-}
-
-var errPairType = fmt.Errorf("%w: Pair makes stream and seqpacket pairs; use DatagramPair for datagram sockets", ErrInvalidAddr)
 
 // socketpairConns makes a non-blocking socket pair of type typ and hands
 // both ends to the runtime poller; on failure nothing stays open.

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// msgConn is the engine of the message sockets (SeqPacketConn and
+// msgConn is the engine of the message sockets (seqpacket Conn and
 // DatagramConn): recvmsg and sendmsg through the runtime poller, with
 // buffers, headers and callbacks allocated once per socket so that a message
 // costs no allocation.
@@ -214,7 +214,7 @@ func (c *msgConn) recvCheck(op string, b []byte, from *Addr, full int) (int, err
 }
 
 // setZeroReadIsEOF turns the SEQPACKET timestamps off (on) or back on; see
-// SeqPacketConn.SetZeroReadIsEOF. The timestamps are turned on before the
+// Conn.SetZeroReadIsEOF. The timestamps are turned on before the
 // reads rely on them, and the reads stop relying on them before they are
 // turned off: a message the kernel receives while SO_TIMESTAMP is on is
 // stamped then if the sender did not stamp it.

@@ -161,16 +161,9 @@ func notListening(err error) bool {
 	return false
 }
 
-// Pair returns two connected stream sockets. Windows has no socketpair(2):
-// it returns an error wrapping ErrUnsupported.
-func Pair() (*Conn, *Conn, error) {
-	return nil, nil, unsupported("socketpair")
-}
-
-// PairFiles returns two connected sockets as *os.File values. Windows has no
-// socketpair(2): it returns an error wrapping ErrUnsupported.
-func PairFiles(SocketType) (*os.File, *os.File, error) {
-	return nil, nil, unsupported("socketpair")
+// socketpairConns: Windows has no socketpair(2).
+func socketpairConns(SocketType) ([2]*net.UnixConn, error) {
+	return [2]*net.UnixConn{}, unsupported("socketpair")
 }
 
 func addrOf(sa syscall.Sockaddr, err error, typ SocketType) (Addr, error) {
