@@ -17,7 +17,7 @@ const (
 	// KindPath is a name in the file system.
 	KindPath
 	// KindAbstract is a name in Linux's abstract namespace: exact bytes, any
-	// length from 0 to MaxAbstractLen, NUL bytes included.
+	// length from 0 to MaxPathLen (107), NUL bytes included.
 	KindAbstract
 	// KindAutobind asks the kernel to choose an unused abstract name when the
 	// socket is bound. It is only a request: a bound socket reads back as
@@ -54,9 +54,9 @@ const (
 	SeqPacket
 )
 
-// Network returns the net package's name for the type: "unix", "unixgram"
-// or "unixpacket".
-func (t SocketType) Network() string {
+// network returns the net package's name for the type: "unix", "unixgram"
+// or "unixpacket" (Addr.Network).
+func (t SocketType) network() string {
 	switch t {
 	case Datagram:
 		return "unixgram"
@@ -110,7 +110,8 @@ func Path(p string) Addr {
 // namespace. The name is bytes, not a C string: NUL bytes anywhere count, so
 // Abstract("x") and Abstract("x\x00") are two different sockets, and
 // Abstract("") is a valid name of its own. Do not include the leading NUL
-// that the kernel uses to mark abstract names.
+// that the kernel uses to mark abstract names. A name has at most MaxPathLen
+// bytes (107 on Linux; other systems have no abstract names).
 func Abstract(name string) Addr {
 	return Addr{kind: KindAbstract, name: name}
 }
@@ -146,7 +147,7 @@ func (a Addr) WithType(t SocketType) Addr {
 
 // Network returns "unix", "unixgram" or "unixpacket" after the address's
 // socket type, as net.Addr requires.
-func (a Addr) Network() string { return a.typ.Network() }
+func (a Addr) Network() string { return a.typ.network() }
 
 // String returns the address in the text form that ParseAddr reads back:
 //
@@ -192,8 +193,8 @@ func (a Addr) validate() error {
 		if !abstractSupported {
 			return unsupported("abstract socket names")
 		}
-		if len(a.name) > MaxAbstractLen {
-			return fmt.Errorf("%w: abstract name is %d bytes, longer than the limit of %d", ErrInvalidAddr, len(a.name), MaxAbstractLen)
+		if len(a.name) > maxAbstractLen {
+			return fmt.Errorf("%w: abstract name is %d bytes, longer than the limit of %d", ErrInvalidAddr, len(a.name), maxAbstractLen)
 		}
 		return nil
 	case KindAutobind:

@@ -9,10 +9,6 @@ import (
 )
 
 var (
-	// ErrPeerGone means the peer process has exited: its credentials would
-	// name a process that no longer exists (and whose PID may be reused).
-	ErrPeerGone = errors.New("peer process has exited")
-
 	// ErrNoCredentials means a message carried no sender credentials: the
 	// receiving socket did not have SO_PASSCRED set when the message was
 	// sent (the kernel then attaches a credential with PID 0, which uds does
@@ -20,11 +16,12 @@ var (
 	// Cred filled by a read that fails with it has PID 0 and UID and GID -1,
 	// so that code that skips the error does not take the sender for root.
 	ErrNoCredentials = errors.New("no sender credentials recorded")
-
-	// ErrRefused is wrapped by the errors of the ready-made authorization
-	// policies.
-	ErrRefused = errors.New("peer refused")
 )
+
+// errPeerGone means the peer process has exited: its credentials would name
+// a process that no longer exists (and whose PID may be reused). It wraps
+// os.ErrProcessDone.
+var errPeerGone = fmt.Errorf("peer process has exited: %w", os.ErrProcessDone)
 
 // Cred is the identity of a peer process as the kernel recorded it: for a
 // connection, when it connected (SO_PEERCRED); for a message, when it was
@@ -75,8 +72,9 @@ func (c *Cred) String() string {
 // PIDFD that the caller must close (Cred.Close).
 //
 // Where the kernel offers a PIDFD, PeerCred checks through it that the peer
-// is still running and fails with ErrPeerGone if it has exited, rather than
-// return a PID that may already name another process. On a kernel without
+// is still running and fails with an error wrapping os.ErrProcessDone if it
+// has exited, rather than return a PID that may already name another
+// process. On a kernel without
 // SO_PEERPIDFD, Cred.PIDFD is nil.
 func PeerCred(c syscall.Conn) (*Cred, error) {
 	var cred *Cred
@@ -91,12 +89,13 @@ func PeerCred(c syscall.Conn) (*Cred, error) {
 }
 
 // SameUser returns a policy for ListenConfig.Authorize that accepts only
-// peers running with this process's effective user ID.
+// peers running with this process's effective user ID. The refusals of
+// SameUser, AllowUIDs and AllowGIDs wrap os.ErrPermission and say why.
 func SameUser() func(*Cred) error {
 	uid := os.Geteuid()
 	return func(c *Cred) error {
 		if c.UID != uid {
-			return fmt.Errorf("%w: uid %d is not this process's uid %d", ErrRefused, c.UID, uid)
+			return fmt.Errorf("%w: uid %d is not this process's uid %d", os.ErrPermission, c.UID, uid)
 		}
 		return nil
 	}
@@ -108,7 +107,7 @@ func AllowUIDs(uids ...int) func(*Cred) error {
 	allowed := slices.Clone(uids)
 	return func(c *Cred) error {
 		if !slices.Contains(allowed, c.UID) {
-			return fmt.Errorf("%w: uid %d is not allowed", ErrRefused, c.UID)
+			return fmt.Errorf("%w: uid %d is not allowed", os.ErrPermission, c.UID)
 		}
 		return nil
 	}
@@ -128,13 +127,9 @@ func AllowGIDs(gids ...int) func(*Cred) error {
 				return nil
 			}
 		}
-		return fmt.Errorf("%w: none of the groups of uid %d (gid %d, %d more) is allowed", ErrRefused, c.UID, c.GID, len(c.Groups))
+		return fmt.Errorf("%w: none of the groups of uid %d (gid %d, %d more) is allowed", os.ErrPermission, c.UID, c.GID, len(c.Groups))
 	}
 }
-
-// RootOnly returns a policy for ListenConfig.Authorize that accepts only
-// peers running as user ID 0.
-func RootOnly() func(*Cred) error { return AllowUIDs(0) }
 
 // PassCred turns on SO_PASSCRED on a Unix socket (and SO_PASSPIDFD too with
 // pidfd, on Linux 6.5 and later), so that messages sent to it from then on

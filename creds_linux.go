@@ -37,7 +37,7 @@ func peerCred(fd int) (*Cred, error) {
 	switch {
 	case err == nil:
 		c.PIDFD = f
-	case errors.Is(err, ErrUnsupported):
+	case errors.Is(err, errUnsupported):
 		// A kernel before 6.5: the PID cannot be pinned.
 	default:
 		return nil, err
@@ -81,7 +81,7 @@ func peerPIDFD(fd int) (*os.File, error) {
 	case unix.ENOPROTOOPT:
 		return nil, unsupported("SO_PEERPIDFD (Linux 6.5 or later)")
 	case unix.EINVAL, unix.ESRCH:
-		return nil, ErrPeerGone
+		return nil, errPeerGone
 	case unix.ENODATA:
 		return nil, fmt.Errorf("%w: the kernel recorded no peer process", ErrNoCredentials)
 	default:
@@ -89,7 +89,7 @@ func peerPIDFD(fd int) (*os.File, error) {
 	}
 	if exited(pidfd) {
 		unix.Close(pidfd)
-		return nil, ErrPeerGone
+		return nil, errPeerGone
 	}
 	return os.NewFile(uintptr(pidfd), "pidfd"), nil
 }

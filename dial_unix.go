@@ -40,7 +40,7 @@ func bindLocal(fd int, a Addr, typ SocketType) (*pathOwner, error) {
 // localBindError is the error of a dial to a whose local address laddr
 // could not be bound: it names both, the local one as the source.
 func localBindError(a, laddr Addr, typ SocketType, err error) error {
-	return &net.OpError{Op: "dial", Net: typ.Network(), Source: laddr, Addr: a, Err: err}
+	return &net.OpError{Op: "dial", Net: typ.network(), Source: laddr, Addr: a, Err: err}
 }
 
 // connectTarget returns the address to pass to connect(2) for a, opening the
@@ -138,7 +138,7 @@ func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr A
 		}
 	}()
 	if d.Control != nil {
-		if err = d.Control(typ.Network(), a.String(), setupRawConn(fd)); err != nil {
+		if err = d.Control(typ.network(), a.String(), setupRawConn(fd)); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -249,7 +249,7 @@ func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr 
 	if d.Control != nil || d.PassCred || d.RefuseFiles || laddr.kind != KindUnnamed {
 		nd.Control = func(_, _ string, c syscall.RawConn) error {
 			if d.Control != nil {
-				if err := d.Control(typ.Network(), a.String(), c); err != nil {
+				if err := d.Control(typ.network(), a.String(), c); err != nil {
 					return err
 				}
 			}
@@ -281,7 +281,7 @@ func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr 
 		if err := ctx.Err(); err != nil {
 			return nil, ended(err)
 		}
-		c, err := nd.DialContext(ctx, typ.Network(), target)
+		c, err := nd.DialContext(ctx, typ.network(), target)
 		if err == nil {
 			return c.(*net.UnixConn), nil
 		}

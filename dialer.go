@@ -49,7 +49,7 @@ type Dialer struct {
 	// RefuseFiles makes the socket refuse descriptors (SO_PASSRIGHTS=0, set
 	// before it connects): a peer that sends files fails with EPERM and
 	// nothing reaches this process. Linux 6.16 and later; on older kernels
-	// the dial fails with an error wrapping ErrUnsupported.
+	// the dial fails with an error wrapping errors.ErrUnsupported.
 	RefuseFiles bool
 }
 

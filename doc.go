@@ -161,36 +161,39 @@
 //
 // # Errors
 //
-// Errors are *net.OpError values that wrap ErrInUse (as an *InUseError
-// carrying the holder's PID), ErrNotSocket, ErrInvalidAddr or ErrUnsupported,
-// and the system error underneath, for errors.Is and errors.As.
+// Errors are *net.OpError values that wrap the package's sentinel errors
+// (ErrInUse, as an *InUseError carrying the holder's PID and How; ErrNotSocket;
+// ErrUnverified; ErrInvalidAddr; ErrTruncated; ErrNoCredentials) or the
+// standard library's where one says it already (errors.ErrUnsupported for a
+// feature the platform or kernel lacks, os.ErrPermission for a peer a
+// policy refused, os.ErrProcessDone for a peer that has exited), and the
+// system error underneath, for errors.Is and errors.As.
 //
 // # Platforms
 //
 //	feature                          linux   darwin            freebsd           windows
 //	addresses: parse, print          yes     yes               yes               yes
-//	abstract names, autobind         yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
+//	abstract names, autobind         yes     unsupported       unsupported       unsupported
 //	path stream listen, dial         yes     yes               yes               yes (package net)
-//	datagram sockets                 yes     yes               yes               ErrUnsupported
-//	seqpacket sockets                yes     ErrUnsupported    yes               ErrUnsupported
-//	socket pairs, File*, diag.Probe  yes     yes               yes               ErrUnsupported
+//	datagram sockets                 yes     yes               yes               unsupported
+//	seqpacket sockets                yes     unsupported       yes               unsupported
+//	socket pairs, File*, diag.Probe  yes     yes               yes               unsupported
 //	stale-path reclaim, lock file    yes     yes (see below)   yes (see below)   no (bind fails)
-//	Mode, Owner, Group               yes     yes (see below)   yes (see below)   ErrUnsupported
+//	Mode, Owner, Group               yes     yes (see below)   yes (see below)   unsupported
 //	paths longer than sun_path       yes     ErrInvalidAddr    ErrInvalidAddr    ErrInvalidAddr
-//	PeerCred, Authorize              yes     yes (no PIDFD)    yes (no PIDFD)    ErrUnsupported
-//	Message.Files, Message.FDs       yes     yes               yes               ErrUnsupported
-//	ReadBatch, WriteBatch            yes     one per call      one per call      ErrUnsupported
-//	PassCred, Message.Cred           yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
-//	RefuseFiles, Cred.PIDFD          yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
-//	diag.Sockets, diag.Who           yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
-//	instance.Lock (abstract)         yes     ErrUnsupported    ErrUnsupported    ErrUnsupported
-//	instance.LockFile                yes     yes               yes               ErrUnsupported
+//	PeerCred, Authorize              yes     yes (no PIDFD)    yes (no PIDFD)    unsupported
+//	Message.Files, Message.FDs       yes     yes               yes               unsupported
+//	ReadBatch, WriteBatch            yes     one per call      one per call      unsupported
+//	PassCred, Message.Cred           yes     unsupported       unsupported       unsupported
+//	RefuseFiles, Cred.PIDFD          yes     unsupported       unsupported       unsupported
+//	diag.Sockets, diag.Who           yes     unsupported       unsupported       unsupported
+//	instance.Lock (abstract)         yes     unsupported       unsupported       unsupported
+//	instance.LockFile                yes     yes               yes               unsupported
 //
 // Linux is tested on every change; darwin, FreeBSD and Windows are
 // cross-compiled (the package and its tests) but not run by CI. Other
-// systems compile and return ErrUnsupported for every socket operation.
-// Operations a platform lacks return errors that wrap ErrUnsupported and so
-// errors.ErrUnsupported.
+// systems compile and return an error wrapping errors.ErrUnsupported for
+// every socket operation; "unsupported" in the table means such an error.
 //
 // Differences on darwin and FreeBSD:
 //

@@ -38,14 +38,14 @@ var (
 	// byte in a path, a name over the length limit, an unnamed address given
 	// where a name is needed. The error's text says which and names the limit.
 	ErrInvalidAddr = errors.New("invalid address")
-
-	// ErrUnsupported means the platform lacks the feature. It wraps
-	// errors.ErrUnsupported.
-	ErrUnsupported = fmt.Errorf("uds: %w on %s", errors.ErrUnsupported, runtime.GOOS)
 )
 
+// errors.ErrUnsupported means the platform (or the kernel) lacks a feature: the
+// errors made with unsupported wrap it, and so errors.ErrUnsupported.
+var errUnsupported = fmt.Errorf("uds: %w on %s", errors.ErrUnsupported, runtime.GOOS)
+
 func unsupported(what string) error {
-	return fmt.Errorf("%s: %w", what, ErrUnsupported)
+	return fmt.Errorf("%s: %w", what, errUnsupported)
 }
 
 // InUseError describes who holds an address. errors.Is(err, ErrInUse) is
@@ -57,28 +57,31 @@ type InUseError struct {
 	// Comm is the holder's command name (/proc/PID/comm), read when the
 	// error was made; "" if it could not be read.
 	Comm string
-	// How says how the holder was found.
+	// How says what holds the address.
 	How How
 	// Err is the system error behind the finding, if there was one
 	// (for example syscall.EAGAIN or syscall.EADDRINUSE).
 	Err error
 
-	detail string // for HowOtherType: the other socket's network and How
+	finding finding // what the probe saw, in more detail than How
+	detail  string  // for findOtherType: the other socket's network and finding
 }
 
 // newInUseError is an *InUseError for the holder pid (0 if unknown), with
 // its command name.
-func newInUseError(pid int, how How, err error) *InUseError {
-	return &InUseError{PID: pid, Comm: procfs.Comm(pid), How: how, Err: err}
+func newInUseError(pid int, f finding, err error) *InUseError {
+	return &InUseError{PID: pid, Comm: procfs.Comm(pid), How: f.how(), Err: err, finding: f}
 }
 
-// Error describes the holder: "address in use (HOW) by process PID (COMM)".
+// Error describes the holder: "address in use (WHAT) by process PID (COMM)",
+// where WHAT is what the probe saw ("listening, backlog full", "bound, not
+// listening", ...) or How.
 func (e *InUseError) Error() string {
 	var b strings.Builder
 	b.WriteString("address in use")
-	if how := e.how(); how != "" {
+	if what := e.what(); what != "" {
 		b.WriteString(" (")
-		b.WriteString(how)
+		b.WriteString(what)
 		b.WriteString(")")
 	}
 	if e.PID > 0 {
@@ -93,78 +96,101 @@ func (e *InUseError) Error() string {
 	return b.String()
 }
 
-// how is How in words, with what HowOtherType learnt of the other socket.
-func (e *InUseError) how() string {
-	if e.How == 0 {
-		return ""
+// what is what was found in words, with what findOtherType learnt of the
+// other socket.
+func (e *InUseError) what() string {
+	switch {
+	case e.finding == 0:
+		return string(e.How)
+	case e.detail != "":
+		return e.finding.String() + " (" + e.detail + ")"
 	}
-	if e.detail != "" {
-		return e.How.String() + " (" + e.detail + ")"
-	}
-	return e.How.String()
+	return e.finding.String()
 }
 
-// Is reports whether target is ErrInUse.
-func (e *InUseError) Is(target error) bool { return target == ErrInUse }
+// Unwrap returns ErrInUse and the system error behind the finding.
+func (e *InUseError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInUse}
+	}
+	return []error{ErrInUse, e.Err}
+}
 
-// Unwrap returns the system error behind the finding.
-func (e *InUseError) Unwrap() error { return e.Err }
-
-// How says how the holder of an address was found (InUseError.How).
-type How uint8
+// How says what holds an address (InUseError.How). Its values are words,
+// for logs; the error's text says in more detail what the probe saw.
+type How string
 
 const (
-	// HowAccepting: a probe connection to the socket was accepted.
-	HowAccepting How = iota + 1
-	// HowBacklogFull: a listener refused a probe because its backlog is
-	// full.
-	HowBacklogFull
-	// HowListening: the kernel (sock_diag) lists a listening socket bound
-	// to the file, where a probe connection could not be made.
-	HowListening
-	// HowNotListening: a stream or seqpacket socket is bound to the
-	// address and does not listen (yet).
-	HowNotListening
-	// HowBound: a socket is bound to the address: a datagram socket at a
-	// path, or any socket at an abstract name that a bind found taken.
-	HowBound
-	// HowOtherType: a socket of another type than the one asked for is
-	// bound to the path; Error says which, and in what state, where known.
-	HowOtherType
-	// HowLockHeld: another process holds the address's lock: a path's
+	// HowServing: a socket of the type asked for listens at the address.
+	// It accepted a probe connection, refused one because its backlog is
+	// full, or the kernel (sock_diag) lists it listening.
+	HowServing How = "serving"
+	// HowBound: a socket is bound to the address but serves no connection
+	// of the type asked for: a stream or seqpacket socket that does not
+	// listen (yet), a datagram socket, or a socket of another type.
+	HowBound How = "bound"
+	// HowLocked: another process holds the address's lock: a path's
 	// "<path>.lock" file, or an instance lock.
-	HowLockHeld
-	// HowBindRace: another process bound the path between the checks and
-	// this process's bind.
-	HowBindRace
-	// HowReplaced: the path was replaced, or its directory moved, while
-	// this process was binding; nothing was kept.
-	HowReplaced
+	HowLocked How = "locked"
+	// HowRaced: the address changed while it was being claimed: another
+	// process bound the path between the checks and this process's bind, or
+	// the path was replaced, or its directory moved, while binding. Nothing
+	// was kept; trying again may succeed.
+	HowRaced How = "raced"
 )
 
-// String says how in words ("accepting connections", "lock held", ...).
-func (h How) String() string {
-	switch h {
-	case HowAccepting:
+// finding is what a probe or a claim saw of an address's holder.
+type finding uint8
+
+const (
+	findAccepting    finding = iota + 1 // a probe connection was accepted
+	findBacklogFull                     // a listener refused a probe: its backlog is full
+	findListening                       // sock_diag lists a listening socket bound to the file
+	findNotListening                    // a stream or seqpacket socket is bound and does not listen
+	findBound                           // a datagram socket, or a socket at an abstract name a bind found taken
+	findOtherType                       // a socket of another type than the one asked for
+	findLockHeld                        // another process holds the lock
+	findBindRace                        // another process bound the path during setup
+	findReplaced                        // the path was replaced, or its directory moved, while binding
+)
+
+// how is the finding's How.
+func (f finding) how() How {
+	switch f {
+	case findAccepting, findBacklogFull, findListening:
+		return HowServing
+	case findLockHeld:
+		return HowLocked
+	case findBindRace, findReplaced:
+		return HowRaced
+	}
+	return HowBound
+}
+
+// String says what was found in words ("accepting connections", "lock
+// held", ...).
+func (f finding) String() string {
+	switch f {
+	case findAccepting:
 		return "accepting connections"
-	case HowBacklogFull:
+	case findBacklogFull:
 		return "listening, backlog full"
-	case HowListening:
+	case findListening:
 		return "listening"
-	case HowNotListening:
+	case findNotListening:
 		return "bound, not listening"
-	case HowBound:
+	case findBound:
 		return "bound"
-	case HowOtherType:
+	case findOtherType:
 		return "socket of another type"
-	case HowLockHeld:
+	case findLockHeld:
 		return "lock held"
-	case HowBindRace:
+	case findBindRace:
 		return "bound by another process during setup"
-	case HowReplaced:
+	case findReplaced:
 		return "path replaced, or its directory moved, while binding; nothing was kept"
 	}
-	return fmt.Sprintf("How(%d)", uint8(h))
+	return fmt.Sprintf("finding(%d)", uint8(f))
 }
 
 func opError(op string, a Addr, err error) error {

@@ -40,7 +40,7 @@ func batchEngine(c syscall.Conn) (*msgConn, error) {
 			return c.seq, nil
 		}
 		if c != nil {
-			return nil, opError("batch", c.laddr, fmt.Errorf("%w: batches need a seqpacket or datagram socket; this one is a stream", ErrUnsupported))
+			return nil, opError("batch", c.laddr, fmt.Errorf("%w: batches need a seqpacket or datagram socket; this one is a stream", errUnsupported))
 		}
 	case *DatagramConn:
 		if c != nil {

@@ -442,7 +442,7 @@ func fileOpError(typ SocketType, err error) error {
 	if errors.As(err, &oe) {
 		return err
 	}
-	return &net.OpError{Op: "file", Net: typ.Network(), Err: err}
+	return &net.OpError{Op: "file", Net: typ.network(), Err: err}
 }
 
 // typeList names socket types for an error: "stream or seqpacket".

@@ -134,7 +134,7 @@ func bindAddr(fd int, a Addr, typ SocketType, po *pathOwner) error {
 // SO_PASSRIGHTS and, for a path, the mode the kernel gives the file.
 func (lc *ListenConfig) setupSocket(c syscall.RawConn, a Addr, typ SocketType) error {
 	if lc.Control != nil {
-		if err := lc.Control(typ.Network(), a.String(), c); err != nil {
+		if err := lc.Control(typ.network(), a.String(), c); err != nil {
 			return err
 		}
 	}
@@ -310,7 +310,7 @@ func (lc *ListenConfig) listenPathNet(a Addr, typ SocketType) (_ *net.UnixListen
 	nlc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		return lc.setupSocket(c, a, typ)
 	}}
-	nl, err := nlc.Listen(context.Background(), typ.Network(), a.name)
+	nl, err := nlc.Listen(context.Background(), typ.network(), a.name)
 	if err != nil {
 		var oe *net.OpError
 		if errors.As(err, &oe) {

@@ -46,7 +46,7 @@ type ListenConfig struct {
 	// Accept waits for the next one, so http.Serve and grpc.Server.Serve
 	// keep serving. A peer whose credentials cannot be read (it has already
 	// exited) is refused too. Cred.PIDFD is valid only during the call. See
-	// SameUser, AllowUIDs, AllowGIDs and RootOnly. Abstract sockets have no
+	// SameUser, AllowUIDs and AllowGIDs (AllowUIDs(0) for root only). Abstract sockets have no
 	// file permissions: this is how to protect them.
 	Authorize func(*Cred) error
 
@@ -60,7 +60,7 @@ type ListenConfig struct {
 	// to accepted connections): a peer that sends files fails with EPERM
 	// and nothing reaches this process. Use it for sockets that never expect
 	// files. Linux 6.16 and later; on older kernels the listen fails with an
-	// error wrapping ErrUnsupported.
+	// error wrapping errors.ErrUnsupported.
 	RefuseFiles bool
 
 	// PassCred sets SO_PASSCRED on the socket before it is bound (and so on
@@ -143,19 +143,19 @@ func (lc *ListenConfig) Listen(ctx context.Context, a Addr) (*Listener, error) {
 var errListenDatagram = fmt.Errorf("%w: a datagram socket has no connections to accept: use ListenDatagram", ErrInvalidAddr)
 
 // Accept waits for and returns the next connection, a *Conn of the
-// listener's socket type.
+// listener's socket type (c.(*uds.Conn) for its methods). Its LocalAddr is
+// the listener's address and its RemoteAddr the peer's exact address
+// (usually unnamed: clients rarely bind).
 func (l *Listener) Accept() (net.Conn, error) {
-	c, err := l.AcceptUnix()
+	c, err := l.acceptConn()
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// AcceptUnix waits for and returns the next connection. Its LocalAddr is the
-// listener's address and its RemoteAddr the peer's exact address (usually
-// unnamed: clients rarely bind).
-func (l *Listener) AcceptUnix() (*Conn, error) {
+// acceptConn is Accept with the connection's own type.
+func (l *Listener) acceptConn() (*Conn, error) {
 	uc, err := l.accept()
 	if err != nil {
 		return nil, err

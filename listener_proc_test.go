@@ -709,7 +709,7 @@ func TestProcTakeoverThenClose(t *testing.T) {
 		}
 		ie := assertInUse(t, err, b.PID())
 		if ie != nil {
-			assert.Equal(t, uds.HowLockHeld, ie.How)
+			assert.Equal(t, uds.HowLocked, ie.How)
 		}
 		assertSameFile(t, bFile)
 	})
@@ -957,7 +957,7 @@ func TestProcLockHolderPID(t *testing.T) {
 		}
 		ie := assertInUse(t, err, child.PID())
 		if ie != nil {
-			assert.Equal(t, uds.HowLockHeld, ie.How, "the holder is found through the lock")
+			assert.Equal(t, uds.HowLocked, ie.How, "the holder is found through the lock")
 		}
 		if err != nil {
 			assert.Contains(t, err.Error(), strconv.Itoa(child.PID()), "the message names the holder")

@@ -133,7 +133,7 @@ func TestLockSquatter(t *testing.T) {
 	requireHeldBy(t, err, os.Getpid())
 	var inUse *uds.InUseError
 	require.ErrorAs(t, err, &inUse)
-	assert.Equal(t, uds.HowNotListening, inUse.How)
+	assert.Equal(t, uds.HowBound, inUse.How)
 
 	// A socket of another type has its own namespace: no conflict.
 	dg, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
@@ -189,7 +189,7 @@ func TestLockFileHolderKilled(t *testing.T) {
 	requireHeldBy(t, err, holder.PID())
 	var inUse *uds.InUseError
 	require.ErrorAs(t, err, &inUse)
-	assert.Equal(t, uds.HowLockHeld, inUse.How)
+	assert.Equal(t, uds.HowLocked, inUse.How)
 
 	holder.Kill()
 	l, err := instance.LockFile(context.Background(), path)

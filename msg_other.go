@@ -10,7 +10,7 @@ import (
 
 // The message sockets (seqpacket Conn, DatagramConn) and the
 // descriptor and credential paths need a Unix kernel's socket calls; here
-// they return errors wrapping ErrUnsupported.
+// they return errors wrapping errors.ErrUnsupported.
 
 func (lc *ListenConfig) packetSocket(Addr) (*net.UnixConn, Addr, *pathOwner, error) {
 	return nil, Addr{}, nil, unsupported("listen")

@@ -526,7 +526,7 @@ func (c *msgConn) opErrTo(op string, to Addr, err error) error {
 	if oe, ok := err.(*net.OpError); ok {
 		err = oe.Err
 	}
-	e := &net.OpError{Op: op, Net: c.typ.Network(), Source: c.laddr, Err: err}
+	e := &net.OpError{Op: op, Net: c.typ.network(), Source: c.laddr, Err: err}
 	switch {
 	case to.kind != KindUnnamed:
 		e.Addr = to.WithType(c.typ)
@@ -547,7 +547,7 @@ func (c *msgConn) close() error {
 			e := c.owner.release()
 			c.omu.Unlock()
 			if e != nil {
-				c.closeErr = &net.OpError{Op: "close", Net: c.typ.Network(), Addr: c.laddr, Err: e}
+				c.closeErr = &net.OpError{Op: "close", Net: c.typ.network(), Addr: c.laddr, Err: e}
 			}
 		}
 	})

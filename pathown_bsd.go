@@ -57,11 +57,11 @@ func (po *pathOwner) probeOnce(a Addr, typ SocketType, retry bool) (stale, again
 	defer unix.Close(fd)
 	switch cerr := sysConnect(fd, a); cerr {
 	case nil, unix.EINPROGRESS:
-		return false, false, newInUseError(probePeerPID(fd), HowAccepting, nil)
+		return false, false, newInUseError(probePeerPID(fd), findAccepting, nil)
 	case unix.EAGAIN:
-		return false, false, newInUseError(0, HowBacklogFull, cerr)
+		return false, false, newInUseError(0, findBacklogFull, cerr)
 	case unix.EPROTOTYPE:
-		return false, false, newInUseError(0, HowOtherType, cerr)
+		return false, false, newInUseError(0, findOtherType, cerr)
 	case unix.ENOENT:
 		return false, false, nil
 	case unix.ECONNREFUSED:

@@ -84,10 +84,10 @@ func examine(name string, want SocketType, pfd int, st *unix.Stat_t) (stale bool
 		case nil, unix.EINPROGRESS:
 			pid := probePeerPID(s)
 			unix.Close(s)
-			return false, liveError(pid, want, typ, HowAccepting, nil)
+			return false, liveError(pid, want, typ, findAccepting, nil)
 		case unix.EAGAIN:
 			unix.Close(s)
-			return false, inUseOn(pfd, st, want, typ, HowBacklogFull, cerr)
+			return false, inUseOn(pfd, st, want, typ, findBacklogFull, cerr)
 		}
 		unix.Close(s)
 		if cerr != unix.ECONNREFUSED && cerr != unix.EPROTOTYPE {
@@ -102,11 +102,11 @@ func examine(name string, want SocketType, pfd int, st *unix.Stat_t) (stale bool
 		case res[0] == unix.ECONNREFUSED && res[1] == unix.ECONNREFUSED:
 			return true, nil
 		case res[0] == unix.EPROTOTYPE && res[1] == unix.EPROTOTYPE:
-			return false, inUseOn(pfd, st, want, Datagram, HowBound, unix.EPROTOTYPE)
+			return false, inUseOn(pfd, st, want, Datagram, findBound, unix.EPROTOTYPE)
 		case res[0] == unix.ECONNREFUSED:
-			return false, inUseOn(pfd, st, want, SeqPacket, HowNotListening, unix.ECONNREFUSED)
+			return false, inUseOn(pfd, st, want, SeqPacket, findNotListening, unix.ECONNREFUSED)
 		default:
-			return false, inUseOn(pfd, st, want, Stream, HowNotListening, unix.ECONNREFUSED)
+			return false, inUseOn(pfd, st, want, Stream, findNotListening, unix.ECONNREFUSED)
 		}
 	}
 	socks, err := sockdiag.Dump(sockdiag.ShowVFS)
@@ -118,9 +118,9 @@ func examine(name string, want SocketType, pfd int, st *unix.Stat_t) (stale bool
 		return false, fmt.Errorf("%w: cannot tell whether %s is stale: probing it failed (%v) and sock_diag cannot be asked (%v); nothing was removed (remove the file by hand once sure no server uses it)", ErrUnverified, name, cause, err)
 	}
 	if len(bound) > 0 {
-		how := HowNotListening
+		how := findNotListening
 		if bound[0].Listening() {
-			how = HowListening
+			how = findListening
 		}
 		return false, liveError(sockdiag.Holder(bound), want, socketTypeOf(int(bound[0].Type)), how, errors.Unwrap(cause))
 	}
@@ -128,18 +128,18 @@ func examine(name string, want SocketType, pfd int, st *unix.Stat_t) (stale bool
 }
 
 // liveError is the *InUseError for a live socket of type got, found as how,
-// for a caller that wanted one of type want: HowOtherType if they differ.
-func liveError(pid int, want, got SocketType, how How, cause error) *InUseError {
+// for a caller that wanted one of type want: findOtherType if they differ.
+func liveError(pid int, want, got SocketType, how finding, cause error) *InUseError {
 	e := newInUseError(pid, how, cause)
 	if want != got {
-		e.How, e.detail = HowOtherType, got.Network()+", "+how.String()
+		e.How, e.finding, e.detail = findOtherType.how(), findOtherType, got.network()+", "+how.String()
 	}
 	return e
 }
 
 // inUseOn is liveError for the socket file pfd, naming the holder if
 // sock_diag and /proc can find it.
-func inUseOn(pfd int, st *unix.Stat_t, want, got SocketType, how How, cause error) error {
+func inUseOn(pfd int, st *unix.Stat_t, want, got SocketType, how finding, cause error) error {
 	pid := 0
 	if socks, err := sockdiag.Dump(sockdiag.ShowVFS); err == nil {
 		if bound, err := sockdiag.NewFile(pfd, st).Bound(socks); err == nil {
@@ -369,7 +369,7 @@ func (po *pathOwner) misbound(path string, ours fileID) error {
 			}
 		}
 	}
-	return newInUseError(0, HowReplaced, nil)
+	return newInUseError(0, findReplaced, nil)
 }
 
 // removeIfSame removes name in dirfd if it is the file want, and nothing

@@ -98,14 +98,14 @@ func (po *pathOwner) lockName() string { return po.base + ".lock" }
 // while holding it), that it is this process's own (created here, or a
 // regular file of the effective user with no other link: see
 // lockfile.Lock), and writes our PID into it. A held lock is an
-// *InUseError (HowLockHeld).
+// *InUseError (findLockHeld).
 func (po *pathOwner) takeLock() error {
 	name := po.lockName()
 	fd, _, st, err := lockfile.Lock(po.dirfd, name, 0o600, true, "lock file")
 	if err != nil {
 		var held *lockfile.HeldError
 		if errors.As(err, &held) {
-			return newInUseError(held.PID, HowLockHeld, held.Err)
+			return newInUseError(held.PID, findLockHeld, held.Err)
 		}
 		return err
 	}

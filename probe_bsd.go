@@ -21,7 +21,7 @@ func probePeerPID(fd int) int {
 // bindInUse explains EADDRINUSE from bind: with no abstract names, it is a
 // path that another process bound after the path-ownership checks.
 func bindInUse(_ Addr, _ SocketType, cause error) error {
-	return newInUseError(0, HowBindRace, cause)
+	return newInUseError(0, findBindRace, cause)
 }
 
 func probeAbstract(Addr) (addrprobe.Result, error) {

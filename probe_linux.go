@@ -27,10 +27,10 @@ func probePeerPID(fd int) int {
 // bindInUse explains EADDRINUSE from bind: for an abstract name, who holds it.
 func bindInUse(a Addr, typ SocketType, cause error) error {
 	if a.kind != KindAbstract {
-		return newInUseError(0, HowBindRace, cause)
+		return newInUseError(0, findBindRace, cause)
 	}
 	r, _ := probeAbstract(a.WithType(typ))
-	return newInUseError(r.PID, HowBound, cause)
+	return newInUseError(r.PID, findBound, cause)
 }
 
 // probeAbstract tells whether a socket of a's type is bound to the abstract
@@ -45,7 +45,7 @@ func probeAbstract(a Addr) (addrprobe.Result, error) {
 		if len(match) == 0 {
 			return addrprobe.Result{State: addrprobe.Missing}, nil
 		}
-		return addrprobe.Result{State: addrprobe.Live, PID: sockdiag.Holder(match), Detail: HowBound.String()}, nil
+		return addrprobe.Result{State: addrprobe.Live, PID: sockdiag.Holder(match), Detail: findBound.String()}, nil
 	}
 	fd, err := newSocket(a.typ)
 	if err != nil {
@@ -54,14 +54,14 @@ func probeAbstract(a Addr) (addrprobe.Result, error) {
 	defer unix.Close(fd)
 	switch err := sysConnect(fd, a); err {
 	case nil:
-		return addrprobe.Result{State: addrprobe.Live, PID: probePeerPID(fd), Detail: HowAccepting.String()}, nil
+		return addrprobe.Result{State: addrprobe.Live, PID: probePeerPID(fd), Detail: findAccepting.String()}, nil
 	case unix.EAGAIN, unix.EPROTOTYPE, unix.ECONNREFUSED:
-		how := HowNotListening
+		how := findNotListening
 		switch err {
 		case unix.EAGAIN:
-			how = HowBacklogFull
+			how = findBacklogFull
 		case unix.EPROTOTYPE:
-			how = HowOtherType
+			how = findOtherType
 		}
 		// Each socket type has its own abstract namespace.
 		match, derr := sockdiag.AbstractBound(a.name, sockType(a.typ))

@@ -63,7 +63,7 @@ func probePath(a Addr) (addrprobe.Result, error) {
 		var inUse *InUseError
 		switch {
 		case errors.As(err, &inUse):
-			return addrprobe.Result{State: addrprobe.Live, PID: inUse.PID, Detail: inUse.how()}, nil
+			return addrprobe.Result{State: addrprobe.Live, PID: inUse.PID, Detail: inUse.what()}, nil
 		case err != nil:
 			return addrprobe.Result{}, err
 		case !stale:

@@ -22,7 +22,7 @@ func seqConn(m *msgConn) *Conn {
 // is an error.
 func (c *Conn) SetZeroReadIsEOF(on bool) error {
 	if c.seq == nil {
-		return opError("set", c.laddr, fmt.Errorf("%w: SetZeroReadIsEOF needs a seqpacket socket; this one is a stream", ErrUnsupported))
+		return opError("set", c.laddr, fmt.Errorf("%w: SetZeroReadIsEOF needs a seqpacket socket; this one is a stream", errUnsupported))
 	}
 	if err := c.seq.setZeroReadIsEOF(on); err != nil {
 		return c.seq.opErr("set", err)

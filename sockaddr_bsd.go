@@ -15,9 +15,9 @@ const (
 	// not exist here).
 	MaxPathLen = len(unix.RawSockaddrUnix{}.Path) - 1
 
-	// MaxAbstractLen is the longest abstract name, in bytes: 0, as darwin
+	// maxAbstractLen is the longest abstract name, in bytes: 0, as darwin
 	// and FreeBSD have no abstract namespace.
-	MaxAbstractLen = 0
+	maxAbstractLen = 0
 
 	abstractSupported = false
 

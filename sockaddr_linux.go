@@ -17,9 +17,9 @@ const (
 	// parent directory's descriptor (/proc/self/fd/N/name).
 	MaxPathLen = len(unix.RawSockaddrUnix{}.Path) - 1
 
-	// MaxAbstractLen is the longest abstract name, in bytes (107 on Linux,
+	// maxAbstractLen is the longest abstract name, in bytes (107 on Linux,
 	// 0 where abstract names do not exist).
-	MaxAbstractLen = len(unix.RawSockaddrUnix{}.Path) - 1
+	maxAbstractLen = len(unix.RawSockaddrUnix{}.Path) - 1
 
 	abstractSupported = true
 

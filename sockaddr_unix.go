@@ -32,8 +32,8 @@ func encodeSockaddr(a Addr, sa *unix.RawSockaddrUnix) (uint32, error) {
 		if !abstractSupported {
 			return 0, unsupported("abstract socket names")
 		}
-		if len(a.name) > MaxAbstractLen {
-			return 0, fmt.Errorf("%w: abstract name is %d bytes, longer than the limit of %d", ErrInvalidAddr, len(a.name), MaxAbstractLen)
+		if len(a.name) > maxAbstractLen {
+			return 0, fmt.Errorf("%w: abstract name is %d bytes, longer than the limit of %d", ErrInvalidAddr, len(a.name), maxAbstractLen)
 		}
 		for i := 0; i < len(a.name); i++ {
 			sa.Path[i+1] = int8(a.name[i])

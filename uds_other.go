@@ -9,7 +9,7 @@ import (
 )
 
 // This platform has no implementation yet: every operation that touches a
-// socket returns an error wrapping ErrUnsupported (and so
+// socket returns an error wrapping errors.ErrUnsupported (and so
 // errors.ErrUnsupported). Addresses can still be built, parsed and printed.
 
 const (
@@ -17,9 +17,9 @@ const (
 	// its terminating NUL on this platform.
 	MaxPathLen = 103
 
-	// MaxAbstractLen is the longest abstract name, in bytes: 0, as this
+	// maxAbstractLen is the longest abstract name, in bytes: 0, as this
 	// platform has no abstract namespace.
-	MaxAbstractLen = 0
+	maxAbstractLen = 0
 
 	abstractSupported = false
 )

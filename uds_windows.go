@@ -16,16 +16,16 @@ import (
 // There is no stale-path reclaim (an existing file fails the bind), no file
 // mode or owner, no abstract names, no datagram or seqpacket sockets, no
 // socket pairs, credentials or descriptor passing: those return errors
-// wrapping ErrUnsupported.
+// wrapping errors.ErrUnsupported.
 
 const (
 	// MaxPathLen is the longest path, in bytes, that fits in sun_path with
 	// its terminating NUL: 107 on Windows.
 	MaxPathLen = len(syscall.RawSockaddrUnix{}.Path) - 1
 
-	// MaxAbstractLen is the longest abstract name, in bytes: 0, as Windows
+	// maxAbstractLen is the longest abstract name, in bytes: 0, as Windows
 	// has no abstract namespace.
-	MaxAbstractLen = 0
+	maxAbstractLen = 0
 
 	abstractSupported = false
 

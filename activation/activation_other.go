@@ -3,15 +3,14 @@
 package activation
 
 import (
+	"errors"
 	"fmt"
-
-	"github.com/udskit/uds"
 )
 
 // checkInheritedFD fails: descriptors are passed by systemd's protocol on
-// Unix systems only. The error wraps uds.ErrUnsupported.
+// Unix systems only. The error wraps errors.ErrUnsupported.
 func checkInheritedFD(int) error {
-	return fmt.Errorf("cannot be taken: socket activation: %w", uds.ErrUnsupported)
+	return fmt.Errorf("cannot be taken: socket activation: %w", errors.ErrUnsupported)
 }
 
 // claimInheritedFD does nothing: checkInheritedFD refused every descriptor.

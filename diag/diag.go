@@ -4,11 +4,12 @@
 //
 // Sockets and Who need Linux's sock_diag and /proc; Probe works on Linux,
 // darwin and FreeBSD. Elsewhere they return errors wrapping
-// uds.ErrUnsupported. Errors are *net.OpError values.
+// errors.ErrUnsupported. Errors are *net.OpError values.
 package diag
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 
@@ -126,7 +127,7 @@ type Proc struct {
 // users', without privilege) are left out. The list is in inode order.
 //
 // It needs Linux's sock_diag (NETLINK_SOCK_DIAG); elsewhere it returns an
-// error wrapping uds.ErrUnsupported.
+// error wrapping errors.ErrUnsupported.
 func Sockets(ctx context.Context) ([]Socket, error) {
 	return listSockets(ctx)
 }
@@ -152,7 +153,7 @@ func Sockets(ctx context.Context) ([]Socket, error) {
 // nothing serves a.
 //
 // It needs Linux's sock_diag; elsewhere it returns an error wrapping
-// uds.ErrUnsupported.
+// errors.ErrUnsupported.
 func Who(ctx context.Context, a uds.Addr) ([]Socket, error) {
 	if err := a.Valid(); err != nil {
 		return nil, opError("who", a, err)
@@ -172,7 +173,7 @@ func opError(op string, a uds.Addr, err error) error {
 	return &net.OpError{Op: op, Net: a.Network(), Addr: a, Err: err}
 }
 
-// unsupported is an error wrapping uds.ErrUnsupported for what.
+// unsupported is an error wrapping errors.ErrUnsupported for what.
 func unsupported(what string) error {
-	return fmt.Errorf("%s: %w", what, uds.ErrUnsupported)
+	return fmt.Errorf("%s: %w", what, errors.ErrUnsupported)
 }

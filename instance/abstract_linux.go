@@ -63,7 +63,7 @@ func lockAbstract(a uds.Addr) (*Guard, error) {
 func abstractHolder(a uds.Addr) (_ *uds.InUseError, free bool) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return inUse(0, uds.HowLockHeld, unix.EADDRINUSE), false
+		return inUse(0, uds.HowLocked, unix.EADDRINUSE), false
 	}
 	defer unix.Close(fd)
 	switch cerr := unix.Connect(fd, sockaddr(a)); cerr {
@@ -81,24 +81,24 @@ func abstractHolder(a uds.Addr) (_ *uds.InUseError, free bool) {
 				pid = sockdiag.Holder(match)
 			}
 		}
-		return inUse(pid, uds.HowLockHeld, unix.EADDRINUSE), false
+		return inUse(pid, uds.HowLocked, unix.EADDRINUSE), false
 	case unix.ECONNREFUSED, unix.EAGAIN:
 		// Bound and not listening (a squatter, or a holder between bind and
 		// listen), gone, or its backlog is full: ask sock_diag.
 		match, err := sockdiag.AbstractBound(a.Name(), unix.SOCK_STREAM)
 		if err != nil {
-			return inUse(0, uds.HowLockHeld, cerr), false
+			return inUse(0, uds.HowLocked, cerr), false
 		}
 		if len(match) == 0 {
 			return nil, true
 		}
-		how := uds.HowBacklogFull
+		how := uds.HowLocked
 		if cerr == unix.ECONNREFUSED {
-			how = uds.HowNotListening
+			how = uds.HowBound
 		}
 		return inUse(sockdiag.Holder(match), how, cerr), false
 	default:
-		return inUse(0, uds.HowLockHeld, cerr), false
+		return inUse(0, uds.HowLocked, cerr), false
 	}
 }
 

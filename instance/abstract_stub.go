@@ -3,6 +3,7 @@
 package instance
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/udskit/uds"
@@ -15,7 +16,7 @@ func lockAbstract(uds.Addr) (*Guard, error) {
 	return nil, unsupported("abstract socket locks")
 }
 
-// unsupported is an error wrapping uds.ErrUnsupported for what.
+// unsupported is an error wrapping errors.ErrUnsupported for what.
 func unsupported(what string) error {
-	return fmt.Errorf("%s: %w", what, uds.ErrUnsupported)
+	return fmt.Errorf("%s: %w", what, errors.ErrUnsupported)
 }

@@ -19,7 +19,7 @@ func lockFile(path string) (*Guard, error) {
 	if err != nil {
 		var held *lockfile.HeldError
 		if errors.As(err, &held) {
-			return nil, inUse(held.PID, uds.HowLockHeld, held.Err)
+			return nil, inUse(held.PID, uds.HowLocked, held.Err)
 		}
 		return nil, err
 	}

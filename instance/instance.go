@@ -67,7 +67,7 @@ type Guard struct {
 // with a file in a directory that only trusted users can write to when a
 // squatter must not be able to block the program.
 //
-// On other platforms Lock returns an error wrapping uds.ErrUnsupported.
+// On other platforms Lock returns an error wrapping errors.ErrUnsupported.
 func Lock(ctx context.Context, name string) (*Guard, error) {
 	a := uds.Abstract(name)
 	if err := a.Valid(); err != nil {
@@ -102,7 +102,7 @@ func Lock(ctx context.Context, name string) (*Guard, error) {
 // The lock's scope is the file: every process that can open it takes part,
 // in any namespace that shares the file system. Use it where Lock's
 // abstract names do not exist (darwin, FreeBSD) or are not the right scope.
-// On other systems it returns an error wrapping uds.ErrUnsupported.
+// On other systems it returns an error wrapping errors.ErrUnsupported.
 func LockFile(ctx context.Context, path string) (*Guard, error) {
 	a := uds.Path(path)
 	if path == "" {

@@ -429,7 +429,7 @@ func TestDialWait(t *testing.T) {
 			require.False(t, s.exited(), "dial gave up: %s", s.stderr.String())
 
 			l := listenTest(t, addr)
-			c, err := l.AcceptUnix()
+			c, err := l.Accept()
 			require.NoError(t, err)
 			defer c.Close()
 			got, err := io.ReadAll(c) // uds dial shuts down its side at stdin's end
@@ -451,7 +451,7 @@ func TestDialBind(t *testing.T) {
 	l := listenTest(t, srv)
 	local := filepath.Join(dir, "client.sock")
 	s := startCLI(t, strings.NewReader(""), "dial", "--bind", local, srv.String())
-	c, err := l.AcceptUnix()
+	c, err := l.Accept()
 	require.NoError(t, err)
 	assert.Equal(t, local, c.RemoteAddr().String())
 	require.NoError(t, c.Close())

@@ -507,7 +507,7 @@ func TestDialIdleTimeout(t *testing.T) {
 	stdin, feed := io.Pipe()
 	defer feed.Close()
 	s := startCLI(t, stdin, "dial", "--idle-timeout", "200ms", "@"+name)
-	c, err := l.AcceptUnix()
+	c, err := l.Accept()
 	require.NoError(t, err)
 	defer c.Close()
 	assert.Equal(t, exitOK, s.wait(t), s.stderr.String())
