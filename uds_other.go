@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 )
 
 // This platform has no implementation yet: every operation that touches a
@@ -46,16 +45,9 @@ func (d *Dialer) dialStream(context.Context, Addr) (*Conn, error) {
 	return nil, unsupported("dial")
 }
 
-// Pair returns two connected stream sockets. It is not implemented on this
-// platform yet and returns an error wrapping ErrUnsupported.
-func Pair() (*Conn, *Conn, error) {
-	return nil, nil, unsupported("socketpair")
-}
-
-// PairFiles returns two connected sockets as *os.File values. It is not
-// implemented on this platform yet and returns an error wrapping
-// ErrUnsupported.
-func PairFiles(SocketType) (*os.File, *os.File, error) {
+// Pair returns two connected sockets of type typ. It is not implemented on
+// this platform yet and returns an error wrapping ErrUnsupported.
+func Pair(typ SocketType) (*Conn, *Conn, error) {
 	return nil, nil, unsupported("socketpair")
 }
 

@@ -120,6 +120,8 @@ func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {
 		return nil, unsupported("Dialer.LocalAddr")
 	case d.PassCred:
 		return nil, unsupported("per-message credentials")
+	case d.RefuseFiles:
+		return nil, unsupported("RefuseFiles")
 	}
 	nd := net.Dialer{Control: d.Control}
 	var delay time.Duration
@@ -161,15 +163,9 @@ func notListening(err error) bool {
 	return false
 }
 
-// Pair returns two connected stream sockets. Windows has no socketpair(2):
-// it returns an error wrapping ErrUnsupported.
-func Pair() (*Conn, *Conn, error) {
-	return nil, nil, unsupported("socketpair")
-}
-
-// PairFiles returns two connected sockets as *os.File values. Windows has no
+// Pair returns two connected sockets of type typ. Windows has no
 // socketpair(2): it returns an error wrapping ErrUnsupported.
-func PairFiles(SocketType) (*os.File, *os.File, error) {
+func Pair(typ SocketType) (*Conn, *Conn, error) {
 	return nil, nil, unsupported("socketpair")
 }
 
