@@ -21,14 +21,11 @@ func BenchmarkBatch(b *testing.B) {
 		typ  int
 	}{{"dgram-64B", syscall.SOCK_DGRAM}, {"seqpacket-64B", syscall.SOCK_SEQPACKET}} {
 		b.Run(tc.name+"/batch", func(b *testing.B) {
-			var r, w interface {
-				ReadBatch([]uds.Message) (int, error)
-				WriteBatch([]uds.Message) (int, error)
-			}
+			var r, w syscall.Conn
 			if tc.typ == syscall.SOCK_DGRAM {
 				w, r = pairOf(b, uds.DatagramPair)
 			} else {
-				w, r = pairOf(b, uds.SeqPacketPair)
+				w, r = pairOf(b, pairMaker(uds.SeqPacket))
 			}
 			out := make([]uds.Message, batch)
 			for i := range out {
@@ -45,7 +42,7 @@ func BenchmarkBatch(b *testing.B) {
 			go func() {
 				for left := b.N; left > 0; {
 					k := min(left, batch)
-					n, err := w.WriteBatch(out[:k])
+					n, err := uds.WriteBatch(w, out[:k])
 					if err != nil {
 						done <- err
 						return
@@ -55,7 +52,7 @@ func BenchmarkBatch(b *testing.B) {
 				done <- nil
 			}()
 			for got := 0; got < b.N; {
-				n, err := r.ReadBatch(in)
+				n, err := uds.ReadBatch(r, in)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -73,7 +70,7 @@ func BenchmarkBatch(b *testing.B) {
 			if tc.typ == syscall.SOCK_DGRAM {
 				x, y = pairOf(b, uds.DatagramPair)
 			} else {
-				x, y = pairOf(b, uds.SeqPacketPair)
+				x, y = pairOf(b, pairMaker(uds.SeqPacket))
 			}
 			benchOneByOne(b, x, y, size)
 		})

@@ -25,11 +25,9 @@ import (
 
 // --- helpers of the batch tests (prefixed batch) ---
 
-// batchConn is what DatagramConn and SeqPacketConn have in common for
-// batches.
+// batchConn is what DatagramConn and a seqpacket Conn have in common for
+// batches (uds.ReadBatch and uds.WriteBatch).
 type batchConn interface {
-	ReadBatch([]uds.Message) (int, error)
-	WriteBatch([]uds.Message) (int, error)
 	SetReadDeadline(time.Time) error
 	SetWriteDeadline(time.Time) error
 	Close() error
@@ -71,7 +69,7 @@ func batchSetups() []batchSetup {
 			return batchEnds{w: cli, r: srv, to: srvAddr, dgram: true, qlimited: true}
 		}},
 		{"seqpacket-pair", func(t *testing.T) batchEnds {
-			a, b := pairOf(t, uds.SeqPacketPair)
+			a, b := pairOf(t, pairMaker(uds.SeqPacket))
 			return batchEnds{w: a, r: b}
 		}},
 		{"seqpacket-accepted", func(t *testing.T) batchEnds {
@@ -137,7 +135,7 @@ func batchMsgs(n, bufLen int) []uds.Message {
 // went whole.
 func batchWrite(t testing.TB, w batchConn, ms []uds.Message) {
 	t.Helper()
-	n, err := w.WriteBatch(ms)
+	n, err := uds.WriteBatch(w, ms)
 	require.NoError(t, err)
 	require.Equal(t, len(ms), n)
 	for i := range ms {
@@ -153,7 +151,7 @@ func batchCollect(t testing.TB, r batchConn, in []uds.Message, want int) [][]byt
 	var got [][]byte
 	for len(got) < want {
 		require.NoError(t, r.SetReadDeadline(time.Now().Add(5*time.Second)))
-		n, err := r.ReadBatch(in)
+		n, err := uds.ReadBatch(r, in)
 		require.NoError(t, err, "after %d of %d messages", len(got), want)
 		require.GreaterOrEqual(t, n, 1)
 		require.LessOrEqual(t, n, len(in))
@@ -174,7 +172,7 @@ func batchRest(t testing.TB, r batchConn) []string {
 	var got []string
 	for {
 		require.NoError(t, r.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
-		n, err := r.ReadBatch(in)
+		n, err := uds.ReadBatch(r, in)
 		if err != nil {
 			require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 			require.Equal(t, 0, n, "a failed ReadBatch returns no message")
@@ -226,11 +224,11 @@ func TestBatchSizes(t *testing.T) {
 				e := s.mk(t)
 				require.NoError(t, e.r.SetReadDeadline(time.Now().Add(5*time.Second)))
 				start := time.Now()
-				n, err := e.r.ReadBatch(nil)
+				n, err := uds.ReadBatch(e.r, nil)
 				assert.NoError(t, err)
 				assert.Equal(t, 0, n)
 				assert.Less(t, time.Since(start), time.Second, "ReadBatch of no message waits for none")
-				n, err = e.w.WriteBatch([]uds.Message{})
+				n, err = uds.WriteBatch(e.w, []uds.Message{})
 				assert.NoError(t, err)
 				assert.Equal(t, 0, n)
 				batchExpectNone(t, e.r)
@@ -245,7 +243,7 @@ func TestBatchSizes(t *testing.T) {
 					in[0].Err, in[0].N, in[0].Len = errBatchStale, -1, -1
 					in[1].N = -1
 					require.NoError(t, e.r.SetReadDeadline(time.Now().Add(5*time.Second)))
-					n, err := e.r.ReadBatch(in[:1])
+					n, err := uds.ReadBatch(e.r, in[:1])
 					require.NoError(t, err)
 					require.Equal(t, 1, n, "a batch of one")
 					assert.NoError(t, in[0].Err)
@@ -263,7 +261,7 @@ func TestBatchSizes(t *testing.T) {
 				batchWrite(t, e.w, out)
 				in := batchMsgs(7, 128)
 				require.NoError(t, e.r.SetReadDeadline(time.Now().Add(5*time.Second)))
-				n, err := e.r.ReadBatch(in)
+				n, err := uds.ReadBatch(e.r, in)
 				require.NoError(t, err)
 				require.Equal(t, 7, n, "all seven queued messages in one call")
 				for i := range n {
@@ -284,7 +282,7 @@ func TestBatchSizes(t *testing.T) {
 				}
 				require.NoError(t, e.r.SetReadDeadline(time.Now().Add(5*time.Second)))
 				start := time.Now()
-				n, err := e.r.ReadBatch(in)
+				n, err := uds.ReadBatch(e.r, in)
 				took := time.Since(start)
 				require.NoError(t, err)
 				assert.Less(t, took, time.Second, "ReadBatch must not wait to fill the batch")
@@ -299,7 +297,7 @@ func TestBatchSizes(t *testing.T) {
 				e := s.mk(t)
 				out := batchOut(e.to, 0, 4096, batchSize(64))
 				require.NoError(t, e.w.SetWriteDeadline(time.Now().Add(300*time.Millisecond)))
-				queued, err := e.w.WriteBatch(out)
+				queued, err := uds.WriteBatch(e.w, out)
 				require.ErrorIs(t, err, os.ErrDeadlineExceeded, "the queue never filled")
 				require.Positive(t, queued)
 				require.Less(t, queued, 1000, "more queued than one recvmmsg takes (UIO_MAXIOV)")
@@ -310,7 +308,7 @@ func TestBatchSizes(t *testing.T) {
 				}
 				in := batchMsgs(queued+8, 64)
 				require.NoError(t, e.r.SetReadDeadline(time.Now().Add(5*time.Second)))
-				n, err := e.r.ReadBatch(in)
+				n, err := uds.ReadBatch(e.r, in)
 				require.NoError(t, err)
 				assert.Equal(t, queued, n, "one ReadBatch takes every queued message and no more")
 				for i := range n {
@@ -330,7 +328,7 @@ func TestBatchSizes(t *testing.T) {
 				go func() {
 					for sent := 0; sent < total; {
 						k := min(37, total-sent)
-						n, err := e.w.WriteBatch(out[sent : sent+k])
+						n, err := uds.WriteBatch(e.w, out[sent:sent+k])
 						sent += n
 						if err != nil {
 							done <- fmt.Errorf("after %d messages: %w", sent, err)
@@ -347,7 +345,7 @@ func TestBatchSizes(t *testing.T) {
 				got, calls, most := 0, 0, 0
 				for got < total {
 					require.NoError(t, e.r.SetReadDeadline(time.Now().Add(10*time.Second)))
-					n, err := e.r.ReadBatch(in)
+					n, err := uds.ReadBatch(e.r, in)
 					require.NoError(t, err, "after %d messages", got)
 					require.GreaterOrEqual(t, n, 1)
 					require.LessOrEqual(t, n, len(in))
@@ -397,7 +395,7 @@ func TestBatchTruncation(t *testing.T) {
 				in[i].N, in[i].Len, in[i].Err = -1, -1, errBatchStale
 			}
 			require.NoError(t, e.r.SetReadDeadline(time.Now().Add(5*time.Second)))
-			n, err := e.r.ReadBatch(in)
+			n, err := uds.ReadBatch(e.r, in)
 			require.NoError(t, err)
 			require.Equal(t, len(cases), n)
 			for i, c := range cases {
@@ -466,7 +464,7 @@ func TestBatchSenderAddrs(t *testing.T) {
 					send(who, fmt.Sprintf("round %d message %d from %d", round, i, who))
 				}
 				require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
-				n, err := srv.ReadBatch(in)
+				n, err := uds.ReadBatch(srv, in)
 				require.NoError(t, err)
 				require.Equal(t, len(order), n, "every queued message in one ReadBatch")
 				for i, who := range order {
@@ -497,7 +495,7 @@ func TestBatchSenderAddrs(t *testing.T) {
 			for who, c := range senders {
 				rin := batchMsgs(8, 64)
 				require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
-				n, err := c.ReadBatch(rin)
+				n, err := uds.ReadBatch(c, rin)
 				require.NoError(t, err, "sender %d", who)
 				require.Equal(t, len(want[who]), n, "sender %d gets its replies", who)
 				for i := range n {
@@ -521,7 +519,7 @@ func TestBatchWritePartial(t *testing.T) {
 				limit := msgMaxSize(t, e.w)
 				out := batchOut(e.to, 0, 4, batchSize(32))
 				out[2].Buf = make([]byte, limit+1)
-				n, err := e.w.WriteBatch(out)
+				n, err := uds.WriteBatch(e.w, out)
 				assert.Equal(t, 2, n, "two messages went before the long one")
 				require.Error(t, err)
 				assert.ErrorIs(t, err, syscall.EMSGSIZE)
@@ -573,7 +571,7 @@ func TestBatchWritePartial(t *testing.T) {
 					{Buf: []byte("to the bad destination"), Addr: c.bad, N: -1},
 					{Buf: []byte("third " + c.name), Addr: rAddr, N: -1},
 				}
-				n, err := w.WriteBatch(out)
+				n, err := uds.WriteBatch(w, out)
 				assert.Equal(t, 1, n, "the first message went, the second failed")
 				require.Error(t, err)
 				assert.True(t, batchIsAny(err, c.is...), "error %v is none of %v", err, c.is)
@@ -604,7 +602,7 @@ func TestBatchDeadlines(t *testing.T) {
 				in := batchMsgs(4, 64)
 				require.NoError(t, e.r.SetReadDeadline(time.Now().Add(150*time.Millisecond)))
 				start := time.Now()
-				n, err := e.r.ReadBatch(in)
+				n, err := uds.ReadBatch(e.r, in)
 				took := time.Since(start)
 				assert.Equal(t, 0, n)
 				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
@@ -617,7 +615,7 @@ func TestBatchDeadlines(t *testing.T) {
 
 				require.NoError(t, e.r.SetReadDeadline(time.Now().Add(-time.Second)))
 				start = time.Now()
-				n, err = e.r.ReadBatch(in)
+				n, err = uds.ReadBatch(e.r, in)
 				assert.Equal(t, 0, n)
 				assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "a deadline in the past")
 				assert.Less(t, time.Since(start), time.Second)
@@ -626,7 +624,7 @@ func TestBatchDeadlines(t *testing.T) {
 				out := batchOut(e.to, 0, 2, batchSize(20))
 				batchWrite(t, e.w, out)
 				require.NoError(t, e.r.SetReadDeadline(time.Time{}))
-				n, err = e.r.ReadBatch(in)
+				n, err = uds.ReadBatch(e.r, in)
 				require.NoError(t, err)
 				assert.Equal(t, 2, n)
 			})
@@ -636,7 +634,7 @@ func TestBatchDeadlines(t *testing.T) {
 				out := batchOut(e.to, 0, 4096, batchSize(64))
 				require.NoError(t, e.w.SetWriteDeadline(time.Now().Add(300*time.Millisecond)))
 				start := time.Now()
-				queued, err := e.w.WriteBatch(out)
+				queued, err := uds.WriteBatch(e.w, out)
 				took := time.Since(start)
 				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 				require.Positive(t, queued, "the messages before the queue filled went")
@@ -654,7 +652,7 @@ func TestBatchDeadlines(t *testing.T) {
 				// Blocked from the start: nothing goes, the deadline holds.
 				require.NoError(t, e.w.SetWriteDeadline(time.Now().Add(200*time.Millisecond)))
 				start = time.Now()
-				n, err := e.w.WriteBatch(out[queued : queued+5])
+				n, err := uds.WriteBatch(e.w, out[queued:queued+5])
 				took = time.Since(start)
 				assert.Equal(t, 0, n)
 				assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
@@ -670,7 +668,7 @@ func TestBatchDeadlines(t *testing.T) {
 				}
 				done := make(chan result, 1)
 				go func() {
-					n, err := e.w.WriteBatch(out[queued : queued+5])
+					n, err := uds.WriteBatch(e.w, out[queued:queued+5])
 					done <- result{n, err}
 				}()
 				select {
@@ -715,7 +713,7 @@ func TestBatchSeqPacketEmptyAndEOF(t *testing.T) {
 					in[i].N, in[i].Len, in[i].Err = -1, -1, errBatchStale
 				}
 				require.NoError(t, e.r.SetReadDeadline(time.Now().Add(5*time.Second)))
-				n, err := e.r.ReadBatch(in)
+				n, err := uds.ReadBatch(e.r, in)
 				require.NoError(t, err, "empty messages are not the end")
 				require.Equal(t, len(texts), n)
 				for i, x := range texts {
@@ -743,7 +741,7 @@ func TestBatchSeqPacketEmptyAndEOF(t *testing.T) {
 							if how == "Close" {
 								require.NoError(t, e.w.Close())
 							} else {
-								require.NoError(t, e.w.(*uds.SeqPacketConn).CloseWrite())
+								require.NoError(t, e.w.(*uds.Conn).CloseWrite())
 							}
 							in := batchMsgs(size, 16)
 							creds := make([]uds.Cred, size)
@@ -757,7 +755,7 @@ func TestBatchSeqPacketEmptyAndEOF(t *testing.T) {
 							for calls := 0; calls < 20; calls++ {
 								require.NoError(t, e.r.SetReadDeadline(time.Now().Add(5*time.Second)))
 								var n int
-								n, err = e.r.ReadBatch(in)
+								n, err = uds.ReadBatch(e.r, in)
 								if err != nil {
 									assert.Equal(t, 0, n, "the call that finds the end returns no message")
 									break
@@ -776,7 +774,7 @@ func TestBatchSeqPacketEmptyAndEOF(t *testing.T) {
 							assert.Equal(t, texts, got, "every message before the end, empty ones included")
 							for range 2 {
 								require.NoError(t, e.r.SetReadDeadline(time.Now().Add(5*time.Second)))
-								n, err := e.r.ReadBatch(in)
+								n, err := uds.ReadBatch(e.r, in)
 								assert.Equal(t, 0, n)
 								assert.Equal(t, io.EOF, err, "EOF stays EOF")
 							}
@@ -789,7 +787,7 @@ func TestBatchSeqPacketEmptyAndEOF(t *testing.T) {
 				e := s.mk(t)
 				require.NoError(t, e.w.Close())
 				require.NoError(t, e.r.SetReadDeadline(time.Now().Add(5*time.Second)))
-				n, err := e.r.ReadBatch(batchMsgs(4, 16))
+				n, err := uds.ReadBatch(e.r, batchMsgs(4, 16))
 				assert.Equal(t, 0, n)
 				assert.Equal(t, io.EOF, err)
 			})
@@ -798,26 +796,26 @@ func TestBatchSeqPacketEmptyAndEOF(t *testing.T) {
 
 	t.Run("sent and closed before Accept", func(t *testing.T) {
 		a := uds.Abstract(uniqTag() + "-early")
-		ln, err := uds.ListenSeqPacket(msgCtx(t), a)
+		ln, err := uds.Listen(msgCtx(t), a.WithType(uds.SeqPacket))
 		require.NoError(t, err)
 		msgClose(t, ln)
-		c, err := uds.DialSeqPacket(msgCtx(t), a)
+		c, err := uds.Dial(msgCtx(t), a.WithType(uds.SeqPacket))
 		require.NoError(t, err)
 		msgClose(t, c)
 		batchWrite(t, c, []uds.Message{{Buf: []byte("early")}, {Buf: nil}})
 		require.NoError(t, c.Close())
-		s, err := ln.AcceptSeqPacket()
+		s, err := ln.AcceptUnix()
 		require.NoError(t, err)
 		msgClose(t, s)
 		in := batchMsgs(8, 16)
 		require.NoError(t, s.SetReadDeadline(time.Now().Add(5*time.Second)))
-		n, err := s.ReadBatch(in)
+		n, err := uds.ReadBatch(s, in)
 		require.NoError(t, err)
 		require.Equal(t, 2, n)
 		assert.Equal(t, "early", string(in[0].Buf[:in[0].N]))
 		assert.Equal(t, 0, in[1].N)
 		assert.NoError(t, in[1].Err, "the empty message is not the end")
-		n, err = s.ReadBatch(in)
+		n, err = uds.ReadBatch(s, in)
 		assert.Equal(t, 0, n)
 		assert.Equal(t, io.EOF, err)
 	})
@@ -846,7 +844,7 @@ func TestBatchCredentials(t *testing.T) {
 			in[i].Err = errBatchStale
 		}
 		require.NoError(t, srv.SetReadDeadline(time.Now().Add(5*time.Second)))
-		n, err := srv.ReadBatch(in)
+		n, err := uds.ReadBatch(srv, in)
 		require.NoError(t, err)
 		require.Equal(t, 4, n)
 		for i := range n {
@@ -882,7 +880,7 @@ func TestBatchCredentials(t *testing.T) {
 			in[i].Cred = &creds[i]
 		}
 		require.NoError(t, srv.SetReadDeadline(time.Now().Add(10*time.Second)))
-		n, err := srv.ReadBatch(in)
+		n, err := uds.ReadBatch(srv, in)
 		require.NoError(t, err)
 		require.Equal(t, 3, n, "the three queued messages in one ReadBatch")
 		got := map[string][3]int{}
@@ -902,7 +900,7 @@ func TestBatchCredentials(t *testing.T) {
 				return batchEnds{w: cli, r: srv, to: a}
 			},
 			"seqpacket": func(t *testing.T) batchEnds {
-				x, y := pairOf(t, uds.SeqPacketPair)
+				x, y := pairOf(t, pairMaker(uds.SeqPacket))
 				return batchEnds{w: x, r: y}
 			},
 		}
@@ -919,7 +917,7 @@ func TestBatchCredentials(t *testing.T) {
 					in[i].Cred = &creds[i]
 				}
 				require.NoError(t, e.r.SetReadDeadline(time.Now().Add(5*time.Second)))
-				n, err := e.r.ReadBatch(in)
+				n, err := uds.ReadBatch(e.r, in)
 				require.NoError(t, err, "a missing credential is the message's own error")
 				require.Equal(t, 3, n)
 				for i := range n {
@@ -962,7 +960,7 @@ func TestBatchCredentials(t *testing.T) {
 					in[i].Cred = &creds[i]
 				}
 				require.NoError(t, e.r.SetReadDeadline(time.Now().Add(5*time.Second)))
-				n, err := e.r.ReadBatch(in)
+				n, err := uds.ReadBatch(e.r, in)
 				require.NoError(t, err)
 				require.Equal(t, len(plan), n)
 				for i, p := range plan {
@@ -1000,19 +998,19 @@ func TestBatchDescriptorsNotLeaked(t *testing.T) {
 	}
 	dgramPair := func(t *testing.T) (sender, batchConn) {
 		a, b := pairOf(t, uds.DatagramPair)
-		return func(p []byte, files ...*os.File) (int, error) { return uds.SendFiles(a, p, files...) }, b
+		return msgFilesSender(a, uds.Addr{}), b
 	}
 	dgramTo := func(t *testing.T) (sender, batchConn) {
 		addr := uds.Abstract(uniqTag() + "-fds")
 		srv := msgListenDatagram(t, nil, addr)
 		cli := msgListenDatagram(t, nil, uds.Autobind())
-		return func(p []byte, files ...*os.File) (int, error) { return cli.WriteFilesTo(p, addr, files...) }, srv
+		return msgFilesSender(cli, addr), srv
 	}
-	var lastWriter *uds.SeqPacketConn
+	var lastWriter *uds.Conn
 	seqPair := func(t *testing.T) (sender, batchConn) {
-		a, b := pairOf(t, uds.SeqPacketPair)
+		a, b := pairOf(t, pairMaker(uds.SeqPacket))
 		lastWriter = a
-		return a.WriteFiles, b
+		return msgFilesSender(a, uds.Addr{}), b
 	}
 	var cases []leakCase
 	for _, cred := range []bool{false, true} {
@@ -1060,7 +1058,7 @@ func TestBatchDescriptorsNotLeaked(t *testing.T) {
 				got := 0
 				for {
 					require.NoError(t, r.SetReadDeadline(time.Now().Add(5*time.Second)))
-					n, err := r.ReadBatch(in)
+					n, err := uds.ReadBatch(r, in)
 					if c.closes && got == 3 {
 						require.Equal(t, io.EOF, err)
 						require.Equal(t, 0, n)
@@ -1073,7 +1071,7 @@ func TestBatchDescriptorsNotLeaked(t *testing.T) {
 							assert.Equal(t, os.Getpid(), in[i].Cred.PID)
 							// The kernel puts SCM_RIGHTS before SCM_PIDFD: 40
 							// descriptors crowd the PIDFD out of the control
-							// space (as with ReadCred), so only the messages
+							// space (as with ReadMsg), so only the messages
 							// with few descriptors must have one.
 							if got+i < 2 {
 								assert.NotNil(t, in[i].Cred.PIDFD, "SO_PASSPIDFD gives the caller a PIDFD")
@@ -1136,13 +1134,13 @@ func TestBatchZeroAlloc(t *testing.T) {
 			allocs := testing.AllocsPerRun(100, func() {
 				for off := 0; off < len(out) && failed == nil; off += chunk {
 					k := min(chunk, len(out)-off)
-					n, err := e.w.WriteBatch(out[off : off+k])
+					n, err := uds.WriteBatch(e.w, out[off:off+k])
 					if err != nil || n != k {
 						failed = fmt.Errorf("WriteBatch of %d: %d, %v", k, n, err)
 						return
 					}
 					for got := 0; got < k; {
-						n, err := e.r.ReadBatch(in)
+						n, err := uds.ReadBatch(e.r, in)
 						if err != nil {
 							failed = err
 							return
@@ -1171,14 +1169,14 @@ func TestBatchClosed(t *testing.T) {
 				e := s.mk(t)
 				require.NoError(t, e.r.Close())
 				require.NoError(t, e.w.Close())
-				n, err := e.r.ReadBatch(batchMsgs(4, 16))
+				n, err := uds.ReadBatch(e.r, batchMsgs(4, 16))
 				assert.Equal(t, 0, n)
 				assert.ErrorIs(t, err, net.ErrClosed)
-				n, err = e.w.WriteBatch(batchOut(e.to, 0, 3, batchSize(8)))
+				n, err = uds.WriteBatch(e.w, batchOut(e.to, 0, 3, batchSize(8)))
 				assert.Equal(t, 0, n)
 				assert.ErrorIs(t, err, net.ErrClosed)
 				if e.dgram {
-					n, err = e.r.WriteBatch(batchOut(uds.Abstract(uniqTag()), 0, 1, batchSize(8)))
+					n, err = uds.WriteBatch(e.r, batchOut(uds.Abstract(uniqTag()), 0, 1, batchSize(8)))
 					assert.Equal(t, 0, n)
 					assert.ErrorIs(t, err, net.ErrClosed, "with an address")
 				}
@@ -1188,7 +1186,7 @@ func TestBatchClosed(t *testing.T) {
 				e := s.mk(t)
 				in := batchMsgs(4, 16)
 				done := make(chan error, 1)
-				go func() { _, err := e.r.ReadBatch(in); done <- err }()
+				go func() { _, err := uds.ReadBatch(e.r, in); done <- err }()
 				select {
 				case err := <-done:
 					t.Fatalf("ReadBatch on an empty socket returned at once: %v", err)
@@ -1207,7 +1205,7 @@ func TestBatchClosed(t *testing.T) {
 				e := s.mk(t)
 				out := batchOut(e.to, 0, 4096, batchSize(64))
 				require.NoError(t, e.w.SetWriteDeadline(time.Now().Add(200*time.Millisecond)))
-				queued, err := e.w.WriteBatch(out)
+				queued, err := uds.WriteBatch(e.w, out)
 				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 				require.NoError(t, e.w.SetWriteDeadline(time.Time{}))
 				type result struct {
@@ -1215,7 +1213,7 @@ func TestBatchClosed(t *testing.T) {
 					err error
 				}
 				done := make(chan result, 1)
-				go func() { n, err := e.w.WriteBatch(out[queued:]); done <- result{n, err} }()
+				go func() { n, err := uds.WriteBatch(e.w, out[queued:]); done <- result{n, err} }()
 				select {
 				case r := <-done:
 					t.Fatalf("WriteBatch to a full receiver returned at once: %d, %v", r.n, r.err)
@@ -1253,7 +1251,7 @@ func TestBatchWriteAndWriteToFullReceiver(t *testing.T) {
 		require.NoError(t, src.SetWriteDeadline(time.Now().Add(50*time.Millisecond)))
 		queued := 0
 		for {
-			if _, err := src.WriteToAddr(msg, to); err != nil {
+			if _, err := src.WriteTo(msg, to); err != nil {
 				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 				break
 			}
@@ -1263,11 +1261,11 @@ func TestBatchWriteAndWriteToFullReceiver(t *testing.T) {
 
 		done := make(chan error, 2)
 		go func() {
-			_, err := src.WriteToAddr(msg, to)
+			_, err := src.WriteTo(msg, to)
 			done <- err
 		}()
 		go func() {
-			_, err := src.WriteBatch([]uds.Message{{Buf: msg, Addr: to}, {Buf: msg, Addr: to}})
+			_, err := uds.WriteBatch(src, []uds.Message{{Buf: msg, Addr: to}, {Buf: msg, Addr: to}})
 			done <- err
 		}()
 		// Both wait for room; the drain starts at varied moments of

@@ -27,7 +27,7 @@ func BenchmarkSuite(b *testing.B) {
 	for _, size := range []int{4 << 10, 64 << 10} {
 		b.Run(fmt.Sprintf("stream-%dKiB", size>>10), func(b *testing.B) {
 			b.Run("uds", func(b *testing.B) {
-				w, r := pairOf(b, uds.Pair)
+				w, r := pairOf(b, pairMaker(uds.Stream))
 				streamBench(b, size, w, r)
 			})
 			b.Run("std", func(b *testing.B) {
@@ -39,7 +39,7 @@ func BenchmarkSuite(b *testing.B) {
 
 	b.Run("pingpong-1B", func(b *testing.B) {
 		b.Run("uds", func(b *testing.B) {
-			x, y := pairOf(b, uds.Pair)
+			x, y := pairOf(b, pairMaker(uds.Stream))
 			pingPongBench(b, x, y)
 		})
 		b.Run("std", func(b *testing.B) {

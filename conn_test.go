@@ -187,7 +187,7 @@ func TestConnNettest(t *testing.T) {
 	})
 	t.Run("pair", func(t *testing.T) {
 		nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
-			a, b, err := uds.Pair()
+			a, b, err := uds.Pair(uds.Stream)
 			if err != nil {
 				return nil, nil, nil, err
 			}
@@ -197,7 +197,7 @@ func TestConnNettest(t *testing.T) {
 }
 
 func TestPairAddrs(t *testing.T) {
-	a, b := pairOf(t, uds.Pair)
+	a, b := pairOf(t, pairMaker(uds.Stream))
 	for _, c := range []*uds.Conn{a, b} {
 		assert.Equal(t, uds.Unnamed(), c.LocalAddr())
 		assert.Equal(t, uds.Unnamed(), c.RemoteAddr())
@@ -498,14 +498,15 @@ func TestListenerCloseLeavesReplacement(t *testing.T) {
 		require.NoError(t, err)
 		c.Close()
 	})
-	t.Run("KeepPath", func(t *testing.T) {
+	t.Run("SetUnlinkOnClose(false)", func(t *testing.T) {
 		dir := mkSockDir(t)
 		p := filepath.Join(dir, "x.sock")
-		ln, err := (&uds.ListenConfig{KeepPath: true}).Listen(context.Background(), uds.Path(p))
+		ln, err := uds.Listen(context.Background(), uds.Path(p))
 		require.NoError(t, err)
+		ln.SetUnlinkOnClose(false)
 		require.NoError(t, ln.Close())
 		fi, err := os.Lstat(p)
-		require.NoError(t, err, "KeepPath leaves the socket file")
+		require.NoError(t, err, "SetUnlinkOnClose(false) leaves the socket file")
 		assert.Equal(t, os.ModeSocket, fi.Mode().Type())
 		_, err = os.Lstat(p + ".lock")
 		assert.ErrorIs(t, err, os.ErrNotExist)

@@ -95,7 +95,7 @@ func TestDatagramEmptyMessage(t *testing.T) {
 }
 
 // msgCheckReplies has cli send to srv, srv reply to the address it saw with
-// WriteTo and then WriteToAddr, and checks every address is exact.
+// WriteTo and then ReadMsg and WriteMsg, and checks every address is exact.
 func msgCheckReplies(t *testing.T, srv, cli *uds.DatagramConn) {
 	t.Helper()
 	want := msgLocal(t, cli)
@@ -120,11 +120,11 @@ func msgCheckReplies(t *testing.T, srv, cli *uds.DatagramConn) {
 	require.NoError(t, err)
 	msgDeadline(t, srv)
 	var fa2 uds.Addr
-	n, err = srv.ReadFromAddr(buf, &fa2)
+	n, err = msgReadFrom(srv, buf, &fa2)
 	require.NoError(t, err)
 	assert.Equal(t, "ping 2", string(buf[:n]))
-	assert.True(t, fa2 == want, "ReadFromAddr gave %q, want == %q", fa2, want)
-	_, err = srv.WriteToAddr([]byte("pong 2"), fa2)
+	assert.True(t, fa2 == want, "ReadMsg gave %q, want == %q", fa2, want)
+	_, err = msgWriteTo(srv, []byte("pong 2"), fa2)
 	require.NoError(t, err)
 	msgExpect(t, cli, 64, []byte("pong 2"))
 
@@ -211,14 +211,18 @@ func TestDatagramReplyAddrs(t *testing.T) {
 				require.Error(t, err)
 				assert.ErrorIs(t, err, uds.ErrInvalidAddr)
 				assert.Contains(t, err.Error(), "cannot receive replies")
-				_, err = srv.WriteToAddr([]byte("reply"), fa)
-				assert.ErrorIs(t, err, uds.ErrInvalidAddr)
+				// To WriteMsg an unnamed Addr means the connected peer,
+				// which this bound, unconnected socket has not: nothing
+				// is sent anywhere.
+				n, err = msgWriteTo(srv, []byte("reply"), fa)
+				assert.Equal(t, 0, n)
+				assert.ErrorIs(t, err, unix.ENOTCONN)
 
-				// ReadFromAddr into an Addr holding a name resets it.
+				// ReadMsg into a Message whose Addr holds a name resets it.
 				require.NoError(t, unix.Sendto(fd, []byte("anon2"), 0, &to))
 				msgDeadline(t, srv)
 				stale := uds.Abstract("previous sender")
-				_, err = srv.ReadFromAddr(buf, &stale)
+				_, err = msgReadFrom(srv, buf, &stale)
 				require.NoError(t, err)
 				assert.Equal(t, uds.KindUnnamed, stale.Kind())
 				assert.Equal(t, "", stale.Name())
@@ -226,7 +230,7 @@ func TestDatagramReplyAddrs(t *testing.T) {
 			t.Run("bad targets", func(t *testing.T) {
 				_, err := srv.WriteTo([]byte("x"), &net.TCPAddr{})
 				assert.ErrorIs(t, err, uds.ErrInvalidAddr)
-				_, err = srv.WriteToAddr([]byte("x"), uds.Autobind())
+				_, err = msgWriteTo(srv, []byte("x"), uds.Autobind())
 				assert.ErrorIs(t, err, uds.ErrInvalidAddr)
 			})
 		})
@@ -257,16 +261,26 @@ func TestDatagramZeroAlloc(t *testing.T) {
 		msgZeroAlloc(t, b, a.Write, b.Read, msg)
 	})
 	for name, mk := range msgServers(t) {
-		t.Run("WriteToAddr+ReadFromAddr to "+name, func(t *testing.T) {
+		t.Run("WriteMsg+ReadMsg to "+name, func(t *testing.T) {
 			dstAddr := mk(t)
 			dst := msgListenDatagram(t, nil, dstAddr)
 			src := msgListenDatagram(t, nil, uds.Autobind())
-			var from uds.Addr
+			// One Message each way, reused from call to call.
+			out := uds.Message{Addr: dstAddr}
+			var in uds.Message
 			msgZeroAlloc(t, dst,
-				func(p []byte) (int, error) { return src.WriteToAddr(p, dstAddr) },
-				func(p []byte) (int, error) { return dst.ReadFromAddr(p, &from) },
+				func(p []byte) (int, error) {
+					out.Buf = p
+					err := uds.WriteMsg(src, &out)
+					return out.N, err
+				},
+				func(p []byte) (int, error) {
+					in.Buf = p
+					err := uds.ReadMsg(dst, &in)
+					return in.N, err
+				},
 				msg, "with a repeated sender")
-			assert.Equal(t, src.LocalAddr(), from)
+			assert.Equal(t, src.LocalAddr(), in.Addr)
 		})
 	}
 	t.Run("connected Write+Read", func(t *testing.T) {
@@ -285,7 +299,7 @@ func TestDatagramFullReceiver(t *testing.T) {
 		t.Logf("net.unix.max_dgram_qlen = %s", strings.TrimSpace(string(b)))
 	}
 	for _, connected := range []bool{false, true} {
-		name := "unconnected WriteToAddr"
+		name := "unconnected WriteMsg"
 		if connected {
 			name = "connected Write"
 		}
@@ -299,7 +313,7 @@ func TestDatagramFullReceiver(t *testing.T) {
 				write = w.Write
 			} else {
 				w = msgListenDatagram(t, nil, uds.Autobind())
-				write = func(b []byte) (int, error) { return w.WriteToAddr(b, rAddr) }
+				write = func(b []byte) (int, error) { return msgWriteTo(w, b, rAddr) }
 			}
 			seq := 0
 			next := func() []byte { seq++; return []byte(strconv.Itoa(seq)) }
@@ -470,13 +484,14 @@ func TestDatagramPathRules(t *testing.T) {
 			assert.ErrorIs(t, err, net.ErrClosed)
 		}
 	})
-	t.Run("KeepPath", func(t *testing.T) {
+	t.Run("SetUnlinkOnClose(false)", func(t *testing.T) {
 		p := filepath.Join(mkSockDir(t), "keep.sock")
-		c, err := (&uds.ListenConfig{KeepPath: true}).ListenDatagram(msgCtx(t), uds.Path(p))
+		c, err := uds.ListenDatagram(msgCtx(t), uds.Path(p))
 		require.NoError(t, err)
+		c.SetUnlinkOnClose(false)
 		require.NoError(t, c.Close())
 		_, err = os.Lstat(p)
-		assert.NoError(t, err, "KeepPath leaves the socket file")
+		assert.NoError(t, err, "SetUnlinkOnClose(false) leaves the socket file")
 		_, err = os.Lstat(p + ".lock")
 		assert.ErrorIs(t, err, os.ErrNotExist)
 	})

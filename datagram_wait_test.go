@@ -95,26 +95,24 @@ func waitSends(t testing.TB) []waitSend {
 	require.NoError(t, err)
 	t.Cleanup(func() { f.Close() })
 	return []waitSend{
-		{"WriteToAddr", func(w *uds.DatagramConn, b []byte, to uds.Addr) error {
-			_, err := w.WriteToAddr(b, to)
-			return err
+		{"WriteMsg", func(w *uds.DatagramConn, b []byte, to uds.Addr) error {
+			return uds.WriteMsg(w, &uds.Message{Buf: b, Addr: to})
 		}},
 		{"WriteTo", func(w *uds.DatagramConn, b []byte, to uds.Addr) error {
 			_, err := w.WriteTo(b, &net.UnixAddr{Name: "@" + to.Name(), Net: "unixgram"})
 			return err
 		}},
-		{"WriteToCred", func(w *uds.DatagramConn, b []byte, to uds.Addr) error {
-			_, err := w.WriteToCred(b, to, nil)
-			return err
+		{"WriteMsg with Cred", func(w *uds.DatagramConn, b []byte, to uds.Addr) error {
+			own := &uds.Cred{PID: os.Getpid(), UID: os.Geteuid(), GID: os.Getegid()}
+			return uds.WriteMsg(w, &uds.Message{Buf: b, Addr: to, Cred: own})
 		}},
 		{"WriteBatch", func(w *uds.DatagramConn, b []byte, to uds.Addr) error {
 			ms := []uds.Message{{Buf: b, Addr: to}}
-			_, err := w.WriteBatch(ms)
+			_, err := uds.WriteBatch(w, ms)
 			return err
 		}},
-		{"WriteFilesTo", func(w *uds.DatagramConn, b []byte, to uds.Addr) error {
-			_, err := w.WriteFilesTo(b, to, f)
-			return err
+		{"WriteMsg with Files", func(w *uds.DatagramConn, b []byte, to uds.Addr) error {
+			return uds.WriteMsg(w, &uds.Message{Buf: b, Addr: to, Files: []*os.File{f}})
 		}},
 	}
 }
@@ -281,21 +279,20 @@ func TestDatagramBlockedWriteZeroAlloc(t *testing.T) {
 	total := perRun * (runs + 1) // AllocsPerRun runs once more to warm up
 	read := make(chan error, 1)
 	go func() {
-		buf := make([]byte, 64)
-		var from uds.Addr
+		in := uds.Message{Buf: make([]byte, 64)}
 		for range total {
-			if _, err := r.ReadFromAddr(buf, &from); err != nil {
+			if err := uds.ReadMsg(r, &in); err != nil {
 				read <- err
 				return
 			}
 		}
 		read <- nil
 	}()
-	msg := msgPattern(64, 3)
+	out := uds.Message{Buf: msgPattern(64, 3), Addr: rAddr} // reused
 	var failed error
 	allocs := testing.AllocsPerRun(runs, func() {
 		for range perRun {
-			if _, err := w.WriteToAddr(msg, rAddr); err != nil && failed == nil {
+			if err := uds.WriteMsg(w, &out); err != nil && failed == nil {
 				failed = err
 			}
 		}

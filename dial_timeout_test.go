@@ -140,8 +140,9 @@ func TestDialDeadlineErrors(t *testing.T) {
 
 			t.Run("waiting, stale socket file", func(t *testing.T) {
 				p := sockPath(t, dp.dir(t), "stale.sock", dp.long)
-				ln, err := (&uds.ListenConfig{KeepPath: true}).Listen(context.Background(), uds.Path(p))
+				ln, err := uds.Listen(context.Background(), uds.Path(p))
 				require.NoError(t, err)
+				ln.SetUnlinkOnClose(false)
 				require.NoError(t, ln.Close())
 				_, err = (&uds.Dialer{WaitForListener: true, Timeout: 300 * time.Millisecond}).Dial(context.Background(), uds.Path(p))
 				assertDeadlineError(t, err)
@@ -169,7 +170,7 @@ func TestDialDeadlineErrors(t *testing.T) {
 					assert.NotErrorIs(t, err, syscall.ENOENT)
 
 					// The message sockets' dials follow the same rule.
-					_, err = d.DialSeqPacket(context.Background(), live)
+					_, err = d.Dial(context.Background(), live.WithType(uds.SeqPacket))
 					assertDeadlineError(t, err)
 				}
 				assert.Zero(t, acc.count(), "nothing connected")

@@ -199,8 +199,9 @@ func TestDialWaitForListener(t *testing.T) {
 	t.Run("stale file then listening", func(t *testing.T) {
 		dir := mkSockDir(t)
 		p := filepath.Join(dir, "stale.sock")
-		ln0, err := (&uds.ListenConfig{KeepPath: true}).Listen(context.Background(), uds.Path(p))
+		ln0, err := uds.Listen(context.Background(), uds.Path(p))
 		require.NoError(t, err)
+		ln0.SetUnlinkOnClose(false)
 		require.NoError(t, ln0.Close())
 
 		_, err = uds.Dial(context.Background(), uds.Path(p))

@@ -16,7 +16,7 @@ import (
 // A log collector drains a datagram socket in batches: one system call takes
 // every queued message (up to the batch size), each with its sender's exact
 // address, and the message slice is reused from batch to batch.
-func ExampleDatagramConn_ReadBatch() {
+func ExampleReadBatch() {
 	suffix := "-" + strconv.Itoa(os.Getpid()) // unique names in a shared namespace
 	name := uds.Abstract("log-collector" + suffix)
 	sink, err := uds.ListenDatagram(context.Background(), name)
@@ -41,7 +41,7 @@ func ExampleDatagramConn_ReadBatch() {
 	for i := range batch {
 		batch[i].Buf = make([]byte, 2048)
 	}
-	n, err := sink.ReadBatch(batch)
+	n, err := uds.ReadBatch(sink, batch)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -19,16 +19,17 @@ import (
 
 // SEQPACKET keeps message boundaries: every Read is one whole message, a
 // message longer than the buffer is reported with its true length, and an
-// empty message is told apart from the end of the connection.
-func ExampleListenSeqPacket() {
+// empty message is told apart from the end of the connection. A peek
+// (ReadMsg with Message.Peek) tells the next message's size without taking it.
+func ExampleListen_seqpacket() {
 	name := uds.Abstract("seqpacket-example-" + strconv.Itoa(os.Getpid()))
-	ln, err := uds.ListenSeqPacket(context.Background(), name)
+	ln, err := uds.Listen(context.Background(), name.WithType(uds.SeqPacket))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer ln.Close()
 	go func() {
-		c, err := ln.AcceptSeqPacket()
+		c, err := ln.AcceptUnix()
 		if err != nil {
 			return
 		}
@@ -38,14 +39,16 @@ func ExampleListenSeqPacket() {
 		c.Close()
 	}()
 
-	c, err := uds.DialSeqPacket(context.Background(), name)
+	c, err := uds.Dial(context.Background(), name.WithType(uds.SeqPacket))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
 	buf := make([]byte, 8)
 	for {
-		size, _ := c.PeekSize()
+		peek := uds.Message{Peek: true}
+		_ = uds.ReadMsg(c, &peek) // an error here is read again by Read
+		size := peek.Len
 		n, err := c.Read(buf)
 		var te *uds.TruncatedError
 		switch {
@@ -84,14 +87,13 @@ func ExampleListenDatagram() {
 	}
 	defer srv.Close()
 	go func() {
-		buf := make([]byte, 512)
-		var from uds.Addr
+		m := uds.Message{Buf: make([]byte, 512)}
 		for {
-			n, err := srv.ReadFromAddr(buf, &from)
-			if err != nil {
+			if err := uds.ReadMsg(srv, &m); err != nil {
 				return
 			}
-			srv.WriteToAddr(append([]byte("echo: "), buf[:n]...), from)
+			reply := uds.Message{Buf: append([]byte("echo: "), m.Buf[:m.N]...), Addr: m.Addr}
+			uds.WriteMsg(srv, &reply)
 		}
 	}()
 

@@ -89,7 +89,7 @@ func childHandoffOld(args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := c.WriteFiles([]byte("listener"), f); err != nil {
+	if err := uds.WriteMsg(c, &uds.Message{Buf: []byte("listener"), Files: []*os.File{f}}); err != nil {
 		return fail(err)
 	}
 	f.Close()
@@ -120,10 +120,11 @@ func childHandoffNew(args []string) int {
 		return fail(err)
 	}
 	buf := make([]byte, 16)
-	n, files, err := c.ReadFiles(buf, 1)
-	if err != nil {
+	m := uds.Message{Buf: buf, Files: make([]*os.File, 0, 1)}
+	if err := uds.ReadMsg(c, &m); err != nil {
 		return fail(err)
 	}
+	n, files := m.N, m.Files
 	if string(buf[:n]) != "listener" || len(files) != 1 {
 		return fail(fmt.Errorf("got %q with %d files", buf[:n], len(files)))
 	}

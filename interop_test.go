@@ -50,7 +50,7 @@ func interopSendUntilBound(t *testing.T, c *uds.DatagramConn, msg string, a uds.
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, err := c.WriteToAddr([]byte(msg), a)
+		_, err := msgWriteTo(c, []byte(msg), a)
 		if err == nil {
 			return
 		}
@@ -127,7 +127,7 @@ func TestInteropSocatSeqPacketListen(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			a, listen := mk(t)
 			peer := msgStartForeign(t, socat, listen, "-")
-			c, err := interopDialer.DialSeqPacket(msgCtx(t), a)
+			c, err := interopDialer.Dial(msgCtx(t), a.WithType(uds.SeqPacket))
 			require.NoError(t, err)
 			msgClose(t, c)
 			assert.Equal(t, a.WithType(uds.SeqPacket), c.RemoteAddr())
@@ -179,12 +179,12 @@ func TestInteropSocatDatagram(t *testing.T) {
 				msgDeadline(t, srv)
 				buf := make([]byte, 256)
 				var from uds.Addr
-				n, err := srv.ReadFromAddr(buf, &from)
+				n, err := msgReadFrom(srv, buf, &from)
 				require.NoError(t, err)
 				assert.Equal(t, "hello from socat\n", string(buf[:n]))
 				assert.Equal(t, bound.WithType(uds.Datagram), from, "the exact address socat bound")
 
-				_, err = srv.WriteToAddr([]byte("reply from uds\n"), from)
+				_, err = msgWriteTo(srv, []byte("reply from uds\n"), from)
 				require.NoError(t, err)
 				assert.Equal(t, "reply from uds\n", peer.readLine(t, 5*time.Second))
 			})
@@ -210,7 +210,7 @@ func TestInteropSocatDatagram(t *testing.T) {
 				client := msgListenDatagram(t, nil, uds.Autobind())
 				interopSendUntilBound(t, client, "one datagram\n", a)
 				assert.Equal(t, "one datagram\n", peer.readLine(t, 5*time.Second))
-				_, err := client.WriteToAddr([]byte("two\n"), a)
+				_, err := msgWriteTo(client, []byte("two\n"), a)
 				require.NoError(t, err)
 				assert.Equal(t, "two\n", peer.readLine(t, 5*time.Second))
 			})
@@ -260,7 +260,7 @@ func TestInteropNetcatStream(t *testing.T) {
 		client := msgListenDatagram(t, nil, uds.Autobind())
 		interopSendUntilBound(t, client, "dg one\n", uds.Path(p))
 		assert.Equal(t, "dg one\n", peer.readLine(t, 5*time.Second))
-		_, err := client.WriteToAddr([]byte("dg two\n"), uds.Path(p))
+		_, err := msgWriteTo(client, []byte("dg two\n"), uds.Path(p))
 		require.NoError(t, err)
 		assert.Equal(t, "dg two\n", peer.readLine(t, 5*time.Second))
 	})

@@ -31,7 +31,7 @@ func TestListenRelativeAtPath(t *testing.T) {
 			var ln interface{ Close() error }
 			var err error
 			if typ == uds.SeqPacket {
-				ln, err = uds.ListenSeqPacket(ctx, a)
+				ln, err = uds.Listen(ctx, a.WithType(uds.SeqPacket))
 			} else {
 				ln, err = uds.Listen(ctx, a)
 			}

@@ -75,14 +75,24 @@ func BenchmarkMsg(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer w.Close()
-				var from uds.Addr
-				write := func(p []byte) (int, error) { return w.WriteToAddr(p, rAddr) }
+				// WriteMsg and ReadMsg with one Message each, reused.
+				out := uds.Message{Addr: rAddr}
+				var in uds.Message
+				write := func(p []byte) (int, error) {
+					out.Buf = p
+					err := uds.WriteMsg(w, &out)
+					return out.N, err
+				}
 				if row.netAddr {
 					var to net.Addr = rAddr // boxed once
 					write = func(p []byte) (int, error) { return w.WriteTo(p, to) }
 				}
 				msgBenchRate(b, 64, write,
-					func(p []byte) (int, error) { return r.ReadFromAddr(p, &from) })
+					func(p []byte) (int, error) {
+						in.Buf = p
+						err := uds.ReadMsg(r, &in)
+						return in.N, err
+					})
 			})
 		}
 		b.Run("std", func(b *testing.B) {
@@ -204,7 +214,7 @@ func udsMsgPair(b *testing.B, typ int, zeroEOF bool) (w, r msgEnd) {
 	if typ != syscall.SOCK_SEQPACKET {
 		return pairOf(b, uds.DatagramPair)
 	}
-	sw, sr := pairOf(b, uds.SeqPacketPair)
+	sw, sr := pairOf(b, pairMaker(uds.SeqPacket))
 	if zeroEOF {
 		if err := sr.SetZeroReadIsEOF(true); err != nil {
 			b.Fatal(err)

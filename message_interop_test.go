@@ -97,11 +97,11 @@ func TestMessageInteropSocatSeqPacket(t *testing.T) {
 	for name, mk := range cases {
 		t.Run(name, func(t *testing.T) {
 			a, target := mk(t)
-			ln, err := uds.ListenSeqPacket(msgCtx(t), a)
+			ln, err := uds.Listen(msgCtx(t), a.WithType(uds.SeqPacket))
 			require.NoError(t, err)
 			msgClose(t, ln)
 			peer := msgStartForeign(t, socat, "-", target)
-			c := acceptWithin(t, ln, ln.AcceptSeqPacket)
+			c := acceptWithin(t, ln, ln.AcceptUnix)
 
 			// One line from socat's stdin is one message.
 			for _, line := range []string{"first line\n", "second, longer line\n", "3\n"} {
@@ -177,7 +177,7 @@ s.close()
 		"abstract": uds.Abstract(uniqTag() + "-py"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			ln, err := uds.ListenSeqPacket(msgCtx(t), a)
+			ln, err := uds.Listen(msgCtx(t), a.WithType(uds.SeqPacket))
 			require.NoError(t, err)
 			msgClose(t, ln)
 			arg := a.Name()
@@ -185,11 +185,11 @@ s.close()
 				arg = "@" + a.Name()
 			}
 			peer := msgStartForeign(t, py, "-c", script, arg)
-			c := acceptWithin(t, ln, ln.AcceptSeqPacket)
+			c := acceptWithin(t, ln, ln.AcceptUnix)
 
 			for _, want := range [][]byte{{}, []byte("x"), bytes.Repeat([]byte("a"), 100)} {
 				msgDeadline(t, c)
-				size, err := c.PeekSize()
+				size, err := msgPeek(c)
 				require.NoError(t, err)
 				assert.Equal(t, len(want), size)
 				msgExpect(t, c, 1000, want)

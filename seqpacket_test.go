@@ -25,23 +25,34 @@ import (
 // --- helpers shared by the message-socket tests (prefixed msg to stay clear
 // of the other test files' helpers) ---
 
-// msgEnd is what SeqPacketConn and DatagramConn have in common.
+// msgEnd is what a seqpacket Conn and DatagramConn have in common.
 type msgEnd interface {
 	Write([]byte) (int, error)
 	Read([]byte) (int, error)
-	PeekSize() (int, error)
 	SetReadDeadline(time.Time) error
 	syscall.Conn
 }
 
 // msgReplyEnd is an unconnected DatagramConn whose Write replies to one
-// address with WriteToAddr.
+// address with WriteMsg.
 type msgReplyEnd struct {
 	*uds.DatagramConn
 	to uds.Addr
 }
 
-func (r msgReplyEnd) Write(b []byte) (int, error) { return r.WriteToAddr(b, r.to) }
+func (r msgReplyEnd) Write(b []byte) (int, error) {
+	m := uds.Message{Buf: b, Addr: r.to}
+	err := uds.WriteMsg(r.DatagramConn, &m)
+	return m.N, err
+}
+
+// msgPeek returns the length of the next message on r, which stays queued:
+// ReadMsg with Peek and no buffer.
+func msgPeek(r syscall.Conn) (int, error) {
+	m := uds.Message{Peek: true}
+	err := uds.ReadMsg(r, &m)
+	return m.Len, err
+}
 
 func msgCtx(t testing.TB) context.Context {
 	t.Helper()
@@ -133,11 +144,11 @@ func msgCheckBoundaries(t *testing.T, w, r msgEnd) {
 		assert.Equal(t, n, wn)
 
 		msgDeadline(t, r)
-		size, err := r.PeekSize()
+		size, err := msgPeek(r)
 		require.NoError(t, err)
-		assert.Equal(t, n, size, "PeekSize of a %d-byte message", n)
+		assert.Equal(t, n, size, "peeked length of a %d-byte message", n)
 		// A second peek sees the same message: peeking consumes nothing.
-		size, err = r.PeekSize()
+		size, err = msgPeek(r)
 		require.NoError(t, err)
 		assert.Equal(t, n, size)
 
@@ -156,7 +167,7 @@ func msgCheckBoundaries(t *testing.T, w, r msgEnd) {
 		require.NoError(t, err)
 
 		msgDeadline(t, r)
-		size, err := r.PeekSize()
+		size, err := msgPeek(r)
 		require.NoError(t, err)
 		assert.Equal(t, bufLen+1, size)
 
@@ -184,7 +195,7 @@ func msgCheckBoundaries(t *testing.T, w, r msgEnd) {
 		require.NoError(t, err, "a message of the socket's maximum size (%d) is sent", max)
 		assert.Equal(t, max, n)
 		msgDeadline(t, r)
-		size, err := r.PeekSize()
+		size, err := msgPeek(r)
 		require.NoError(t, err)
 		assert.Equal(t, max, size)
 		msgExpect(t, r, max+1, big)
@@ -221,10 +232,10 @@ func msgCheckBoundaries(t *testing.T, w, r msgEnd) {
 		msgExpect(t, r, max+1, next)
 	})
 
-	t.Run("PeekSize waits", func(t *testing.T) {
+	t.Run("peek waits", func(t *testing.T) {
 		require.NoError(t, r.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
 		start := time.Now()
-		_, err := r.PeekSize()
+		_, err := msgPeek(r)
 		require.Error(t, err)
 		assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
 		assert.GreaterOrEqual(t, time.Since(start), 80*time.Millisecond)
@@ -236,12 +247,12 @@ func msgCheckBoundaries(t *testing.T, w, r msgEnd) {
 		}
 		ch := make(chan res, 1)
 		go func() {
-			n, err := r.PeekSize()
+			n, err := msgPeek(r)
 			ch <- res{n, err}
 		}()
 		select {
 		case got := <-ch:
-			t.Fatalf("PeekSize returned %v before any message was sent", got)
+			t.Fatalf("the peek returned %v before any message was sent", got)
 		case <-time.After(50 * time.Millisecond):
 		}
 		msg := msgPattern(77, 1)
@@ -253,17 +264,17 @@ func msgCheckBoundaries(t *testing.T, w, r msgEnd) {
 			assert.Equal(t, 77, got.n)
 		case <-time.After(5 * time.Second):
 			r.SetReadDeadline(time.Now()) // unblock the goroutine
-			t.Fatal("PeekSize did not return after a message arrived")
+			t.Fatal("the peek did not return after a message arrived")
 		}
 		msgExpect(t, r, bufLen, msg) // not consumed by the peek
 	})
 }
 
 // msgSeqPacketConnect listens on a, dials it and returns both ends.
-func msgSeqPacketConnect(t *testing.T, a uds.Addr) (client, server *uds.SeqPacketConn, ln *uds.SeqPacketListener) {
+func msgSeqPacketConnect(t *testing.T, a uds.Addr) (client, server *uds.Conn, ln *uds.Listener) {
 	t.Helper()
 	ctx := msgCtx(t)
-	ln, err := uds.ListenSeqPacket(ctx, a)
+	ln, err := uds.Listen(ctx, a.WithType(uds.SeqPacket))
 	require.NoError(t, err)
 	msgClose(t, ln)
 	type res struct {
@@ -275,7 +286,7 @@ func msgSeqPacketConnect(t *testing.T, a uds.Addr) (client, server *uds.SeqPacke
 		c, err := ln.Accept()
 		ch <- res{c, err}
 	}()
-	client, err = uds.DialSeqPacket(ctx, a)
+	client, err = uds.Dial(ctx, a.WithType(uds.SeqPacket))
 	require.NoError(t, err)
 	msgClose(t, client)
 	var got res
@@ -286,26 +297,26 @@ func msgSeqPacketConnect(t *testing.T, a uds.Addr) (client, server *uds.SeqPacke
 	}
 	require.NoError(t, got.err)
 	msgClose(t, got.c)
-	server, ok := got.c.(*uds.SeqPacketConn)
-	require.True(t, ok, "Accept returned %T, want *uds.SeqPacketConn", got.c)
+	server, ok := got.c.(*uds.Conn)
+	require.True(t, ok, "Accept returned %T, want *uds.Conn", got.c)
 	return client, server, ln
 }
 
 type msgSeqPacketCase struct {
 	name string
-	make func(t *testing.T) (a, b *uds.SeqPacketConn)
+	make func(t *testing.T) (a, b *uds.Conn)
 }
 
 func msgSeqPacketCases() []msgSeqPacketCase {
 	return []msgSeqPacketCase{
-		{"pair", func(t *testing.T) (a, b *uds.SeqPacketConn) {
-			return pairOf(t, uds.SeqPacketPair)
+		{"pair", func(t *testing.T) (a, b *uds.Conn) {
+			return pairOf(t, pairMaker(uds.SeqPacket))
 		}},
-		{"path", func(t *testing.T) (a, b *uds.SeqPacketConn) {
+		{"path", func(t *testing.T) (a, b *uds.Conn) {
 			a, b, _ = msgSeqPacketConnect(t, uds.Path(filepath.Join(mkSockDir(t), "sp.sock")))
 			return a, b
 		}},
-		{"abstract", func(t *testing.T) (a, b *uds.SeqPacketConn) {
+		{"abstract", func(t *testing.T) (a, b *uds.Conn) {
 			a, b, _ = msgSeqPacketConnect(t, uds.Abstract(uniqTag()+"\x00sp"))
 			return a, b
 		}},
@@ -374,9 +385,9 @@ func TestSeqPacketEmptyMessageAndEOF(t *testing.T) {
 						assert.Equal(t, 0, n)
 						assert.Equal(t, io.EOF, err, "after the peer's %s", how)
 					}
-					size, err := b.PeekSize()
+					size, err := msgPeek(b)
 					assert.Equal(t, 0, size)
-					assert.Equal(t, io.EOF, err, "PeekSize at the end")
+					assert.Equal(t, io.EOF, err, "a peek at the end")
 					if how == "CloseWrite" {
 						// The other direction still works.
 						_, err = b.Write([]byte("back"))
@@ -398,10 +409,10 @@ func TestSeqPacketEmptyBeforeAccept(t *testing.T) {
 		"abstract": uds.Abstract(uniqTag() + "-early"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			ln, err := uds.ListenSeqPacket(msgCtx(t), a)
+			ln, err := uds.Listen(msgCtx(t), a.WithType(uds.SeqPacket))
 			require.NoError(t, err)
 			msgClose(t, ln)
-			c, err := uds.DialSeqPacket(msgCtx(t), a)
+			c, err := uds.Dial(msgCtx(t), a.WithType(uds.SeqPacket))
 			require.NoError(t, err)
 			_, err = c.Write(nil)
 			require.NoError(t, err)
@@ -412,7 +423,7 @@ func TestSeqPacketEmptyBeforeAccept(t *testing.T) {
 			require.NoError(t, c.Close())
 
 			require.NoError(t, ln.SetDeadline(time.Now().Add(5*time.Second)))
-			s, err := ln.AcceptSeqPacket()
+			s, err := ln.AcceptUnix()
 			require.NoError(t, err)
 			defer s.Close()
 			for i, want := range []string{"", "x", ""} {
@@ -518,7 +529,7 @@ func TestSeqPacketDeadlines(t *testing.T) {
 func TestSeqPacketTypesAndAddrs(t *testing.T) {
 	dir := mkSockDir(t)
 	p := uds.Path(filepath.Join(dir, "types.sock"))
-	c, s, ln := msgSeqPacketConnect(t, p) // asserts Accept's *uds.SeqPacketConn
+	c, s, ln := msgSeqPacketConnect(t, p) // asserts Accept's *uds.Conn
 	assert.Equal(t, p.WithType(uds.SeqPacket), ln.Addr())
 	assert.Equal(t, p.WithType(uds.SeqPacket), c.RemoteAddr())
 	assert.Equal(t, p.WithType(uds.SeqPacket), s.LocalAddr())
@@ -527,30 +538,43 @@ func TestSeqPacketTypesAndAddrs(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, uds.KindUnnamed, ra.Kind())
 
+	// One *uds.Conn type for stream and seqpacket: the socket type is the
+	// address's, and seqpacket-only methods tell the two apart.
 	var nc net.Conn = s
-	_, isStream := nc.(*uds.Conn)
-	assert.False(t, isStream, "a seqpacket conn is not a stream *uds.Conn")
+	sc, ok := nc.(*uds.Conn)
+	require.True(t, ok, "a seqpacket conn is a *uds.Conn, got %T", nc)
+	assert.Equal(t, uds.SeqPacket, sc.LocalAddr().(uds.Addr).Type())
+	la, ok := c.LocalAddr().(uds.Addr)
+	require.True(t, ok)
+	assert.Equal(t, uds.SeqPacket, la.Type(), "the unnamed dialing end has the type too")
+	assert.NoError(t, sc.SetZeroReadIsEOF(false), "a seqpacket option on a seqpacket conn")
+	st, _ := pairOf(t, pairMaker(uds.Stream))
+	assert.Equal(t, uds.Stream, st.LocalAddr().(uds.Addr).Type())
+	err := st.SetZeroReadIsEOF(true)
+	assert.ErrorIs(t, err, uds.ErrUnsupported, "a stream conn has no messages")
+	assert.ErrorContains(t, err, "seqpacket")
 
-	// AcceptSeqPacket gives the concrete type directly.
+	// AcceptUnix gives the concrete type directly.
 	ch := make(chan error, 1)
 	go func() {
-		sc, err := ln.AcceptSeqPacket()
+		sc, err := ln.AcceptUnix()
 		if err == nil {
 			_, err = sc.Write([]byte("hi"))
 			sc.Close()
 		}
 		ch <- err
 	}()
-	c2, err := uds.DialSeqPacket(msgCtx(t), p)
+	c2, err := uds.Dial(msgCtx(t), p.WithType(uds.SeqPacket))
 	require.NoError(t, err)
 	defer c2.Close()
+	assert.Equal(t, uds.SeqPacket, c2.LocalAddr().(uds.Addr).Type())
 	msgExpect(t, c2, 16, []byte("hi"))
 	require.NoError(t, <-ch)
 }
 
 func TestSeqPacketZeroAlloc(t *testing.T) {
-	a, b := pairOf(t, uds.SeqPacketPair)
-	msgZeroAlloc(t, b, a.Write, b.Read, msgPattern(64, 1), "SeqPacketConn Write+Read allocations per message")
+	a, b := pairOf(t, pairMaker(uds.SeqPacket))
+	msgZeroAlloc(t, b, a.Write, b.Read, msgPattern(64, 1), "seqpacket Conn Write+Read allocations per message")
 }
 
 // msgFDsOpenOn counts this process's descriptors, other than except, that
@@ -582,7 +606,7 @@ func msgFDsOpenOn(t *testing.T, f *os.File, except int) int {
 func TestMessagePassedDescriptorsNotLeaked(t *testing.T) {
 	cases := map[string]func(t *testing.T) (w, r msgEnd){
 		"seqpacket": func(t *testing.T) (w, r msgEnd) {
-			return pairOf(t, uds.SeqPacketPair)
+			return pairOf(t, pairMaker(uds.SeqPacket))
 		},
 		"datagram": func(t *testing.T) (w, r msgEnd) {
 			return pairOf(t, uds.DatagramPair)
@@ -619,7 +643,7 @@ func TestMessagePassedDescriptorsNotLeaked(t *testing.T) {
 }
 
 // seqTimestampOn reads SO_TIMESTAMP from c's socket.
-func seqTimestampOn(t *testing.T, c *uds.SeqPacketConn) bool {
+func seqTimestampOn(t *testing.T, c *uds.Conn) bool {
 	t.Helper()
 	rc, err := c.SyscallConn()
 	require.NoError(t, err)
@@ -638,7 +662,7 @@ func seqTimestampOn(t *testing.T, c *uds.SeqPacketConn) bool {
 // turning it back off is exact again, for messages queued before the switch
 // too (the kernel stamps them when they are received).
 func TestSeqPacketZeroReadIsEOF(t *testing.T) {
-	a, b := pairOf(t, uds.SeqPacketPair)
+	a, b := pairOf(t, pairMaker(uds.SeqPacket))
 	require.True(t, seqTimestampOn(t, b), "timestamps are on by default")
 
 	require.NoError(t, b.SetZeroReadIsEOF(true))
@@ -656,24 +680,22 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 	assert.Equal(t, io.EOF, err, "a bare empty message reads as EOF in this mode")
 	msgExpect(t, b, 16, []byte("two"))
 
-	// An empty message with a descriptor is still a message to ReadFiles.
+	// An empty message with a descriptor is still a message to ReadMsg.
 	f, err := os.CreateTemp(mkSockDir(t), "passed") // nothing else opens it
 	require.NoError(t, err)
 	defer f.Close()
-	_, err = a.WriteFiles(nil, f)
-	require.NoError(t, err)
+	require.NoError(t, uds.WriteMsg(a, &uds.Message{Files: []*os.File{f}}))
 	msgDeadline(t, b)
-	n, files, err := b.ReadFiles(make([]byte, 16), 1)
-	require.NoError(t, err)
-	assert.Equal(t, 0, n)
-	require.Len(t, files, 1)
-	files[0].Close()
+	fm := uds.Message{Buf: make([]byte, 16), Files: make([]*os.File, 0, 1)}
+	require.NoError(t, uds.ReadMsg(b, &fm))
+	assert.Equal(t, 0, fm.N)
+	require.Len(t, fm.Files, 1)
+	fm.Files[0].Close()
 
 	// Read has no control buffer in this mode: an empty message with a
 	// descriptor is taken for the end, as documented, and the kernel
 	// closes the descriptor.
-	_, err = a.WriteFiles(nil, f)
-	require.NoError(t, err)
+	require.NoError(t, uds.WriteMsg(a, &uds.Message{Files: []*os.File{f}}))
 	msgDeadline(t, b)
 	n, err = b.Read(make([]byte, 16))
 	assert.Equal(t, 0, n)
@@ -686,19 +708,18 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 	for i := range many {
 		many[i] = int(f.Fd())
 	}
-	_, err = a.WriteFDs(nil, many)
-	require.NoError(t, err)
+	require.NoError(t, uds.WriteMsg(a, &uds.Message{FDs: many}))
 	msgDeadline(t, b)
 	got1 := make([]int, 1)
-	n, nfd, err := b.ReadFDs(make([]byte, 16), got1)
-	assert.Equal(t, 0, n)
-	assert.Equal(t, 0, nfd)
+	dm := uds.Message{Buf: make([]byte, 16), FDs: got1[:0]}
+	err = uds.ReadMsg(b, &dm)
+	assert.Equal(t, 0, dm.N)
+	assert.Empty(t, dm.FDs)
 	assert.ErrorIs(t, err, uds.ErrTruncated, "a cut SCM_RIGHTS message is not EOF")
 	assert.Equal(t, 0, msgFDsOpenOn(t, f, int(f.Fd())), "every descriptor that arrived is closed")
 	// None can be installed (RLIMIT_NOFILE at the lowest free number): no
 	// control data at all, only MSG_CTRUNC. Still a truncation, not EOF.
-	_, err = a.WriteFDs(nil, many[:1])
-	require.NoError(t, err)
+	require.NoError(t, uds.WriteMsg(a, &uds.Message{FDs: many[:1]}))
 	msgDeadline(t, b)
 	lowest, err := unix.Dup(int(f.Fd()))
 	require.NoError(t, err)
@@ -708,10 +729,11 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 	tight := lim
 	tight.Cur = uint64(lowest)
 	require.NoError(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &tight))
-	n, nfd, err = b.ReadFDs(make([]byte, 16), got1)
+	dm = uds.Message{Buf: make([]byte, 16), FDs: got1[:0]}
+	err = uds.ReadMsg(b, &dm)
 	require.NoError(t, unix.Setrlimit(unix.RLIMIT_NOFILE, &lim))
-	assert.Equal(t, 0, n)
-	assert.Equal(t, 0, nfd)
+	assert.Equal(t, 0, dm.N)
+	assert.Empty(t, dm.FDs)
 	assert.ErrorIs(t, err, uds.ErrTruncated, "descriptors the kernel could not install are a truncation, not EOF")
 	assert.Equal(t, 0, msgFDsOpenOn(t, f, int(f.Fd())))
 
@@ -723,7 +745,7 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 	}
 	ms := []uds.Message{{Buf: make([]byte, 8)}, {Buf: make([]byte, 8)}, {Buf: make([]byte, 8)}}
 	msgDeadline(t, b)
-	got, err := b.ReadBatch(ms)
+	got, err := uds.ReadBatch(b, ms)
 	require.NoError(t, err)
 	require.Equal(t, 3, got)
 	assert.Equal(t, "x", string(ms[0].Buf[:ms[0].N]))
@@ -739,7 +761,7 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 		require.NoError(t, err)
 	}
 	msgDeadline(t, b)
-	got, err = b.ReadBatch(ms)
+	got, err = uds.ReadBatch(b, ms)
 	require.NoError(t, err)
 	require.Equal(t, 2, got, "the empty message is returned, not dropped")
 	assert.Equal(t, "x", string(ms[0].Buf[:ms[0].N]))
@@ -751,11 +773,11 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 		require.NoError(t, err)
 	}
 	msgDeadline(t, b)
-	got, err = b.ReadBatch(ms[:2])
+	got, err = uds.ReadBatch(b, ms[:2])
 	require.NoError(t, err)
 	require.Equal(t, 1, got)
 	assert.Equal(t, "x", string(ms[0].Buf[:ms[0].N]))
-	got, err = b.ReadBatch(ms)
+	got, err = uds.ReadBatch(b, ms)
 	assert.Equal(t, 0, got)
 	assert.Equal(t, io.EOF, err, "the end the previous batch stopped at")
 
@@ -774,7 +796,7 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, a.Close())
 	msgDeadline(t, b)
-	got, err = b.ReadBatch(ms)
+	got, err = uds.ReadBatch(b, ms)
 	require.NoError(t, err)
 	require.Equal(t, 1, got, "the message before the end")
 	assert.Equal(t, "last", string(ms[0].Buf[:ms[0].N]))
@@ -784,13 +806,14 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 		n, err = b.Read(make([]byte, 16))
 		assert.Equal(t, 0, n)
 		assert.Equal(t, io.EOF, err, "the end is EOF in both modes (zero read is EOF: %v)", zero)
-		got, err = b.ReadBatch(ms)
+		got, err = uds.ReadBatch(b, ms)
 		assert.Equal(t, 0, got)
 		assert.Equal(t, io.EOF, err, "ReadBatch at the end (zero read is EOF: %v)", zero)
-		n, files, err = b.ReadFiles(make([]byte, 16), 1)
-		assert.Equal(t, 0, n)
-		assert.Empty(t, files)
-		assert.Equal(t, io.EOF, err, "ReadFiles at the end (zero read is EOF: %v)", zero)
+		fm = uds.Message{Buf: make([]byte, 16), Files: make([]*os.File, 0, 1)}
+		err = uds.ReadMsg(b, &fm)
+		assert.Equal(t, 0, fm.N)
+		assert.Empty(t, fm.Files)
+		assert.Equal(t, io.EOF, err, "ReadMsg at the end (zero read is EOF: %v)", zero)
 	}
 	require.NoError(t, b.Close())
 	err = b.SetZeroReadIsEOF(true)
@@ -803,7 +826,7 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 // TestSeqPacketZeroReadIsEOFAllocs: the fast mode allocates nothing either,
 // and drops (the kernel closes) descriptors sent to a plain Read.
 func TestSeqPacketZeroReadIsEOFAllocs(t *testing.T) {
-	a, b := pairOf(t, uds.SeqPacketPair)
+	a, b := pairOf(t, pairMaker(uds.SeqPacket))
 	require.NoError(t, b.SetZeroReadIsEOF(true))
 	msgZeroAlloc(t, b, a.Write, b.Read, msgPattern(64, 1))
 
@@ -813,8 +836,7 @@ func TestSeqPacketZeroReadIsEOFAllocs(t *testing.T) {
 	require.NoError(t, err)
 	defer f.Close()
 	require.Equal(t, 0, msgFDsOpenOn(t, f, int(f.Fd())))
-	_, err = a.WriteFiles([]byte("with a file"), f)
-	require.NoError(t, err)
+	require.NoError(t, uds.WriteMsg(a, &uds.Message{Buf: []byte("with a file"), Files: []*os.File{f}}))
 	msgExpect(t, b, 64, []byte("with a file"))
 	assert.Equal(t, 0, msgFDsOpenOn(t, f, int(f.Fd())), "no descriptor left open by a plain Read")
 }

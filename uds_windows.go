@@ -120,6 +120,8 @@ func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {
 		return nil, unsupported("Dialer.LocalAddr")
 	case d.PassCred:
 		return nil, unsupported("per-message credentials")
+	case d.RefuseFiles:
+		return nil, unsupported("RefuseFiles")
 	}
 	nd := net.Dialer{Control: d.Control}
 	var delay time.Duration
