@@ -213,10 +213,12 @@ func TestDatagramReplyAddrs(t *testing.T) {
 				assert.Contains(t, err.Error(), "cannot receive replies")
 				// To WriteMsg an unnamed Addr means the connected peer,
 				// which this bound, unconnected socket has not: nothing
-				// is sent anywhere.
+				// is sent anywhere, and the error says why.
 				n, err = msgWriteTo(srv, []byte("reply"), fa)
 				assert.Equal(t, 0, n)
-				assert.ErrorIs(t, err, unix.ENOTCONN)
+				assert.ErrorIs(t, err, uds.ErrInvalidAddr)
+				assert.Contains(t, err.Error(), "not connected")
+				assert.Contains(t, err.Error(), "cannot be replied to")
 
 				// ReadMsg into a Message whose Addr holds a name resets it.
 				require.NoError(t, unix.Sendto(fd, []byte("anon2"), 0, &to))

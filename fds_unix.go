@@ -57,6 +57,8 @@ func (c *msgConn) writeMsg(op string, m *Message) error {
 	}
 	nfd := len(m.FDs) + len(m.Files)
 	switch {
+	case c.typ == Datagram && to == nil && !c.conn:
+		return c.opErrTo(op, m.Addr, errNoDestination)
 	case len(m.FDs) > 0 && len(m.Files) > 0:
 		return c.opErrTo(op, ptrAddr(to), fmt.Errorf("%w: %w", ErrInvalidAddr, errFilesAndFDs))
 	case nfd > MaxFilesPerMessage:

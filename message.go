@@ -194,6 +194,7 @@ var (
 	errUnnamedPeer    = fmt.Errorf("%w: the peer is unnamed (it never bound), so it cannot receive replies", ErrInvalidAddr)
 	errCredNeedsData  = fmt.Errorf("%w: credentials on a stream socket need at least one byte of data", ErrInvalidAddr)
 	errAutobindTarget = fmt.Errorf("%w: autobind is a request for a local name, not a destination", ErrInvalidAddr)
+	errNoDestination  = fmt.Errorf("%w: no destination: Message.Addr is unnamed and the socket is not connected (a sender that never bound cannot be replied to)", ErrInvalidAddr)
 	errFilesAndFDs    = errors.New("a Message gives Files or FDs, not both")
 	errPeekFiles      = errors.New("a Peek read cannot take descriptors: the kernel would install them while the message stays queued")
 	errBatchFiles     = errors.New("WriteBatch does not send descriptors: send them with WriteMsg")
