@@ -64,7 +64,8 @@ type actTaken struct {
 	Network string
 	Err     string
 	// WrongType are the errors of asking for the descriptor as the other
-	// two types first; WrongNotExist whether any of them wrapped
+	// kind first (a datagram socket for a listener, a listener for a
+	// datagram socket); WrongNotExist whether any of them wrapped
 	// os.ErrNotExist (it must not: the descriptor is there).
 	WrongType     []string
 	WrongNotExist bool
@@ -148,16 +149,12 @@ func childActivated(args []string) int {
 		c    io.Closer
 	}
 	var socks []served
+	// Listener takes stream and seqpacket listeners; DatagramConn takes
+	// datagram sockets. mode says which the descriptors are.
+	kind := map[string]string{"stream": "listener", "seqpacket": "listener", "datagram": "datagram"}[mode]
 	take := map[string]func(name string) (io.Closer, net.Addr, error){
-		"stream": func(name string) (io.Closer, net.Addr, error) {
+		"listener": func(name string) (io.Closer, net.Addr, error) {
 			l, err := a.Listener(name)
-			if err != nil {
-				return nil, nil, err
-			}
-			return l, l.Addr(), nil
-		},
-		"seqpacket": func(name string) (io.Closer, net.Addr, error) {
-			l, err := a.SeqPacketListener(name)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -171,11 +168,11 @@ func childActivated(args []string) int {
 			return c, c.LocalAddr(), nil
 		},
 	}
-	if take[mode] != nil {
+	if take[kind] != nil {
 		for _, name := range r.Names {
 			tk := actTaken{Name: name}
-			for _, other := range []string{"stream", "seqpacket", "datagram"} {
-				if other == mode {
+			for _, other := range []string{"listener", "datagram"} {
+				if other == kind {
 					continue
 				}
 				c, _, err := take[other](name)
@@ -187,7 +184,7 @@ func childActivated(args []string) int {
 				tk.WrongType = append(tk.WrongType, err.Error())
 				tk.WrongNotExist = tk.WrongNotExist || errors.Is(err, os.ErrNotExist)
 			}
-			c, addr, err := take[mode](name)
+			c, addr, err := take[kind](name)
 			if err != nil {
 				tk.Err = err.Error()
 			} else {
@@ -200,7 +197,7 @@ func childActivated(args []string) int {
 			r.Taken = append(r.Taken, tk)
 		}
 		if len(r.Names) > 0 {
-			_, _, err := take[mode](r.Names[0])
+			_, _, err := take[kind](r.Names[0])
 			if err != nil {
 				r.Again = err.Error()
 				r.AgainNotExist = errors.Is(err, os.ErrNotExist)
@@ -214,7 +211,7 @@ func childActivated(args []string) int {
 			}
 		}
 	}
-	if code := actPrintReport(r); code != 0 || take[mode] == nil {
+	if code := actPrintReport(r); code != 0 || take[kind] == nil {
 		return code
 	}
 
@@ -254,56 +251,57 @@ func actServe(name string, c io.Closer) {
 	switch s := c.(type) {
 	case *uds.Listener:
 		for {
-			conn, err := s.Accept()
+			conn, err := s.AcceptUnix()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer conn.Close()
-				br := bufio.NewReader(conn)
-				for {
-					line, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if _, err := io.WriteString(conn, name+":"+line); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	case *uds.SeqPacketListener:
-		for {
-			conn, err := s.AcceptSeqPacket()
-			if err != nil {
-				return
+			if conn.LocalAddr().(uds.Addr).Type() == uds.SeqPacket {
+				go actServeSeqPacket(name, conn)
+			} else {
+				go actServeStream(name, conn)
 			}
-			go func() {
-				defer conn.Close()
-				buf := make([]byte, 512)
-				for {
-					n, err := conn.Read(buf)
-					if err != nil || n == 0 {
-						return
-					}
-					if _, err := conn.Write(append([]byte(name+":"), buf[:n]...)); err != nil {
-						return
-					}
-				}
-			}()
 		}
 	case *uds.DatagramConn:
-		buf := make([]byte, 512)
-		var from uds.Addr
+		m := uds.Message{Buf: make([]byte, 512)}
 		for {
-			n, err := s.ReadFromAddr(buf, &from)
-			if err != nil {
+			m.Buf = m.Buf[:cap(m.Buf)]
+			if err := uds.ReadMsg(s, &m); err != nil {
 				if errors.Is(err, net.ErrClosed) {
 					return
 				}
 				continue
 			}
-			_, _ = s.WriteToAddr(append([]byte(name+":"), buf[:n]...), from)
+			_ = uds.WriteMsg(s, &uds.Message{Buf: append([]byte(name+":"), m.Buf[:m.N]...), Addr: m.Addr})
+		}
+	}
+}
+
+// actServeStream answers every line with "<name>:<line>".
+func actServeStream(name string, conn *uds.Conn) {
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if _, err := io.WriteString(conn, name+":"+line); err != nil {
+			return
+		}
+	}
+}
+
+// actServeSeqPacket answers every message with "<name>:<message>".
+func actServeSeqPacket(name string, conn *uds.Conn) {
+	defer conn.Close()
+	buf := make([]byte, 512)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil || n == 0 {
+			return
+		}
+		if _, err := conn.Write(append([]byte(name+":"), buf[:n]...)); err != nil {
+			return
 		}
 	}
 }
@@ -461,7 +459,7 @@ func actCheckCommon(t *testing.T, r actReport, p *actProc, names []string, unset
 	require.Len(t, r.Taken, len(names))
 	for _, tk := range r.Taken {
 		assert.Empty(t, tk.Err, "taking %q", tk.Name)
-		assert.Len(t, tk.WrongType, 2, "%q asked as the two other types", tk.Name)
+		assert.Len(t, tk.WrongType, 1, "%q asked as the other kind (listener or datagram socket)", tk.Name)
 		for _, e := range tk.WrongType {
 			assert.Contains(t, e, strconv.Quote(tk.Name), "the error names the descriptor asked for")
 			assert.Contains(t, e, "not a", "the error says what the descriptor is not")
@@ -570,31 +568,34 @@ func TestActivatedSocketActivateSeqPacket(t *testing.T) {
 	p := startSocketActivate(t, []string{"--seqpacket", "-l", path, "-l", "@" + abstract, "--fdname=ctl:data"}, "seqpacket")
 
 	d := uds.Dialer{WaitForListener: true, Timeout: 15 * time.Second}
-	c1, err := d.DialSeqPacket(context.Background(), uds.Path(path))
+	c1, err := d.Dial(context.Background(), uds.Path(path).WithType(uds.SeqPacket))
 	require.NoError(t, err, "stderr: %s", p.stderr.String())
 	defer c1.Close()
 
 	r := p.report(t)
 	actCheckCommon(t, r, p, []string{"ctl", "data"}, false)
 	for _, tk := range r.Taken {
-		if assert.Len(t, tk.WrongType, 2) {
-			assert.Contains(t, tk.WrongType[0], "is a seqpacket socket, not a stream socket", "asked as a stream listener")
-			assert.Contains(t, tk.WrongType[1], "is a seqpacket socket, not a datagram socket", "asked as a datagram socket")
+		if assert.Len(t, tk.WrongType, 1) {
+			assert.Contains(t, tk.WrongType[0], "is a seqpacket socket, not a datagram socket", "asked as a datagram socket")
 		}
 	}
 	actAssertAddr(t, uds.Path(path).WithType(uds.SeqPacket), r.Taken[0])
 	actAssertAddr(t, uds.Abstract(abstract).WithType(uds.SeqPacket), r.Taken[1])
 
-	c2, err := d.DialSeqPacket(context.Background(), uds.Abstract(abstract))
+	c2, err := d.Dial(context.Background(), uds.Abstract(abstract).WithType(uds.SeqPacket))
 	require.NoError(t, err)
 	defer c2.Close()
 	for _, tc := range []struct {
-		c    *uds.SeqPacketConn
+		c    *uds.Conn
 		name string
 	}{{c1, "ctl"}, {c2, "data"}} {
 		_, err := tc.c.Write([]byte("one message"))
 		require.NoError(t, err)
-		msgExpect(t, tc.c, 512, []byte(tc.name+":one message"))
+		require.NoError(t, tc.c.SetReadDeadline(time.Now().Add(5*time.Second)))
+		buf := make([]byte, 512)
+		n, err := tc.c.Read(buf)
+		require.NoError(t, err)
+		assert.Equal(t, tc.name+":one message", string(buf[:n]), "one whole message")
 	}
 
 	p.finish(t)
@@ -612,7 +613,7 @@ func TestActivatedSocketActivateDatagram(t *testing.T) {
 	// socket's queue for the child.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		_, err := client.WriteToAddr([]byte("first"), uds.Path(path))
+		err := uds.WriteMsg(client, &uds.Message{Buf: []byte("first"), Addr: uds.Path(path)})
 		if err == nil {
 			break
 		}
@@ -625,29 +626,25 @@ func TestActivatedSocketActivateDatagram(t *testing.T) {
 	r := p.report(t)
 	actCheckCommon(t, r, p, []string{"log", "metrics"}, false)
 	for _, tk := range r.Taken {
-		if assert.Len(t, tk.WrongType, 2) {
-			assert.Contains(t, tk.WrongType[0], "is a datagram socket, not a stream socket")
-			assert.Contains(t, tk.WrongType[1], "is a datagram socket, not a seqpacket socket")
+		if assert.Len(t, tk.WrongType, 1) {
+			assert.Contains(t, tk.WrongType[0], "is a datagram socket, not a stream or seqpacket socket", "asked as a listener")
 		}
 	}
 	actAssertAddr(t, uds.Path(path).WithType(uds.Datagram), r.Taken[0])
 	actAssertAddr(t, uds.Abstract(abstract).WithType(uds.Datagram), r.Taken[1])
 
-	buf := make([]byte, 512)
-	var from uds.Addr
-	msgDeadline(t, client)
-	n, err := client.ReadFromAddr(buf, &from)
-	require.NoError(t, err)
-	assert.Equal(t, "log:first", string(buf[:n]), "the datagram that woke the activator is served")
-	assert.Equal(t, uds.Path(path).WithType(uds.Datagram), from)
+	m := uds.Message{Buf: make([]byte, 512)}
+	require.NoError(t, client.SetReadDeadline(time.Now().Add(5*time.Second)))
+	require.NoError(t, uds.ReadMsg(client, &m))
+	assert.Equal(t, "log:first", string(m.Buf[:m.N]), "the datagram that woke the activator is served")
+	assert.Equal(t, uds.Path(path).WithType(uds.Datagram), m.Addr)
 
-	_, err = client.WriteToAddr([]byte("second"), uds.Abstract(abstract))
+	_, err := client.WriteTo([]byte("second"), uds.Abstract(abstract))
 	require.NoError(t, err)
-	msgDeadline(t, client)
-	n, err = client.ReadFromAddr(buf, &from)
-	require.NoError(t, err)
-	assert.Equal(t, "metrics:second", string(buf[:n]))
-	assert.Equal(t, uds.Abstract(abstract).WithType(uds.Datagram), from)
+	require.NoError(t, client.SetReadDeadline(time.Now().Add(5*time.Second)))
+	require.NoError(t, uds.ReadMsg(client, &m))
+	assert.Equal(t, "metrics:second", string(m.Buf[:m.N]))
+	assert.Equal(t, uds.Abstract(abstract).WithType(uds.Datagram), m.Addr)
 
 	p.finish(t)
 	assertSocketFile(t, path, "the activated child never unlinks the path it inherited")
@@ -757,9 +754,9 @@ func TestActivatedErrorClosesNothing(t *testing.T) {
 func TestActivatedWrapperTakes(t *testing.T) {
 	dir := mkSockDir(t)
 	path := filepath.Join(dir, "w.sock")
-	lc := uds.ListenConfig{KeepPath: true}
-	ln, err := lc.Listen(context.Background(), uds.Path(path))
+	ln, err := uds.Listen(context.Background(), uds.Path(path))
 	require.NoError(t, err)
+	ln.SetUnlinkOnClose(false)
 	f, err := ln.File()
 	require.NoError(t, err)
 	defer f.Close()
@@ -777,7 +774,7 @@ func TestActivatedWrapperTakes(t *testing.T) {
 	// Our listener stops accepting; the child's is the same socket.
 	require.NoError(t, ln.Close())
 	f.Close()
-	assertSocketFile(t, path, "KeepPath left it for the child")
+	assertSocketFile(t, path, "SetUnlinkOnClose(false) left it for the child")
 	c, err := uds.Dial(context.Background(), uds.Path(path))
 	require.NoError(t, err)
 	defer c.Close()
