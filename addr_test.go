@@ -66,7 +66,7 @@ func TestAddrConstructors(t *testing.T) {
 			assert.Equal(t, uds.Stream, tt.addr.Type())
 			assert.Equal(t, "unix", tt.addr.Network())
 			if tt.linux && !onLinux {
-				assert.ErrorIs(t, tt.addr.Valid(), uds.ErrUnsupported)
+				assert.ErrorIs(t, tt.addr.Valid(), errors.ErrUnsupported)
 				return
 			}
 			err := tt.addr.Valid()
@@ -109,7 +109,7 @@ func TestAddrNetwork(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ.String(), func(t *testing.T) {
-			assert.Equal(t, tt.want, tt.typ.Network())
+			assert.Equal(t, tt.want, uds.Unnamed().WithType(tt.typ).Network())
 			for _, a := range []uds.Addr{uds.Path("/x"), uds.Abstract("x"), uds.Autobind(), uds.Unnamed()} {
 				b := a.WithType(tt.typ)
 				assert.Equal(t, tt.typ, b.Type())
@@ -325,5 +325,5 @@ func TestParseAddrErrorIsNotUnsupported(t *testing.T) {
 	// Invalid input is ErrInvalidAddr, never mistaken for a missing feature.
 	_, err := uds.ParseAddr("")
 	require.Error(t, err)
-	assert.False(t, errors.Is(err, uds.ErrUnsupported))
+	assert.False(t, errors.Is(err, errors.ErrUnsupported))
 }

@@ -804,7 +804,7 @@ func TestBatchSeqPacketEmptyAndEOF(t *testing.T) {
 		msgClose(t, c)
 		batchWrite(t, c, []uds.Message{{Buf: []byte("early")}, {Buf: nil}})
 		require.NoError(t, c.Close())
-		s, err := ln.AcceptUnix()
+		s, err := acceptConn(ln)
 		require.NoError(t, err)
 		msgClose(t, s)
 		in := batchMsgs(8, 16)

@@ -54,7 +54,7 @@ type acceptResult struct {
 func acceptAsync(ln *uds.Listener) <-chan acceptResult {
 	ch := make(chan acceptResult, 1)
 	go func() {
-		c, err := ln.AcceptUnix()
+		c, err := acceptConn(ln)
 		ch <- acceptResult{c, err}
 	}()
 	return ch
@@ -268,7 +268,7 @@ func TestAbstractTrailingNULIsAnotherSocket(t *testing.T) {
 		msg    string
 	}{{lnPlain, plain, toPlain, "to-plain"}, {lnNUL, nul, toNUL, "to-nul!"}} {
 		require.NoError(t, tc.ln.SetDeadline(time.Now().Add(5*time.Second)))
-		s, err := tc.ln.AcceptUnix()
+		s, err := acceptConn(tc.ln)
 		require.NoError(t, err)
 		defer s.Close()
 		assert.Equal(t, tc.addr, s.LocalAddr())

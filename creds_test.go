@@ -36,7 +36,7 @@ const (
 	roleCredListen   = "cred-listen"    // args: stream|seqpacket, addr, hold|greet; hold (greet) what connects
 	roleCredHTTP     = "cred-http"      // args: addr; one GET per byte read from fd 3
 	roleCredSendgram = "cred-sendgram"  // args: addr; DialDatagram, send "hello <pid>", hold
-	roleCredWrite    = "cred-writecred" // args: addr; WriteCred own, then claims of others
+	roleCredWrite    = "cred-writecred" // args: addr; WriteMsg with its own credentials, then claims of others
 	roleCredHold     = "cred-hold"      // print READY <pid> and wait to be killed
 )
 
@@ -66,7 +66,7 @@ func childCredDial(args []string) int {
 	case "stream":
 		c, err = uds.Dial(ctx, a)
 	case "seqpacket":
-		c, err = uds.DialSeqPacket(ctx, a)
+		c, err = uds.Dial(ctx, a.WithType(uds.SeqPacket))
 	default:
 		err = fmt.Errorf("unknown type %q", args[0])
 	}
@@ -119,7 +119,7 @@ func childCredListen(args []string) int {
 	}
 	var ln net.Listener
 	if args[0] == "seqpacket" {
-		ln, err = uds.ListenSeqPacket(context.Background(), a)
+		ln, err = uds.Listen(context.Background(), a.WithType(uds.SeqPacket))
 	} else {
 		ln, err = uds.Listen(context.Background(), a)
 	}
@@ -209,7 +209,7 @@ func childCredWrite(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	c, err := uds.DialSeqPacket(context.Background(), a)
+	c, err := uds.Dial(context.Background(), a.WithType(uds.SeqPacket))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dial:", err)
 		return 1
@@ -221,11 +221,11 @@ func childCredWrite(args []string) int {
 		return credOneLine(err)
 	}
 	r := credWriteReport{PID: os.Getpid()}
-	_, err = c.WriteCred([]byte("own"), nil)
+	err = uds.WriteMsg(c, &uds.Message{Buf: []byte("own"), Cred: credOwn()})
 	r.Own = errText(err)
-	_, err = c.WriteCred([]byte("claim uid 0"), &uds.Cred{PID: os.Getpid(), UID: 0, GID: os.Getegid()})
+	err = uds.WriteMsg(c, &uds.Message{Buf: []byte("claim uid 0"), Cred: &uds.Cred{PID: os.Getpid(), UID: 0, GID: os.Getegid()}})
 	r.ClaimUID, r.ClaimUIDIsPerm = errText(err), errors.Is(err, syscall.EPERM)
-	_, err = c.WriteCred([]byte("claim pid 1"), &uds.Cred{PID: 1, UID: os.Geteuid(), GID: os.Getegid()})
+	err = uds.WriteMsg(c, &uds.Message{Buf: []byte("claim pid 1"), Cred: &uds.Cred{PID: 1, UID: os.Geteuid(), GID: os.Getegid()}})
 	r.ClaimPID, r.ClaimPIDIsPerm = errText(err), errors.Is(err, syscall.EPERM)
 	b, _ := json.Marshal(r)
 	fmt.Println(childproc.Ready, string(b))
@@ -243,6 +243,19 @@ func childCredHold([]string) int {
 // groups 65534 and 4242.
 func credNobody() *syscall.Credential {
 	return &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{65534, 4242}}
+}
+
+// credOwn returns this process's credentials, to send with uds.WriteMsg.
+func credOwn() *uds.Cred {
+	return &uds.Cred{PID: os.Getpid(), UID: os.Geteuid(), GID: os.Getegid()}
+}
+
+// credRead reads one message into buf and its sender's credentials into
+// cred (uds.ReadMsg with Message.Cred) and returns the bytes read.
+func credRead(c syscall.Conn, buf []byte, cred *uds.Cred) (int, error) {
+	m := uds.Message{Buf: buf, Cred: cred}
+	err := uds.ReadMsg(c, &m)
+	return m.N, err
 }
 
 // credAbstract returns a unique abstract address.
@@ -316,7 +329,7 @@ func credListen(t *testing.T, lc *uds.ListenConfig, typ string, a uds.Addr) net.
 	case "stream":
 		ln, err = lc.Listen(context.Background(), a)
 	case "seqpacket":
-		ln, err = lc.ListenSeqPacket(context.Background(), a)
+		ln, err = lc.Listen(context.Background(), a.WithType(uds.SeqPacket))
 	default:
 		t.Fatalf("unknown type %q", typ)
 	}
@@ -381,8 +394,8 @@ func (r *credRefusals) get() []credRefusal {
 // ---- PeerCred --------------------------------------------------------------
 
 // A child running as another user connects; PeerCred on the accepted
-// connection (a *Conn, a *SeqPacketConn) names it exactly, its PIDFD refers
-// to it, and once it has exited PeerCred fails with ErrPeerGone instead of
+// connection (a stream or seqpacket *Conn) names it exactly, its PIDFD refers
+// to it, and once it has exited PeerCred fails with os.ErrProcessDone instead of
 // returning a PID that may name another process by now.
 func TestCredPeerCredAccepted(t *testing.T) {
 	requireRoot(t)
@@ -392,12 +405,8 @@ func TestCredPeerCredAccepted(t *testing.T) {
 			ln := credListen(t, &uds.ListenConfig{}, typ, a)
 			child, pid := credStart(t, credNobody(), roleCredDial, typ, a.String(), "hold")
 			c := credAccept(t, ln)
-			switch typ {
-			case "stream":
-				require.IsType(t, &uds.Conn{}, c)
-			case "seqpacket":
-				require.IsType(t, &uds.SeqPacketConn{}, c)
-			}
+			require.IsType(t, &uds.Conn{}, c)
+			assert.Equal(t, typ, c.LocalAddr().(uds.Addr).Type().String())
 			sc := c.(syscall.Conn)
 
 			before := openFDCount(t)
@@ -411,10 +420,11 @@ func TestCredPeerCredAccepted(t *testing.T) {
 			assert.NoError(t, cred.Close(), "Close twice")
 			assert.Equal(t, before, openFDCount(t), "Close closed the PIDFD")
 
-			f, err := uds.PeerPIDFD(sc)
+			// Cred.PIDFD is the peer's PIDFD (SO_PEERPIDFD).
+			cred, err = uds.PeerCred(sc)
 			require.NoError(t, err)
-			assert.Equal(t, pid, credFdinfoPid(t, f))
-			require.NoError(t, f.Close())
+			assert.Equal(t, pid, credFdinfoPid(t, cred.PIDFD))
+			require.NoError(t, cred.Close())
 
 			// A PIDFD taken while the peer lives sees it die.
 			cred, err = uds.PeerCred(sc)
@@ -423,11 +433,9 @@ func TestCredPeerCredAccepted(t *testing.T) {
 
 			child.Kill() // and reaped
 			cred2, err := uds.PeerCred(sc)
-			require.ErrorIs(t, err, uds.ErrPeerGone, "PeerCred after the peer exited")
+			require.ErrorIs(t, err, os.ErrProcessDone, "PeerCred after the peer exited")
 			assert.Nil(t, cred2, "no stale PID")
-			_, err = uds.PeerPIDFD(sc)
-			assert.ErrorIs(t, err, uds.ErrPeerGone)
-			assert.NotErrorIs(t, err, uds.ErrUnsupported, "peer gone is not 'kernel too old'")
+			assert.NotErrorIs(t, err, errors.ErrUnsupported, "peer gone is not 'kernel too old'")
 			assert.Equal(t, -1, credFdinfoPid(t, cred.PIDFD), "the earlier PIDFD now refers to a reaped process")
 		})
 	}
@@ -473,7 +481,7 @@ func TestCredPeerCredNetUnixConn(t *testing.T) {
 
 	child.Kill()
 	cred, err = uds.PeerCred(uc)
-	require.ErrorIs(t, err, uds.ErrPeerGone)
+	require.ErrorIs(t, err, os.ErrProcessDone)
 	assert.Nil(t, cred)
 }
 
@@ -483,8 +491,7 @@ func TestCredPeerCredNetUnixConn(t *testing.T) {
 // records nothing, which is reported as ErrNoCredentials, not as PID 0.
 func TestCredPeerCredDatagram(t *testing.T) {
 	t.Run("pair", func(t *testing.T) {
-		fa, fb, err := uds.PairFiles(uds.Datagram)
-		require.NoError(t, err)
+		fa, fb := pairFiles(t, uds.Datagram)
 		defer fa.Close()
 		if os.Geteuid() == 0 {
 			// The other end now belongs to a process of another user.
@@ -518,10 +525,8 @@ func TestCredPeerCredDatagram(t *testing.T) {
 			cred, err := uds.PeerCred(c)
 			assert.ErrorIs(t, err, uds.ErrNoCredentials, "%s: the kernel records no peer for datagram connect", name)
 			assert.Nil(t, cred, name)
-			_, err = uds.PeerPIDFD(c)
-			assert.Error(t, err, name)
-			assert.NotErrorIs(t, err, uds.ErrPeerGone, "%s: nobody has gone", name)
-			assert.NotErrorIs(t, err, uds.ErrUnsupported, "%s: the kernel has SO_PEERPIDFD", name)
+			assert.NotErrorIs(t, err, os.ErrProcessDone, "%s: nobody has gone", name)
+			assert.NotErrorIs(t, err, errors.ErrUnsupported, "%s: the kernel has SO_PEERPIDFD", name)
 		}
 	})
 }
@@ -529,7 +534,7 @@ func TestCredPeerCredDatagram(t *testing.T) {
 // A stream pair in one process: everything is this process's, and the
 // groups are its supplementary groups.
 func TestCredPeerCredPair(t *testing.T) {
-	a, b := pairOf(t, uds.Pair)
+	a, b := pairOf(t, pairType(uds.Stream))
 	groups, err := os.Getgroups()
 	require.NoError(t, err)
 	for _, c := range []*uds.Conn{a, b} {
@@ -626,7 +631,7 @@ func TestAuthorizeHTTPServeKeepsServing(t *testing.T) {
 		require.NotNil(t, r.cred, "refusal %d: OnRefuse gets the credentials (err %v)", i, r.err)
 		assert.Equal(t, 65534, r.cred.UID, "refusal %d", i)
 		assert.Equal(t, otherPID, r.cred.PID, "refusal %d", i)
-		assert.ErrorIs(t, r.err, uds.ErrRefused, "refusal %d", i)
+		assert.ErrorIs(t, r.err, os.ErrPermission, "refusal %d", i)
 	}
 
 	select {
@@ -671,7 +676,7 @@ func TestAuthorizePolicies(t *testing.T) {
 		{"AllowUIDs", uds.AllowUIDs(1000, 65534), map[string]bool{nobodyG.name: true, nobody.name: true}},
 		{"AllowGIDs-supplementary", uds.AllowGIDs(4242), map[string]bool{nobodyG.name: true, root.name: rootIn(4242)}},
 		{"AllowGIDs-primary", uds.AllowGIDs(65534), map[string]bool{nobodyG.name: true, nobody.name: true, root.name: rootIn(65534)}},
-		{"RootOnly", uds.RootOnly(), map[string]bool{root.name: true}},
+		{"AllowUIDs(0)", uds.AllowUIDs(0), map[string]bool{root.name: true}},
 	}
 	for _, typ := range []string{"stream", "seqpacket"} {
 		for _, p := range policies {
@@ -713,7 +718,7 @@ func TestAuthorizePolicies(t *testing.T) {
 							assert.Equal(t, int(cl.cred.Uid), r.cred.UID)
 						}
 					}
-					assert.ErrorIs(t, r.err, uds.ErrRefused)
+					assert.ErrorIs(t, r.err, os.ErrPermission)
 				}
 				assert.Len(t, refusals.get(), wantRefused)
 			})
@@ -725,15 +730,15 @@ func TestAuthorizePolicies(t *testing.T) {
 func TestAuthorizePolicyFuncs(t *testing.T) {
 	me := os.Geteuid()
 	assert.NoError(t, uds.SameUser()(&uds.Cred{UID: me}))
-	assert.ErrorIs(t, uds.SameUser()(&uds.Cred{UID: me + 1}), uds.ErrRefused)
+	assert.ErrorIs(t, uds.SameUser()(&uds.Cred{UID: me + 1}), os.ErrPermission)
 	assert.NoError(t, uds.AllowUIDs(5, 7)(&uds.Cred{UID: 7}))
-	assert.ErrorIs(t, uds.AllowUIDs(5, 7)(&uds.Cred{UID: 6}), uds.ErrRefused)
-	assert.ErrorIs(t, uds.AllowUIDs()(&uds.Cred{UID: 0}), uds.ErrRefused, "an empty list admits nobody")
+	assert.ErrorIs(t, uds.AllowUIDs(5, 7)(&uds.Cred{UID: 6}), os.ErrPermission)
+	assert.ErrorIs(t, uds.AllowUIDs()(&uds.Cred{UID: 0}), os.ErrPermission, "an empty list admits nobody")
 	assert.NoError(t, uds.AllowGIDs(9)(&uds.Cred{UID: 1, GID: 9}))
 	assert.NoError(t, uds.AllowGIDs(9)(&uds.Cred{UID: 1, GID: 1, Groups: []int{3, 9}}))
-	assert.ErrorIs(t, uds.AllowGIDs(9)(&uds.Cred{UID: 1, GID: 1, Groups: []int{3}}), uds.ErrRefused)
-	assert.NoError(t, uds.RootOnly()(&uds.Cred{UID: 0}))
-	assert.ErrorIs(t, uds.RootOnly()(&uds.Cred{UID: 1, GID: 0}), uds.ErrRefused)
+	assert.ErrorIs(t, uds.AllowGIDs(9)(&uds.Cred{UID: 1, GID: 1, Groups: []int{3}}), os.ErrPermission)
+	assert.NoError(t, uds.AllowUIDs(0)(&uds.Cred{UID: 0}))
+	assert.ErrorIs(t, uds.AllowUIDs(0)(&uds.Cred{UID: 1, GID: 0}), os.ErrPermission)
 	// The lists are copied: changing the caller's slice changes nothing.
 	uids := []int{4}
 	p := uds.AllowUIDs(uids...)
@@ -742,7 +747,7 @@ func TestAuthorizePolicyFuncs(t *testing.T) {
 }
 
 // A peer that connected and exited before Accept cannot be identified: it
-// is refused (OnRefuse hears about it with no credentials and ErrPeerGone),
+// is refused (OnRefuse hears about it with no credentials and os.ErrProcessDone),
 // even by a policy that admits everyone, and the same Accept call goes on
 // to return the next, live, connection.
 func TestAuthorizeExitedPeer(t *testing.T) {
@@ -771,7 +776,7 @@ func TestAuthorizeExitedPeer(t *testing.T) {
 	list := refusals.get()
 	require.Len(t, list, 1)
 	assert.Nil(t, list[0].cred)
-	assert.ErrorIs(t, list[0].err, uds.ErrPeerGone)
+	assert.ErrorIs(t, list[0].err, os.ErrProcessDone)
 }
 
 // ---- SCM_CREDENTIALS -------------------------------------------------------
@@ -791,13 +796,11 @@ func TestCredDatagramPassCred(t *testing.T) {
 
 			before := openFDCount(t)
 			require.NoError(t, srv.SetReadDeadline(time.Now().Add(10*time.Second)))
-			buf := make([]byte, 64)
-			var from uds.Addr
 			var cred uds.Cred
-			n, err := srv.ReadFromCred(buf, &from, &cred)
-			require.NoError(t, err)
-			assert.Equal(t, "hello "+strconv.Itoa(pid), string(buf[:n]))
-			assert.Equal(t, uds.KindAbstract, from.Kind(), "the child's autobind name")
+			m := uds.Message{Buf: make([]byte, 64), Cred: &cred}
+			require.NoError(t, uds.ReadMsg(srv, &m))
+			assert.Equal(t, "hello "+strconv.Itoa(pid), string(m.Buf[:m.N]))
+			assert.Equal(t, uds.KindAbstract, m.Addr.Kind(), "the child's autobind name")
 			assert.Equal(t, pid, cred.PID)
 			assert.Equal(t, 65534, cred.UID)
 			assert.Equal(t, 65534, cred.GID)
@@ -829,7 +832,7 @@ func TestCredDatagramSenderGone(t *testing.T) {
 	require.NoError(t, srv.SetReadDeadline(time.Now().Add(10*time.Second)))
 	buf := make([]byte, 64)
 	var cred uds.Cred
-	n, err := srv.ReadFromCred(buf, nil, &cred)
+	n, err := credRead(srv, buf, &cred)
 	assert.Equal(t, "hello "+strconv.Itoa(pid), string(buf[:n]))
 	if err != nil {
 		require.ErrorIs(t, err, uds.ErrNoCredentials)
@@ -859,16 +862,8 @@ func TestCredPassCredBeforeAccept(t *testing.T) {
 			require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
 			buf := make([]byte, 64)
 			var cred uds.Cred
-			var n int
-			var err error
-			switch c := c.(type) {
-			case *uds.Conn:
-				n, err = c.ReadCred(buf, &cred)
-			case *uds.SeqPacketConn:
-				n, err = c.ReadCred(buf, &cred)
-			default:
-				t.Fatalf("accepted a %T", c)
-			}
+			require.IsType(t, &uds.Conn{}, c)
+			n, err := credRead(c.(*uds.Conn), buf, &cred)
 			require.NoError(t, err)
 			defer cred.Close()
 			assert.Equal(t, "early "+strconv.Itoa(pid), string(buf[:n]))
@@ -890,25 +885,16 @@ func TestCredDialerPassCred(t *testing.T) {
 			a := credAbstract()
 			_, pid := credStart(t, credNobody(), roleCredListen, typ, a.String(), "greet")
 			d := uds.Dialer{PassCred: true, Timeout: 10 * time.Second}
-			var c net.Conn
-			var err error
-			if typ == "stream" {
-				c, err = d.Dial(context.Background(), a)
-			} else {
-				c, err = d.DialSeqPacket(context.Background(), a)
+			if typ == "seqpacket" {
+				a = a.WithType(uds.SeqPacket)
 			}
+			c, err := d.Dial(context.Background(), a)
 			require.NoError(t, err)
 			defer c.Close()
 			require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
 			buf := make([]byte, 64)
 			var cred uds.Cred
-			var n int
-			switch c := c.(type) {
-			case *uds.Conn:
-				n, err = c.ReadCred(buf, &cred)
-			case *uds.SeqPacketConn:
-				n, err = c.ReadCred(buf, &cred)
-			}
+			n, err := credRead(c, buf, &cred)
 			require.NoError(t, err)
 			defer cred.Close()
 			assert.Equal(t, "hello "+strconv.Itoa(pid), string(buf[:n]))
@@ -916,7 +902,7 @@ func TestCredDialerPassCred(t *testing.T) {
 			assert.Equal(t, 65534, cred.UID)
 			assert.Equal(t, 65534, cred.GID)
 
-			kname := kernelName(t, c.(syscall.Conn), false)
+			kname := kernelName(t, c, false)
 			require.True(t, strings.HasPrefix(kname, "\x00"), "the kernel autobound the socket: %q", kname)
 			la, ok := c.LocalAddr().(uds.Addr)
 			require.True(t, ok)
@@ -981,12 +967,13 @@ func TestCredLatePassCred(t *testing.T) {
 		pair  func(t *testing.T) msgPair
 	}{
 		{"seqpacket", false, func(t *testing.T) msgPair {
-			a, b := pairOf(t, uds.SeqPacketPair)
-			return msgPair{a, b, b.ReadCred}
+			a, b := pairOf(t, pairType(uds.SeqPacket))
+			read := func(buf []byte, cred *uds.Cred) (int, error) { return credRead(b, buf, cred) }
+			return msgPair{a, b, read}
 		}},
 		{"datagram", true, func(t *testing.T) msgPair {
 			a, b := pairOf(t, uds.DatagramPair)
-			read := func(buf []byte, cred *uds.Cred) (int, error) { return b.ReadFromCred(buf, nil, cred) }
+			read := func(buf []byte, cred *uds.Cred) (int, error) { return credRead(b, buf, cred) }
 			return msgPair{a, b, read}
 		}},
 	} {
@@ -1008,12 +995,12 @@ func TestCredLatePassCred(t *testing.T) {
 		// Stream sockets happen to carry real credentials even when the
 		// option is set late; either that or "not recorded" is right,
 		// never PID 0.
-		a, b := pairOf(t, uds.Pair)
+		a, b := pairOf(t, pairType(uds.Stream))
 		_, err = a.Write([]byte("before"))
 		require.NoError(t, err)
 		require.NoError(t, uds.PassCred(b, false))
 		var cred uds.Cred
-		n, err := b.ReadCred(buf, &cred)
+		n, err := credRead(b, buf, &cred)
 		assert.Equal(t, "before", string(buf[:n]))
 		if err != nil {
 			require.ErrorIs(t, err, uds.ErrNoCredentials)
@@ -1024,18 +1011,18 @@ func TestCredLatePassCred(t *testing.T) {
 		}
 	})
 	t.Run("never-set", func(t *testing.T) {
-		a, b := pairOf(t, uds.SeqPacketPair)
+		a, b := pairOf(t, pairType(uds.SeqPacket))
 		_, err = a.Write([]byte("before"))
 		require.NoError(t, err)
 		var cred uds.Cred
-		n, err := b.ReadCred(buf, &cred)
+		n, err := credRead(b, buf, &cred)
 		checkLate(t, n, err, buf, &cred)
 	})
 }
 
-// WriteCred with nil sends this process's own credentials, on every socket
-// type; the receiver needs SO_PASSCRED to see them.
-func TestCredWriteCredOwn(t *testing.T) {
+// WriteMsg with this process's own credentials works on every socket type;
+// the receiver needs SO_PASSCRED to see them.
+func TestCredWriteMsgOwnCred(t *testing.T) {
 	buf := make([]byte, 16)
 	check := func(t *testing.T, n int, err error, cred *uds.Cred) {
 		t.Helper()
@@ -1047,32 +1034,29 @@ func TestCredWriteCredOwn(t *testing.T) {
 		cred.Close()
 	}
 	t.Run("stream", func(t *testing.T) {
-		a, b := pairOf(t, uds.Pair)
+		a, b := pairOf(t, pairType(uds.Stream))
 		require.NoError(t, uds.PassCred(b, false))
-		_, err := a.WriteCred([]byte("own"), nil)
-		require.NoError(t, err)
+		require.NoError(t, uds.WriteMsg(a, &uds.Message{Buf: []byte("own"), Cred: credOwn()}))
 		var cred uds.Cred
-		n, err := b.ReadCred(buf, &cred)
+		n, err := credRead(b, buf, &cred)
 		check(t, n, err, &cred)
-		_, err = a.WriteCred(nil, nil)
-		assert.Error(t, err, "a stream write with credentials needs data")
+		err = uds.WriteMsg(a, &uds.Message{Cred: credOwn()})
+		assert.ErrorIs(t, err, uds.ErrInvalidAddr, "a stream write with credentials needs data")
 	})
 	t.Run("seqpacket", func(t *testing.T) {
-		a, b := pairOf(t, uds.SeqPacketPair)
+		a, b := pairOf(t, pairType(uds.SeqPacket))
 		require.NoError(t, uds.PassCred(b, false))
-		_, err := a.WriteCred([]byte("own"), nil)
-		require.NoError(t, err)
+		require.NoError(t, uds.WriteMsg(a, &uds.Message{Buf: []byte("own"), Cred: credOwn()}))
 		var cred uds.Cred
-		n, err := b.ReadCred(buf, &cred)
+		n, err := credRead(b, buf, &cred)
 		check(t, n, err, &cred)
 	})
 	t.Run("datagram-connected", func(t *testing.T) {
 		a, b := pairOf(t, uds.DatagramPair)
 		require.NoError(t, uds.PassCred(b, false))
-		_, err := a.WriteToCred([]byte("own"), uds.Unnamed(), nil)
-		require.NoError(t, err)
+		require.NoError(t, uds.WriteMsg(a, &uds.Message{Buf: []byte("own"), Addr: uds.Unnamed(), Cred: credOwn()}))
 		var cred uds.Cred
-		n, err := b.ReadFromCred(buf, nil, &cred)
+		n, err := credRead(b, buf, &cred)
 		check(t, n, err, &cred)
 	})
 	t.Run("datagram-to", func(t *testing.T) {
@@ -1083,20 +1067,18 @@ func TestCredWriteCredOwn(t *testing.T) {
 		cli, err := (&uds.ListenConfig{}).ListenDatagram(context.Background(), uds.Autobind())
 		require.NoError(t, err)
 		defer cli.Close()
-		_, err = cli.WriteToCred([]byte("own"), addr, nil)
-		require.NoError(t, err)
+		require.NoError(t, uds.WriteMsg(cli, &uds.Message{Buf: []byte("own"), Addr: addr, Cred: credOwn()}))
 		var cred uds.Cred
-		var from uds.Addr
-		n, err := srv.ReadFromCred(buf, &from, &cred)
-		check(t, n, err, &cred)
-		assert.Equal(t, cli.LocalAddr(), from)
+		m := uds.Message{Buf: buf, Cred: &cred}
+		err = uds.ReadMsg(srv, &m)
+		check(t, m.N, err, &cred)
+		assert.Equal(t, cli.LocalAddr(), m.Addr)
 	})
 	t.Run("receiver-without-passcred", func(t *testing.T) {
-		a, b := pairOf(t, uds.SeqPacketPair)
-		_, err := a.WriteCred([]byte("own"), nil)
-		require.NoError(t, err)
+		a, b := pairOf(t, pairType(uds.SeqPacket))
+		require.NoError(t, uds.WriteMsg(a, &uds.Message{Buf: []byte("own"), Cred: credOwn()}))
 		var cred uds.Cred
-		n, err := b.ReadCred(buf, &cred)
+		n, err := credRead(b, buf, &cred)
 		assert.ErrorIs(t, err, uds.ErrNoCredentials, "credentials are delivered only with SO_PASSCRED")
 		assert.Equal(t, "own", string(buf[:n]))
 	})
@@ -1104,26 +1086,24 @@ func TestCredWriteCredOwn(t *testing.T) {
 
 // With privilege (root has CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID) a process
 // may send another process's PID and other IDs, and the receiver sees them.
-func TestCredWriteCredOthersAsRoot(t *testing.T) {
+func TestCredWriteMsgOthersAsRoot(t *testing.T) {
 	requireRoot(t)
 	_, other := credStart(t, nil, roleCredHold)
-	a, b := pairOf(t, uds.SeqPacketPair)
+	a, b := pairOf(t, pairType(uds.SeqPacket))
 	require.NoError(t, uds.PassCred(b, true))
 	buf := make([]byte, 16)
 
-	_, err := a.WriteCred([]byte("other"), &uds.Cred{PID: other, UID: 0, GID: 0})
-	require.NoError(t, err)
+	require.NoError(t, uds.WriteMsg(a, &uds.Message{Buf: []byte("other"), Cred: &uds.Cred{PID: other, UID: 0, GID: 0}}))
 	var cred uds.Cred
-	n, err := b.ReadCred(buf, &cred)
+	n, err := credRead(b, buf, &cred)
 	require.NoError(t, err)
 	assert.Equal(t, "other", string(buf[:n]))
 	assert.Equal(t, other, cred.PID, "the receiver sees the PID sent")
 	assert.Equal(t, other, credFdinfoPid(t, cred.PIDFD), "and a PIDFD for it")
 	cred.Close()
 
-	_, err = a.WriteCred([]byte("nobody"), &uds.Cred{PID: os.Getpid(), UID: 65534, GID: 65534})
-	require.NoError(t, err)
-	n, err = b.ReadCred(buf, &cred)
+	require.NoError(t, uds.WriteMsg(a, &uds.Message{Buf: []byte("nobody"), Cred: &uds.Cred{PID: os.Getpid(), UID: 65534, GID: 65534}}))
+	n, err = credRead(b, buf, &cred)
 	require.NoError(t, err)
 	assert.Equal(t, "nobody", string(buf[:n]))
 	assert.Equal(t, os.Getpid(), cred.PID)
@@ -1134,10 +1114,10 @@ func TestCredWriteCredOthersAsRoot(t *testing.T) {
 
 // Without privilege a process may send only its own credentials: claiming
 // uid 0 or PID 1 fails with EPERM, and nothing is delivered.
-func TestCredWriteCredUnprivileged(t *testing.T) {
+func TestCredWriteMsgUnprivileged(t *testing.T) {
 	requireRoot(t)
 	a := credAbstract()
-	ln, err := (&uds.ListenConfig{PassCred: true}).ListenSeqPacket(context.Background(), a)
+	ln, err := (&uds.ListenConfig{PassCred: true}).Listen(context.Background(), a.WithType(uds.SeqPacket))
 	require.NoError(t, err)
 	defer ln.Close()
 	child := childproc.Start(t, childproc.Options{Credential: credNobody()}, roleCredWrite, a.String())
@@ -1147,11 +1127,11 @@ func TestCredWriteCredUnprivileged(t *testing.T) {
 	assert.True(t, r.ClaimUIDIsPerm, "claiming uid 0: %q", r.ClaimUID)
 	assert.True(t, r.ClaimPIDIsPerm, "claiming PID 1: %q", r.ClaimPID)
 
-	c := credAccept(t, ln).(*uds.SeqPacketConn)
+	c := credAccept(t, ln).(*uds.Conn)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
 	buf := make([]byte, 32)
 	var cred uds.Cred
-	n, err := c.ReadCred(buf, &cred)
+	n, err := credRead(c, buf, &cred)
 	require.NoError(t, err)
 	assert.Equal(t, "own", string(buf[:n]))
 	assert.Equal(t, r.PID, cred.PID)
@@ -1159,7 +1139,7 @@ func TestCredWriteCredUnprivileged(t *testing.T) {
 	assert.Equal(t, 65534, cred.GID)
 
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(200*time.Millisecond)))
-	n, err = c.ReadCred(buf, &cred)
+	n, err = credRead(c, buf, &cred)
 	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "the refused writes delivered nothing (read %q)", buf[:n])
 }
 
@@ -1284,12 +1264,9 @@ func TestCredNoFDLeaks(t *testing.T) {
 				require.NotNil(t, cred.PIDFD)
 				require.NoError(t, cred.Close())
 			}
-			f, err := uds.PeerPIDFD(srv)
-			require.NoError(t, err)
-			require.NoError(t, f.Close())
 		})
 	})
-	t.Run("ReadFromCred-PassPIDFD", func(t *testing.T) {
+	t.Run("ReadMsg-Cred-PassPIDFD", func(t *testing.T) {
 		a, b := pairOf(t, uds.DatagramPair)
 		require.NoError(t, uds.PassCred(b, true))
 		buf := make([]byte, 16)
@@ -1297,7 +1274,7 @@ func TestCredNoFDLeaks(t *testing.T) {
 			_, err := a.Write([]byte("m"))
 			require.NoError(t, err)
 			var cred uds.Cred
-			_, err = b.ReadFromCred(buf, nil, &cred)
+			_, err = credRead(b, buf, &cred)
 			require.NoError(t, err)
 			require.NotNil(t, cred.PIDFD)
 			require.NoError(t, cred.Close())
@@ -1312,7 +1289,7 @@ func TestCredNoFDLeaks(t *testing.T) {
 				io.Closer
 			}
 			if typ == "seqpacket" {
-				w, r = pairOf(t, uds.SeqPacketPair)
+				w, r = pairOf(t, pairType(uds.SeqPacket))
 			} else {
 				w, r = pairOf(t, uds.DatagramPair)
 			}
@@ -1329,21 +1306,22 @@ func TestCredNoFDLeaks(t *testing.T) {
 			r.Close()
 		}
 	})
-	t.Run("ReadCred-late", func(t *testing.T) {
-		a, b := pairOf(t, uds.SeqPacketPair)
+	t.Run("ReadMsg-Cred-late", func(t *testing.T) {
+		a, b := pairOf(t, pairType(uds.SeqPacket))
 		buf := make([]byte, 16)
 		measure(t, func(int) {
 			_, err := a.Write([]byte("m"))
 			require.NoError(t, err)
 			var cred uds.Cred
-			_, err = b.ReadCred(buf, &cred)
+			_, err = credRead(b, buf, &cred)
 			require.ErrorIs(t, err, uds.ErrNoCredentials)
 		})
 	})
-	t.Run("ReadCred-pushed-rights", func(t *testing.T) {
+	t.Run("ReadMsg-Cred-pushed-rights", func(t *testing.T) {
 		// A peer pushes descriptors at a reader that asked only for
-		// credentials: uds closes them.
-		a, b := pairOf(t, uds.SeqPacketPair)
+		// credentials (no room for descriptors): uds closes them and
+		// reports it, with the data.
+		a, b := pairOf(t, pairType(uds.SeqPacket))
 		require.NoError(t, uds.PassCred(b, true))
 		raw, err := a.SyscallConn()
 		require.NoError(t, err)
@@ -1354,18 +1332,20 @@ func TestCredNoFDLeaks(t *testing.T) {
 			require.NoError(t, raw.Control(func(fd uintptr) { serr = unix.Sendmsg(int(fd), []byte("m"), rights, nil, 0) }))
 			require.NoError(t, serr)
 			var cred uds.Cred
-			n, err := b.ReadCred(buf, &cred)
-			require.NoError(t, err)
+			n, err := credRead(b, buf, &cred)
+			var te *uds.TruncatedError
+			require.ErrorAs(t, err, &te)
+			require.Equal(t, 3, te.Files, "the three descriptors arrived and were closed")
+			require.Zero(t, te.MaxFiles)
 			require.Equal(t, "m", string(buf[:n]))
-			require.Equal(t, os.Getpid(), cred.PID)
-			require.NoError(t, cred.Close())
+			require.Nil(t, cred.PIDFD, "the PIDFD is closed with the rest")
 		})
 	})
 	t.Run("Authorize-refusals", func(t *testing.T) {
 		a := credAbstract()
 		var refusals credRefusals
 		ln := credListen(t, &uds.ListenConfig{
-			Authorize: func(*uds.Cred) error { return uds.ErrRefused },
+			Authorize: func(*uds.Cred) error { return os.ErrPermission },
 			OnRefuse:  refusals.onRefuse,
 		}, "stream", a)
 		accepted := make(chan struct{})

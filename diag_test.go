@@ -470,7 +470,7 @@ func TestWhoAbstractEachType(t *testing.T) {
 	ln, err := uds.Listen(context.Background(), a)
 	require.NoError(t, err)
 	defer ln.Close()
-	sp, err := uds.ListenSeqPacket(context.Background(), a)
+	sp, err := uds.Listen(context.Background(), a.WithType(uds.SeqPacket))
 	require.NoError(t, err)
 	defer sp.Close()
 	dg, err := uds.ListenDatagram(context.Background(), a)

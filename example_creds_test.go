@@ -63,7 +63,7 @@ func ExamplePeerCred() {
 		log.Fatal(err)
 	}
 	defer client.Close()
-	server, err := ln.AcceptUnix()
+	server, err := acceptConn(ln)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -84,10 +84,10 @@ func ExamplePeerCred() {
 }
 
 // With PassCred set when the socket is created, the kernel attaches the
-// sender's credentials to every datagram, and ReadFromCred returns them with
-// the message: a server can tell its clients apart without trusting what they
-// say about themselves.
-func ExampleDatagramConn_ReadFromCred() {
+// sender's credentials to every datagram, and ReadMsg returns them with
+// the message (Message.Cred): a server can tell its clients apart without
+// trusting what they say about themselves.
+func ExampleReadMsg_credentials() {
 	addr := uds.Abstract("uds-example-log-" + strconv.Itoa(os.Getpid()))
 	lc := uds.ListenConfig{PassCred: true}
 	srv, err := lc.ListenDatagram(context.Background(), addr)
@@ -105,14 +105,12 @@ func ExampleDatagramConn_ReadFromCred() {
 		log.Fatal(err)
 	}
 
-	buf := make([]byte, 1024)
-	var from uds.Addr
 	var cred uds.Cred
-	n, err := srv.ReadFromCred(buf, &from, &cred)
-	if err != nil {
+	m := uds.Message{Buf: make([]byte, 1024), Cred: &cred} // m.Addr gets the sender
+	if err := uds.ReadMsg(srv, &m); err != nil {
 		log.Fatal(err) // wraps uds.ErrNoCredentials if nothing was recorded
 	}
 	defer cred.Close()
-	fmt.Printf("%q from pid==ours:%v uid==ours:%v\n", buf[:n], cred.PID == os.Getpid(), cred.UID == os.Geteuid())
+	fmt.Printf("%q from pid==ours:%v uid==ours:%v\n", m.Buf[:m.N], cred.PID == os.Getpid(), cred.UID == os.Geteuid())
 	// Output: "disk almost full" from pid==ours:true uid==ours:true
 }

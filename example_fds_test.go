@@ -17,8 +17,8 @@ import (
 // Send an open file to the process at the other end of a connection: the
 // receiver gets its own descriptor for the same open file, even if it could
 // not open the file by name.
-func ExampleSendFiles() {
-	a, b, err := uds.Pair() // in real use, two processes
+func ExampleWriteMsg_files() {
+	a, b, err := uds.Pair(uds.Stream) // in real use, two processes
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -34,28 +34,28 @@ func ExampleSendFiles() {
 	fmt.Fprint(f, "secret configuration")
 
 	// Any Unix connection will do, a plain *net.UnixConn too.
-	if _, err := uds.SendFiles(a, []byte("config"), f); err != nil {
+	if err := uds.WriteMsg(a, &uds.Message{Buf: []byte("config"), Files: []*os.File{f}}); err != nil {
 		log.Fatal(err)
 	}
 
-	buf := make([]byte, 16)
-	n, files, err := b.ReadFiles(buf, 1)
-	if err != nil {
+	// Room for one file: the capacity of Files.
+	m := uds.Message{Buf: make([]byte, 16), Files: make([]*os.File, 0, 1)}
+	if err := uds.ReadMsg(b, &m); err != nil {
 		log.Fatal(err)
 	}
-	got := files[0]
+	got := m.Files[0]
 	defer got.Close()
 	got.Seek(0, io.SeekStart) // the open file's offset is shared
 	content, _ := io.ReadAll(got)
-	fmt.Printf("%s: %d file: %s\n", buf[:n], len(files), content)
+	fmt.Printf("%s: %d file: %s\n", m.Buf[:m.N], len(m.Files), content)
 	// Output: config: 1 file: secret configuration
 }
 
 // Receive files with a limit: a message that carries more descriptors than
 // allowed is reported with ErrTruncated, its data is still returned, and
 // every descriptor that arrived has already been closed.
-func ExampleRecvFiles() {
-	a, b, err := uds.SeqPacketPair()
+func ExampleReadMsg_files() {
+	a, b, err := uds.Pair(uds.SeqPacket)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -67,22 +67,23 @@ func ExampleRecvFiles() {
 	}
 	defer null.Close()
 
-	a.WriteFiles([]byte("three"), null, null, null)
-	a.WriteFiles(nil, null) // a message may be empty: files only
-	a.WriteFiles([]byte("two"), null, null)
+	uds.WriteMsg(a, &uds.Message{Buf: []byte("three"), Files: []*os.File{null, null, null}})
+	uds.WriteMsg(a, &uds.Message{Files: []*os.File{null}}) // a message may be empty: files only
+	uds.WriteMsg(a, &uds.Message{Buf: []byte("two"), Files: []*os.File{null, null}})
 
-	buf := make([]byte, 16)
+	// One Message for every read: room for two files, reused.
+	m := uds.Message{Buf: make([]byte, 16), Files: make([]*os.File, 0, 2)}
 	for range 3 {
-		n, files, err := uds.RecvFiles(b, buf, 2)
+		err := uds.ReadMsg(b, &m)
 		switch {
 		case errors.Is(err, uds.ErrTruncated):
-			fmt.Printf("%q: too many files, none kept\n", buf[:n])
+			fmt.Printf("%q: too many files, none kept\n", m.Buf[:m.N])
 		case err != nil:
 			log.Fatal(err)
 		default:
-			fmt.Printf("%q: %d files\n", buf[:n], len(files))
+			fmt.Printf("%q: %d files\n", m.Buf[:m.N], len(m.Files))
 		}
-		for _, f := range files {
+		for _, f := range m.Files {
 			f.Close()
 		}
 	}
@@ -108,7 +109,7 @@ func ExampleFileListener() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	oldSide, newSide, err := uds.Pair() // the old and new servers' channel
+	oldSide, newSide, err := uds.Pair(uds.Stream) // the old and new servers' channel
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -120,19 +121,18 @@ func ExampleFileListener() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := oldSide.WriteFiles([]byte("listener"), f); err != nil {
+	if err := uds.WriteMsg(oldSide, &uds.Message{Buf: []byte("listener"), Files: []*os.File{f}}); err != nil {
 		log.Fatal(err)
 	}
 	f.Close()
 
 	// New server: rebuild it and serve.
-	buf := make([]byte, 16)
-	n, files, err := newSide.ReadFiles(buf, 1)
-	if err != nil || string(buf[:n]) != "listener" {
+	m := uds.Message{Buf: make([]byte, 16), Files: make([]*os.File, 0, 1)}
+	if err := uds.ReadMsg(newSide, &m); err != nil || string(m.Buf[:m.N]) != "listener" {
 		log.Fatal(err)
 	}
-	ln, err := uds.FileListener(files[0])
-	files[0].Close()
+	ln, err := uds.FileListener(m.Files[0])
+	m.Files[0].Close()
 	if err != nil {
 		log.Fatal(err)
 	}

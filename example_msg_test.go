@@ -29,7 +29,7 @@ func ExampleListen_seqpacket() {
 	}
 	defer ln.Close()
 	go func() {
-		c, err := ln.AcceptUnix()
+		c, err := acceptConn(ln)
 		if err != nil {
 			return
 		}

@@ -116,9 +116,9 @@ func ExampleDialer_waitForListener() {
 }
 
 // Pair returns two connected sockets, for example to talk to a goroutine or,
-// with PairFiles, to a child process.
+// through their File method, to a child process.
 func ExamplePair() {
-	a, b, err := uds.Pair()
+	a, b, err := uds.Pair(uds.Stream)
 	if err != nil {
 		log.Fatal(err)
 	}

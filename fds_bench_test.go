@@ -31,40 +31,43 @@ func BenchmarkFDs(b *testing.B) {
 		typ  int
 		pair func() (w, r fdEnd, err error)
 	}{
-		{"stream", syscall.SOCK_STREAM, func() (fdEnd, fdEnd, error) { a, b, err := uds.Pair(); return a, b, err }},
-		{"seqpacket", syscall.SOCK_SEQPACKET, func() (fdEnd, fdEnd, error) { a, b, err := uds.SeqPacketPair(); return a, b, err }},
+		{"stream", syscall.SOCK_STREAM, func() (fdEnd, fdEnd, error) { a, b, err := uds.Pair(uds.Stream); return a, b, err }},
+		{"seqpacket", syscall.SOCK_SEQPACKET, func() (fdEnd, fdEnd, error) { a, b, err := uds.Pair(uds.SeqPacket); return a, b, err }},
 		{"dgram", syscall.SOCK_DGRAM, func() (fdEnd, fdEnd, error) { a, b, err := uds.DatagramPair(); return a, b, err }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.Run("uds-ints", func(b *testing.B) {
 				w, r := pairOf(b, tc.pair)
-				fds := []int{fd}
+				wm := uds.Message{Buf: msg, FDs: []int{fd}}
 				got := make([]int, 1)
-				buf := make([]byte, 8)
+				rm := uds.Message{Buf: make([]byte, 8)}
 				fdBenchRate(b,
-					func() error { _, err := w.WriteFDs(msg, fds); return err },
+					func() error { return uds.WriteMsg(w, &wm) },
 					func() error {
-						_, n, err := r.ReadFDs(buf, got)
+						rm.FDs = got[:0]
+						err := uds.ReadMsg(r, &rm)
+						n := len(rm.FDs)
 						if err == nil && n != 1 {
 							err = fmt.Errorf("%d descriptors", n)
 						}
 						if n > 0 {
-							syscall.Close(got[0])
+							syscall.Close(rm.FDs[0])
 						}
 						return err
 					})
 			})
 			b.Run("uds-files", func(b *testing.B) {
 				w, r := pairOf(b, tc.pair)
-				buf := make([]byte, 8)
+				wm := uds.Message{Buf: msg, Files: []*os.File{null}}
+				rm := uds.Message{Buf: make([]byte, 8), Files: make([]*os.File, 0, 1)}
 				fdBenchRate(b,
-					func() error { _, err := w.WriteFiles(msg, null); return err },
+					func() error { return uds.WriteMsg(w, &wm) },
 					func() error {
-						_, files, err := r.ReadFiles(buf, 1)
-						if err == nil && len(files) != 1 {
-							err = fmt.Errorf("%d files", len(files))
+						err := uds.ReadMsg(r, &rm)
+						if err == nil && len(rm.Files) != 1 {
+							err = fmt.Errorf("%d files", len(rm.Files))
 						}
-						for _, f := range files {
+						for _, f := range rm.Files {
 							f.Close()
 						}
 						return err

@@ -57,13 +57,7 @@ func fdPing(t *testing.T, a uds.Addr, accept func() (net.Conn, error)) {
 		}
 		done <- err
 	}()
-	var c net.Conn
-	var err error
-	if a.Type() == uds.SeqPacket {
-		c, err = uds.DialSeqPacket(msgCtx(t), a)
-	} else {
-		c, err = uds.Dial(msgCtx(t), a)
-	}
+	c, err := uds.Dial(msgCtx(t), a)
 	require.NoError(t, err)
 	defer c.Close()
 	_, err = c.Write([]byte("ping"))
@@ -88,31 +82,15 @@ func TestFileListener(t *testing.T) {
 	for name, mk := range addrs {
 		for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket} {
 			t.Run(name+"/"+typ.String(), func(t *testing.T) {
-				a := mk(t)
-				var orig interface {
-					net.Listener
-					File() (*os.File, error)
-					SetUnlinkOnClose(bool)
-					syscall.Conn
-				}
-				var err error
-				if typ == uds.Stream {
-					orig, err = uds.Listen(msgCtx(t), a)
-				} else {
-					orig, err = uds.ListenSeqPacket(msgCtx(t), a)
-				}
+				a := mk(t).WithType(typ)
+				orig, err := uds.Listen(msgCtx(t), a)
 				require.NoError(t, err)
 				defer orig.Close()
 				f, err := orig.File()
 				require.NoError(t, err)
 				_ = f.Fd()
 				assert.True(t, fdNonblocking(t, orig), "File().Fd() leaves the listener non-blocking")
-				var copyLn net.Listener
-				if typ == uds.Stream {
-					copyLn, err = uds.FileListener(f)
-				} else {
-					copyLn, err = uds.FileSeqPacketListener(f)
-				}
+				copyLn, err := uds.FileListener(f)
 				require.NoError(t, err)
 				require.NoError(t, f.Close())
 				assert.Equal(t, orig.Addr(), copyLn.Addr(), "exact address")
@@ -135,11 +113,11 @@ func TestFileListener(t *testing.T) {
 			})
 		}
 	}
-	t.Run("SetUnlinkOnClose(true) after KeepPath", func(t *testing.T) {
+	t.Run("SetUnlinkOnClose(true) after SetUnlinkOnClose(false)", func(t *testing.T) {
 		a := uds.Path(filepath.Join(mkSockDir(t), "k.sock"))
-		lc := uds.ListenConfig{KeepPath: true}
-		ln, err := lc.Listen(msgCtx(t), a)
+		ln, err := uds.Listen(msgCtx(t), a)
 		require.NoError(t, err)
+		ln.SetUnlinkOnClose(false)
 		ln.SetUnlinkOnClose(true)
 		require.NoError(t, ln.Close())
 		assert.False(t, fdExists(a.Name()))
@@ -159,7 +137,7 @@ func TestFileConns(t *testing.T) {
 		cli, err := d.Dial(msgCtx(t), ln.Addr().(uds.Addr))
 		require.NoError(t, err)
 		defer cli.Close()
-		srv, err := ln.AcceptUnix()
+		srv, err := acceptConn(ln)
 		require.NoError(t, err)
 		defer srv.Close()
 		for _, orig := range []*uds.Conn{cli, srv} {
@@ -186,13 +164,15 @@ func TestFileConns(t *testing.T) {
 		}
 	})
 	t.Run("seqpacket", func(t *testing.T) {
-		cli, srv, _ := msgSeqPacketConnect(t, uds.Abstract(uniqTag()))
-		for _, orig := range []*uds.SeqPacketConn{cli, srv} {
+		ln := udsListen(t, nil, uds.Abstract(uniqTag()).WithType(uds.SeqPacket))
+		cli, srv := udsConnect(t, ln, &uds.Dialer{}, ln.Addr().(uds.Addr))
+		for _, orig := range []*uds.Conn{cli, srv} {
 			f, err := orig.File()
 			require.NoError(t, err)
-			c, err := uds.FileSeqPacketConn(f)
+			c, err := uds.FileConn(f)
 			f.Close()
 			require.NoError(t, err)
+			assert.Equal(t, uds.SeqPacket, c.LocalAddr().(uds.Addr).Type())
 			assert.Equal(t, orig.LocalAddr(), c.LocalAddr())
 			assert.Equal(t, orig.RemoteAddr(), c.RemoteAddr())
 			other := srv
@@ -218,14 +198,11 @@ func TestFileConns(t *testing.T) {
 		assert.Equal(t, orig.LocalAddr(), c.LocalAddr())
 		assert.Nil(t, c.RemoteAddr())
 		sender := msgListenDatagram(t, nil, uds.Autobind())
-		_, err = sender.WriteToAddr([]byte("hi"), a)
-		require.NoError(t, err)
-		var from uds.Addr
-		buf := make([]byte, 8)
-		n, err := c.ReadFromAddr(buf, &from)
-		require.NoError(t, err)
-		assert.Equal(t, "hi", string(buf[:n]))
-		assert.Equal(t, sender.LocalAddr(), from)
+		require.NoError(t, uds.WriteMsg(sender, &uds.Message{Buf: []byte("hi"), Addr: a}))
+		m := uds.Message{Buf: make([]byte, 8)}
+		require.NoError(t, uds.ReadMsg(c, &m))
+		assert.Equal(t, "hi", string(m.Buf[:m.N]))
+		assert.Equal(t, sender.LocalAddr(), m.Addr)
 		require.NoError(t, c.Close())
 		assert.True(t, fdExists(a.Name()), "the rebuilt socket did not create the path and leaves it")
 		orig.SetUnlinkOnClose(false)
@@ -246,12 +223,10 @@ func TestFileConns(t *testing.T) {
 		assert.Equal(t, orig.RemoteAddr(), c.RemoteAddr())
 		_, err = c.Write([]byte("connected"))
 		require.NoError(t, err)
-		var from uds.Addr
-		buf := make([]byte, 16)
-		n, err := srv.ReadFromAddr(buf, &from)
-		require.NoError(t, err)
-		assert.Equal(t, "connected", string(buf[:n]))
-		assert.Equal(t, orig.LocalAddr(), from)
+		m := uds.Message{Buf: make([]byte, 16)}
+		require.NoError(t, uds.ReadMsg(srv, &m))
+		assert.Equal(t, "connected", string(m.Buf[:m.N]))
+		assert.Equal(t, orig.LocalAddr(), m.Addr)
 	})
 }
 
@@ -262,10 +237,12 @@ func TestFileWrongKind(t *testing.T) {
 	ln, err := uds.Listen(msgCtx(t), uds.Abstract(uniqTag()))
 	require.NoError(t, err)
 	defer ln.Close()
-	spl, err := uds.ListenSeqPacket(msgCtx(t), uds.Abstract(uniqTag()))
+	spl, err := uds.Listen(msgCtx(t), uds.Abstract(uniqTag()).WithType(uds.SeqPacket))
 	require.NoError(t, err)
 	defer spl.Close()
-	a, _ := pairOf(t, uds.Pair)
+	a, _ := pairOf(t, pairType(uds.Stream))
+	sp, _ := pairOf(t, pairType(uds.SeqPacket))
+	dg, _ := pairOf(t, uds.DatagramPair)
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer tl.Close()
@@ -294,12 +271,14 @@ func TestFileWrongKind(t *testing.T) {
 		build func(*os.File) error
 		want  string
 	}{
-		{"seqpacket listener as stream", file(spl), listener, "is a seqpacket socket, not a stream socket"},
-		{"stream listener as seqpacket", file(ln), func(f *os.File) error { _, err := uds.FileSeqPacketListener(f); return err }, "is a stream socket, not a seqpacket socket"},
+		{"datagram as listener", file(dg), listener, "is a datagram socket, not a stream or seqpacket socket"},
+		{"datagram as connection", file(dg), func(f *os.File) error { _, err := uds.FileConn(f); return err }, "is a datagram socket, not a stream or seqpacket socket"},
 		{"connection as listener", file(a), listener, "not listening"},
+		{"seqpacket connection as listener", file(sp), listener, "seqpacket socket that is not listening"},
 		{"listener as connection", file(ln), func(f *os.File) error { _, err := uds.FileConn(f); return err }, "listening stream socket, not a connection"},
+		{"seqpacket listener as connection", file(spl), func(f *os.File) error { _, err := uds.FileConn(f); return err }, "listening seqpacket socket, not a connection"},
 		{"stream as datagram", file(a), func(f *os.File) error { _, err := uds.FileDatagramConn(f); return err }, "not a datagram socket"},
-		{"stream as seqpacket", file(a), func(f *os.File) error { _, err := uds.FileSeqPacketConn(f); return err }, "not a seqpacket socket"},
+		{"seqpacket as datagram", file(sp), func(f *os.File) error { _, err := uds.FileDatagramConn(f); return err }, "is a seqpacket socket, not a datagram socket"},
 		{"unconnected stream", unconnectedF, func(f *os.File) error { _, err := uds.FileConn(f); return err }, "not connected"},
 		{"TCP listener", tf, listener, "not a Unix socket"},
 		{"regular file", regular, func(f *os.File) error { _, err := uds.FileConn(f); return err }, "is not a socket"},
@@ -337,16 +316,17 @@ type fdsRebuildReport struct {
 func childFDsRebuild([]string) int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
 	f := os.NewFile(3, "carrier")
-	carrier, err := uds.FileSeqPacketConn(f)
+	carrier, err := uds.FileConn(f)
 	if err != nil {
 		return fail(err)
 	}
 	f.Close()
 	buf := make([]byte, 256)
-	n, files, err := carrier.ReadFiles(buf, 5)
-	if err != nil {
+	m := uds.Message{Buf: buf, Files: make([]*os.File, 0, 5)}
+	if err := uds.ReadMsg(carrier, &m); err != nil {
 		return fail(err)
 	}
+	n, files := m.N, m.Files
 	if len(files) != 5 {
 		return fail(fmt.Errorf("got %d files", len(files)))
 	}
@@ -359,7 +339,7 @@ func childFDsRebuild([]string) int {
 	if err != nil {
 		return fail(err)
 	}
-	spl, err := uds.FileSeqPacketListener(files[1])
+	spl, err := uds.FileListener(files[1])
 	if err != nil {
 		return fail(err)
 	}
@@ -367,7 +347,7 @@ func childFDsRebuild([]string) int {
 	if err != nil {
 		return fail(err)
 	}
-	sp, err := uds.FileSeqPacketConn(files[3])
+	sp, err := uds.FileConn(files[3])
 	if err != nil {
 		return fail(err)
 	}
@@ -392,10 +372,10 @@ func childFDsRebuild([]string) int {
 	if err != nil {
 		return fail(err)
 	}
-	if _, err := dg.WriteToAddr([]byte("datagram from child"), to); err != nil {
+	if err := uds.WriteMsg(dg, &uds.Message{Buf: []byte("datagram from child"), Addr: to}); err != nil {
 		return fail(err)
 	}
-	for _, l := range []net.Listener{ln, spl} {
+	for _, l := range []*uds.Listener{ln, spl} {
 		conn, err := l.Accept()
 		if err != nil {
 			return fail(err)
@@ -421,17 +401,17 @@ func TestFileSocketsToAnotherProcess(t *testing.T) {
 	ln, err := uds.Listen(msgCtx(t), uds.Path(filepath.Join(dir, "stream.sock")))
 	require.NoError(t, err)
 	defer ln.Close()
-	spl, err := uds.ListenSeqPacket(msgCtx(t), uds.Abstract(uniqTag()+"\x00\x01spl"))
+	spl, err := uds.Listen(msgCtx(t), uds.Abstract(uniqTag()+"\x00\x01spl").WithType(uds.SeqPacket))
 	require.NoError(t, err)
 	defer spl.Close()
-	myConn, theirConn := pairOf(t, uds.Pair)
-	mySP, theirSP, _ := msgSeqPacketConnect(t, uds.Abstract(uniqTag()))
+	myConn, theirConn := pairOf(t, pairType(uds.Stream))
+	spLn := udsListen(t, nil, uds.Abstract(uniqTag()).WithType(uds.SeqPacket))
+	mySP, theirSP := udsConnect(t, spLn, &uds.Dialer{}, spLn.Addr().(uds.Addr))
 	dgAddr := uds.Path(filepath.Join(dir, "dgram.sock"))
 	dg := msgListenDatagram(t, nil, dgAddr)
 	sink := msgListenDatagram(t, nil, uds.Abstract(uniqTag()+"-sink"))
 
-	carrier, childEnd, err := uds.PairFiles(uds.SeqPacket)
-	require.NoError(t, err)
+	carrier, childEnd := pairFiles(t, uds.SeqPacket)
 	defer carrier.Close()
 	child := childproc.Start(t, childproc.Options{ExtraFiles: []*os.File{childEnd}}, roleFDsRebuild)
 	childEnd.Close()
@@ -443,13 +423,12 @@ func TestFileSocketsToAnotherProcess(t *testing.T) {
 		defer f.Close()
 		files = append(files, f)
 	}
-	_, err = uds.SendFiles(carrier, []byte(sink.LocalAddr().String()), files...)
-	require.NoError(t, err)
+	require.NoError(t, uds.WriteMsg(carrier, &uds.Message{Buf: []byte(sink.LocalAddr().String()), Files: files}))
 
 	// The listeners accept in the child.
 	for _, dial := range []func() (net.Conn, error){
 		func() (net.Conn, error) { return uds.Dial(msgCtx(t), ln.Addr().(uds.Addr)) },
-		func() (net.Conn, error) { return uds.DialSeqPacket(msgCtx(t), spl.Addr().(uds.Addr)) },
+		func() (net.Conn, error) { return uds.Dial(msgCtx(t), spl.Addr().(uds.Addr)) },
 	} {
 		c, err := dial()
 		require.NoError(t, err)
@@ -479,11 +458,10 @@ func TestFileSocketsToAnotherProcess(t *testing.T) {
 	n, err = mySP.Read(buf)
 	require.NoError(t, err)
 	assert.Equal(t, "seqpacket from child", string(buf[:n]))
-	var from uds.Addr
-	n, err = sink.ReadFromAddr(buf, &from)
-	require.NoError(t, err)
-	assert.Equal(t, "datagram from child", string(buf[:n]))
-	assert.Equal(t, dg.LocalAddr(), from, "the child sent from the very socket")
+	m := uds.Message{Buf: buf}
+	require.NoError(t, uds.ReadMsg(sink, &m))
+	assert.Equal(t, "datagram from child", string(buf[:m.N]))
+	assert.Equal(t, dg.LocalAddr(), m.Addr, "the child sent from the very socket")
 
 	assert.True(t, fdExists(ln.Addr().(uds.Addr).Name()), "the child's Close removed nothing")
 	assert.True(t, fdExists(dgAddr.Name()))

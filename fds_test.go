@@ -26,12 +26,10 @@ import (
 	"github.com/udskit/uds/internal/childproc"
 )
 
-// fdEnd is what the uds connection types share for descriptor passing.
+// fdEnd is what the connections descriptors are tested on share: the uds
+// types and plain *net.UnixConn values, all driven through uds.ReadMsg and
+// uds.WriteMsg.
 type fdEnd interface {
-	WriteFiles([]byte, ...*os.File) (int, error)
-	WriteFDs([]byte, []int) (int, error)
-	ReadFiles([]byte, int) (int, []*os.File, error)
-	ReadFDs([]byte, []int) (int, int, error)
 	Read([]byte) (int, error)
 	Write([]byte) (int, error)
 	SetReadDeadline(time.Time) error
@@ -39,18 +37,34 @@ type fdEnd interface {
 	syscall.Conn
 }
 
-// fdForeign is a plain *net.UnixConn driven through the package functions.
-type fdForeign struct{ *net.UnixConn }
+// fdWriteFiles sends files with b in one uds.WriteMsg and returns m.N.
+func fdWriteFiles(c syscall.Conn, b []byte, files ...*os.File) (int, error) {
+	m := uds.Message{Buf: b, Files: files}
+	err := uds.WriteMsg(c, &m)
+	return m.N, err
+}
 
-func (c fdForeign) WriteFiles(b []byte, files ...*os.File) (int, error) {
-	return uds.SendFiles(c.UnixConn, b, files...)
+// fdWriteFDs sends the raw descriptors fds with b in one uds.WriteMsg.
+func fdWriteFDs(c syscall.Conn, b []byte, fds []int) (int, error) {
+	m := uds.Message{Buf: b, FDs: fds}
+	err := uds.WriteMsg(c, &m)
+	return m.N, err
 }
-func (c fdForeign) WriteFDs(b []byte, fds []int) (int, error) { return uds.SendFDs(c.UnixConn, b, fds) }
-func (c fdForeign) ReadFiles(b []byte, maxFiles int) (int, []*os.File, error) {
-	return uds.RecvFiles(c.UnixConn, b, maxFiles)
+
+// fdReadFiles reads one message into b with room for maxFiles files
+// (Message.Files of that capacity) and returns m.N and m.Files.
+func fdReadFiles(c syscall.Conn, b []byte, maxFiles int) (int, []*os.File, error) {
+	m := uds.Message{Buf: b, Files: make([]*os.File, 0, maxFiles)}
+	err := uds.ReadMsg(c, &m)
+	return m.N, m.Files, err
 }
-func (c fdForeign) ReadFDs(b []byte, fds []int) (int, int, error) {
-	return uds.RecvFDs(c.UnixConn, b, fds)
+
+// fdReadFDs reads one message into b with room for cap(fds) raw
+// descriptors, stored in fds[:nfd].
+func fdReadFDs(c syscall.Conn, b []byte, fds []int) (n, nfd int, err error) {
+	m := uds.Message{Buf: b, FDs: fds[:0]}
+	err = uds.ReadMsg(c, &m)
+	return m.N, len(m.FDs), err
 }
 
 type fdPairCase struct {
@@ -61,11 +75,11 @@ type fdPairCase struct {
 
 // fdPairs are the connections descriptors are tested on: socket pairs of
 // each type, a listener's accepted connection, and plain *net.UnixConn
-// values through the package functions.
+// values.
 func fdPairs() []fdPairCase {
 	return []fdPairCase{
 		{"stream pair", uds.Stream, func(t *testing.T) (fdEnd, fdEnd) {
-			return pairOf(t, uds.Pair)
+			return pairOf(t, pairType(uds.Stream))
 		}},
 		{"stream accepted", uds.Stream, func(t *testing.T) (fdEnd, fdEnd) {
 			ln, err := uds.Listen(context.Background(), uds.Abstract(uniqTag()))
@@ -73,13 +87,13 @@ func fdPairs() []fdPairCase {
 			defer ln.Close()
 			cli, err := uds.Dial(context.Background(), ln.Addr().(uds.Addr))
 			require.NoError(t, err)
-			srv, err := ln.AcceptUnix()
+			srv, err := acceptConn(ln)
 			require.NoError(t, err)
 			t.Cleanup(func() { cli.Close(); srv.Close() })
 			return cli, srv
 		}},
 		{"seqpacket pair", uds.SeqPacket, func(t *testing.T) (fdEnd, fdEnd) {
-			return pairOf(t, uds.SeqPacketPair)
+			return pairOf(t, pairType(uds.SeqPacket))
 		}},
 		{"datagram pair", uds.Datagram, func(t *testing.T) (fdEnd, fdEnd) {
 			return pairOf(t, uds.DatagramPair)
@@ -100,7 +114,7 @@ func fdNetPair(typ int) func(t *testing.T) (fdEnd, fdEnd) {
 			c, err := net.FileConn(f)
 			f.Close()
 			require.NoError(t, err)
-			ends[i] = fdForeign{c.(*net.UnixConn)}
+			ends[i] = c.(*net.UnixConn)
 		}
 		t.Cleanup(func() { ends[0].Close(); ends[1].Close() })
 		return ends[0], ends[1]
@@ -159,11 +173,11 @@ func TestFilesRoundTrip(t *testing.T) {
 			defer pw.Close()
 			sent := append(files, pw)
 
-			n, err := a.WriteFiles([]byte("hello"), sent...)
+			n, err := fdWriteFiles(a, []byte("hello"), sent...)
 			require.NoError(t, err)
 			assert.Equal(t, 5, n)
 			buf := make([]byte, 16)
-			n, got, err := b.ReadFiles(buf, 8)
+			n, got, err := fdReadFiles(b, buf, 8)
 			require.NoError(t, err)
 			defer fdCloseAll(got)
 			assert.Equal(t, "hello", string(buf[:n]))
@@ -185,10 +199,10 @@ func TestFilesRoundTrip(t *testing.T) {
 			assert.Equal(t, "through the pipe", string(data[:n]))
 
 			// The raw variant, into a caller's slice.
-			_, err = a.WriteFDs([]byte("raw"), fdInts(files))
+			_, err = fdWriteFDs(a, []byte("raw"), fdInts(files))
 			require.NoError(t, err)
 			fds := []int{-1, -1, -1}
-			n, nfd, err := b.ReadFDs(buf, fds)
+			n, nfd, err := fdReadFDs(b, buf, fds)
 			require.NoError(t, err)
 			assert.Equal(t, "raw", string(buf[:n]))
 			require.Equal(t, 2, nfd)
@@ -204,8 +218,8 @@ func TestFilesRoundTrip(t *testing.T) {
 // TestFilesNoLeaks counts this process's descriptors around 1,000 rounds of
 // every way of receiving: all files wanted, more files than allowed (sender
 // sends 4, receiver allows 2: ErrTruncated with the byte count, every
-// descriptor closed), the raw variant with a too-small slice, and plain
-// Read, which has no way to hand descriptors out.
+// descriptor closed), the raw variant with a too-small slice, plain Read,
+// which has no way to hand descriptors out, and a read with no room at all.
 func TestFilesNoLeaks(t *testing.T) {
 	const rounds = 1000
 	for _, p := range fdPairs() {
@@ -217,42 +231,42 @@ func TestFilesNoLeaks(t *testing.T) {
 			fds := make([]int, 4)
 			before := openFDCount(t)
 			for i := range rounds {
-				_, err := a.WriteFiles([]byte("three"), files[:3]...)
+				_, err := fdWriteFiles(a, []byte("three"), files[:3]...)
 				require.NoError(t, err)
-				n, got, err := b.ReadFiles(buf, 3)
+				n, got, err := fdReadFiles(b, buf, 3)
 				require.NoError(t, err)
 				require.Equal(t, "three", string(buf[:n]))
 				require.Len(t, got, 3)
 				fdCloseAll(got)
 
-				_, err = a.WriteFiles([]byte("four"), files...)
+				_, err = fdWriteFiles(a, []byte("four"), files...)
 				require.NoError(t, err)
-				n, got, err = b.ReadFiles(buf, 2)
+				n, got, err = fdReadFiles(b, buf, 2)
 				require.ErrorIs(t, err, uds.ErrTruncated, "round %d", i)
 				require.Equal(t, 4, n, "the data is delivered with the error")
 				require.Equal(t, "four", string(buf[:n]))
-				require.Nil(t, got)
+				require.Empty(t, got)
 
-				_, err = a.WriteFDs([]byte("raw"), ints)
+				_, err = fdWriteFDs(a, []byte("raw"), ints)
 				require.NoError(t, err)
-				n, nfd, err := b.ReadFDs(buf, fds[:1])
+				n, nfd, err := fdReadFDs(b, buf, fds[:1:1])
 				require.ErrorIs(t, err, uds.ErrTruncated)
 				require.Equal(t, 3, n)
 				require.Zero(t, nfd)
 				require.Equal(t, -1, fds[0], "a descriptor given back and closed is not left in the slice")
 
-				_, err = a.WriteFiles([]byte("plain"), files...)
+				_, err = fdWriteFiles(a, []byte("plain"), files...)
 				require.NoError(t, err)
 				n, err = b.Read(buf)
 				require.NoError(t, err)
 				require.Equal(t, "plain", string(buf[:n]))
 
-				_, err = a.WriteFiles([]byte("none"), files[:1]...)
+				_, err = fdWriteFiles(a, []byte("none"), files[:1]...)
 				require.NoError(t, err)
-				n, got, err = b.ReadFiles(buf, 0)
+				n, got, err = fdReadFiles(b, buf, 0)
 				require.ErrorIs(t, err, uds.ErrTruncated)
 				require.Equal(t, "none", string(buf[:n]))
-				require.Nil(t, got)
+				require.Empty(t, got)
 			}
 			assert.Equal(t, before, openFDCount(t), "descriptors open before and after %d rounds", rounds)
 		})
@@ -262,27 +276,35 @@ func TestFilesNoLeaks(t *testing.T) {
 // TestFilesTruncationError: the error names what happened and wraps
 // ErrTruncated inside a *net.OpError.
 func TestFilesTruncationError(t *testing.T) {
-	a, b := pairOf(t, uds.SeqPacketPair)
+	a, b := pairOf(t, pairType(uds.SeqPacket))
 	files := fdFiles(t, 4)
-	_, err := a.WriteFiles([]byte("x"), files...)
+	_, err := fdWriteFiles(a, []byte("x"), files...)
 	require.NoError(t, err)
-	_, _, err = b.ReadFiles(make([]byte, 4), 2)
+	_, _, err = fdReadFiles(b, make([]byte, 4), 2)
 	var oe *net.OpError
 	require.ErrorAs(t, err, &oe)
 	assert.ErrorIs(t, err, uds.ErrTruncated)
 	assert.Contains(t, err.Error(), "more than the 2 allowed")
+	var fe *uds.TruncatedError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, 2, fe.MaxFiles)
+	assert.Greater(t, fe.Files, 2, "at least one descriptor more than the room was seen")
+	assert.False(t, fe.Ctrunc)
+	assert.Equal(t, 1, fe.Len, "the data was whole")
 
 	// A message longer than the buffer: the bytes' truncation, and the
 	// files closed too.
 	before := openFDCount(t)
-	_, err = a.WriteFiles([]byte("too long"), files...)
+	_, err = fdWriteFiles(a, []byte("too long"), files...)
 	require.NoError(t, err)
-	n, got, err := b.ReadFiles(make([]byte, 3), 4)
+	n, got, err := fdReadFiles(b, make([]byte, 3), 4)
 	var te *uds.TruncatedError
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, 8, te.Len)
+	assert.Equal(t, 3, te.Buf)
+	assert.Zero(t, te.Files, "the data was cut, not the descriptors")
 	assert.Equal(t, 3, n)
-	assert.Nil(t, got)
+	assert.Empty(t, got)
 	assert.Equal(t, before, openFDCount(t))
 }
 
@@ -290,16 +312,16 @@ func TestFilesTruncationError(t *testing.T) {
 // came with the descriptors were returned and the next read continues where
 // they ended.
 func TestFilesStreamFraming(t *testing.T) {
-	a, b := pairOf(t, uds.Pair)
+	a, b := pairOf(t, pairType(uds.Stream))
 	files := fdFiles(t, 4)
-	_, err := a.WriteFiles([]byte("head"), files...)
+	_, err := fdWriteFiles(a, []byte("head"), files...)
 	require.NoError(t, err)
 	_, err = a.Write([]byte("tail"))
 	require.NoError(t, err)
 	buf := make([]byte, 64)
-	n, got, err := b.ReadFiles(buf, 2)
+	n, got, err := fdReadFiles(b, buf, 2)
 	require.ErrorIs(t, err, uds.ErrTruncated)
-	assert.Nil(t, got)
+	assert.Empty(t, got)
 	assert.Equal(t, "head", string(buf[:n]), "a read stops after the bytes that carried descriptors")
 	n, err = b.Read(buf)
 	require.NoError(t, err)
@@ -319,12 +341,12 @@ func TestFilesTooMany(t *testing.T) {
 	for _, p := range fdPairs() {
 		t.Run(p.name, func(t *testing.T) {
 			a, b := p.mk(t)
-			_, err := a.WriteFiles([]byte("x"), files...)
+			_, err := fdWriteFiles(a, []byte("x"), files...)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, syscall.EINVAL)
 			assert.Contains(t, err.Error(), "254 descriptors in one message")
 			assert.Contains(t, err.Error(), "at most 253")
-			_, err = a.WriteFDs(nil, fdInts(files))
+			_, err = fdWriteFDs(a, nil, fdInts(files))
 			assert.ErrorIs(t, err, syscall.EINVAL)
 
 			// Nothing was sent.
@@ -334,14 +356,20 @@ func TestFilesTooMany(t *testing.T) {
 			require.NoError(t, b.SetReadDeadline(time.Time{}))
 
 			before := openFDCount(t)
-			_, err = a.WriteFiles([]byte("max"), files[:uds.MaxFilesPerMessage]...)
+			_, err = fdWriteFiles(a, []byte("max"), files[:uds.MaxFilesPerMessage]...)
 			require.NoError(t, err)
 			buf := make([]byte, 8)
-			// More than the limit is a clear error, and the message stays queued.
-			_, _, err = b.ReadFiles(buf, 1000)
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), "253")
-			n, got, err := b.ReadFiles(buf, uds.MaxFilesPerMessage)
+			n, got, err := fdReadFiles(b, buf, uds.MaxFilesPerMessage)
+			require.NoError(t, err)
+			assert.Equal(t, "max", string(buf[:n]))
+			assert.Len(t, got, uds.MaxFilesPerMessage)
+			fdCloseAll(got)
+
+			// Room for more than the limit (cap(Files) > 253) is room
+			// for the limit: the message arrives whole.
+			_, err = fdWriteFiles(a, []byte("max"), files[:uds.MaxFilesPerMessage]...)
+			require.NoError(t, err)
+			n, got, err = fdReadFiles(b, buf, 1000)
 			require.NoError(t, err)
 			assert.Equal(t, "max", string(buf[:n]))
 			assert.Len(t, got, uds.MaxFilesPerMessage)
@@ -362,14 +390,14 @@ func TestFilesEmptyMessage(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			a, b := p.mk(t)
 			files := fdFiles(t, 1)
-			n, err := a.WriteFiles(nil, files...)
+			n, err := fdWriteFiles(a, nil, files...)
 			require.NoError(t, err)
 			assert.Zero(t, n)
 			_, err = a.Write([]byte("next"))
 			require.NoError(t, err)
 
 			buf := make([]byte, 16)
-			n, got, err := b.ReadFiles(buf, 1)
+			n, got, err := fdReadFiles(b, buf, 1)
 			require.NoError(t, err)
 			assert.Zero(t, n, "the kernel delivers a zero-length message with the file")
 			require.Len(t, got, 1)
@@ -380,9 +408,9 @@ func TestFilesEmptyMessage(t *testing.T) {
 			assert.Equal(t, "next", string(buf[:n]), "no hidden byte came before")
 
 			// Received with no buffer at all.
-			_, err = a.WriteFiles(nil, files...)
+			_, err = fdWriteFiles(a, nil, files...)
 			require.NoError(t, err)
-			n, got, err = b.ReadFiles(nil, 1)
+			n, got, err = fdReadFiles(b, nil, 1)
 			require.NoError(t, err)
 			assert.Zero(t, n)
 			require.Len(t, got, 1)
@@ -402,13 +430,13 @@ func TestFilesStreamEmptyPayload(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			a, b := p.mk(t)
 			files := fdFiles(t, 1)
-			n, err := a.WriteFiles(nil, files...)
+			n, err := fdWriteFiles(a, nil, files...)
 			require.NoError(t, err)
 			assert.Zero(t, n, "the added byte is not counted")
 			_, err = a.Write([]byte("after"))
 			require.NoError(t, err)
 			buf := make([]byte, 16)
-			n, got, err := b.ReadFiles(buf, 1)
+			n, got, err := fdReadFiles(b, buf, 1)
 			require.NoError(t, err)
 			require.Len(t, got, 1)
 			got[0].Close()
@@ -418,11 +446,11 @@ func TestFilesStreamEmptyPayload(t *testing.T) {
 			assert.Equal(t, "after", string(buf[:n]))
 
 			// With no buffer, the byte is consumed and not reported.
-			_, err = a.WriteFiles(nil, files...)
+			_, err = fdWriteFiles(a, nil, files...)
 			require.NoError(t, err)
 			_, err = a.Write([]byte("after"))
 			require.NoError(t, err)
-			n, got, err = b.ReadFiles(nil, 1)
+			n, got, err = fdReadFiles(b, nil, 1)
 			require.NoError(t, err)
 			assert.Zero(t, n)
 			require.Len(t, got, 1)
@@ -432,7 +460,7 @@ func TestFilesStreamEmptyPayload(t *testing.T) {
 			assert.Equal(t, "after", string(buf[:n]), "the NUL byte is gone, not left for the next read")
 
 			// Without files an empty write sends nothing.
-			n, err = a.WriteFiles(nil)
+			n, err = fdWriteFiles(a, nil)
 			require.NoError(t, err)
 			assert.Zero(t, n)
 			require.NoError(t, b.SetReadDeadline(time.Now().Add(30*time.Millisecond)))
@@ -445,12 +473,12 @@ func TestFilesStreamEmptyPayload(t *testing.T) {
 // TestFilesStreamLargePayload: on a stream the whole payload is written,
 // as Write does, even when it is larger than the socket buffer.
 func TestFilesStreamLargePayload(t *testing.T) {
-	a, b := pairOf(t, uds.Pair)
+	a, b := pairOf(t, pairType(uds.Stream))
 	files := fdFiles(t, 1)
 	payload := msgPattern(4<<20, 3)
 	done := make(chan error, 1)
 	go func() {
-		n, err := a.WriteFiles(payload, files...)
+		n, err := fdWriteFiles(a, payload, files...)
 		if err == nil && n != len(payload) {
 			err = fmt.Errorf("wrote %d of %d bytes", n, len(payload))
 		}
@@ -458,7 +486,7 @@ func TestFilesStreamLargePayload(t *testing.T) {
 	}()
 	got := make([]byte, 0, len(payload))
 	buf := make([]byte, 64<<10)
-	n, fs, err := b.ReadFiles(buf, 1)
+	n, fs, err := fdReadFiles(b, buf, 1)
 	require.NoError(t, err)
 	require.Len(t, fs, 1)
 	fs[0].Close()
@@ -481,54 +509,54 @@ func TestFilesEOF(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			a, b := p.mk(t)
 			require.NoError(t, a.Close())
-			n, got, err := b.ReadFiles(make([]byte, 8), 1)
+			n, got, err := fdReadFiles(b, make([]byte, 8), 1)
 			assert.Zero(t, n)
-			assert.Nil(t, got)
+			assert.Empty(t, got)
 			assert.ErrorIs(t, err, io.EOF)
 		})
 	}
 }
 
-// TestFilesDatagramAddresses: WriteFilesTo and ReadFilesFrom between bound,
-// unconnected sockets carry the sender's exact address.
+// TestFilesDatagramAddresses: WriteMsg and ReadMsg with files and an Addr
+// between bound, unconnected sockets carry the sender's exact address.
 func TestFilesDatagramAddresses(t *testing.T) {
 	srvAddr := uds.Abstract(uniqTag() + "\x00srv")
 	srv := msgListenDatagram(t, nil, srvAddr)
 	cli := msgListenDatagram(t, nil, uds.Path(filepath.Join(mkSockDir(t), "cli.sock")))
 	files := fdFiles(t, 2)
-	_, err := cli.WriteFilesTo([]byte("to srv"), srvAddr, files...)
-	require.NoError(t, err)
-	var from uds.Addr
+	w := uds.Message{Buf: []byte("to srv"), Addr: srvAddr, Files: files}
+	require.NoError(t, uds.WriteMsg(cli, &w))
+	assert.Equal(t, 6, w.N)
 	buf := make([]byte, 16)
-	n, got, err := srv.ReadFilesFrom(buf, &from, 2)
-	require.NoError(t, err)
-	assert.Equal(t, "to srv", string(buf[:n]))
-	assert.Equal(t, cli.LocalAddr(), from)
-	require.Len(t, got, 2)
-	fdCloseAll(got)
+	r := uds.Message{Buf: buf, Files: make([]*os.File, 0, 2)}
+	require.NoError(t, uds.ReadMsg(srv, &r))
+	assert.Equal(t, "to srv", string(buf[:r.N]))
+	assert.Equal(t, 6, r.Len)
+	assert.Equal(t, cli.LocalAddr(), r.Addr)
+	require.Len(t, r.Files, 2)
+	fdCloseAll(r.Files)
+	from := r.Addr
 
-	_, err = srv.WriteFDsTo(nil, from, fdInts(files[:1]))
-	require.NoError(t, err)
+	require.NoError(t, uds.WriteMsg(srv, &uds.Message{Addr: from, FDs: fdInts(files[:1])}))
 	fds := make([]int, 2)
-	n, nfd, err := cli.ReadFDsFrom(buf, &from, fds)
-	require.NoError(t, err)
-	assert.Zero(t, n)
-	assert.Equal(t, srvAddr.WithType(uds.Datagram), from)
-	require.Equal(t, 1, nfd)
-	assert.True(t, fdSame(t, files[0], fds[0]))
-	unix.Close(fds[0])
+	r = uds.Message{Buf: buf, FDs: fds[:0]}
+	require.NoError(t, uds.ReadMsg(cli, &r))
+	assert.Zero(t, r.N)
+	assert.Equal(t, srvAddr.WithType(uds.Datagram), r.Addr)
+	require.Len(t, r.FDs, 1)
+	assert.True(t, fdSame(t, files[0], r.FDs[0]))
+	unix.Close(r.FDs[0])
 
 	// An unnamed destination is the connected peer: here there is none.
-	_, err = cli.WriteFilesTo([]byte("x"), uds.Unnamed(), files[0])
-	assert.Error(t, err)
+	assert.Error(t, uds.WriteMsg(cli, &uds.Message{Buf: []byte("x"), Addr: uds.Unnamed(), Files: files[:1]}))
 }
 
 // TestFilesUnexpectedPIDFD: a PIDFD the kernel attaches (SO_PASSPIDFD) is
 // closed when reading files, which does not ask for credentials.
 func TestFilesUnexpectedPIDFD(t *testing.T) {
-	a, b := pairOf(t, uds.SeqPacketPair)
+	a, b := pairOf(t, pairType(uds.SeqPacket))
 	if err := uds.PassCred(b, true); err != nil {
-		if errors.Is(err, uds.ErrUnsupported) {
+		if errors.Is(err, errors.ErrUnsupported) {
 			t.Skip("no SO_PASSPIDFD:", err)
 		}
 		require.NoError(t, err)
@@ -537,9 +565,9 @@ func TestFilesUnexpectedPIDFD(t *testing.T) {
 	buf := make([]byte, 8)
 	before := openFDCount(t)
 	for range 200 {
-		_, err := a.WriteFiles([]byte("x"), files...)
+		_, err := fdWriteFiles(a, []byte("x"), files...)
 		require.NoError(t, err)
-		_, got, err := b.ReadFiles(buf, 1)
+		_, got, err := fdReadFiles(b, buf, 1)
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		got[0].Close()
@@ -563,7 +591,7 @@ func TestFilesZeroAlloc(t *testing.T) {
 				if _, err := send(); err != nil {
 					failed = err
 				}
-				n, nfd, err := b.ReadFDs(buf, fds)
+				n, nfd, err := fdReadFDs(b, buf, fds)
 				if err != nil || n != len(msg) || nfd != 2 {
 					failed = errors.Join(failed, err, fmt.Errorf("read %d bytes, %d descriptors", n, nfd))
 				}
@@ -571,55 +599,89 @@ func TestFilesZeroAlloc(t *testing.T) {
 					unix.Close(fd)
 				}
 			}
-			allocs := testing.AllocsPerRun(200, func() { round(func() (int, error) { return a.WriteFDs(msg, ints) }) })
+			allocs := testing.AllocsPerRun(200, func() { round(func() (int, error) { return fdWriteFDs(a, msg, ints) }) })
 			require.NoError(t, failed)
-			assert.Equal(t, 0.0, allocs, "WriteFDs+ReadFDs")
-			allocs = testing.AllocsPerRun(200, func() { round(func() (int, error) { return a.WriteFiles(msg, files...) }) })
+			assert.Equal(t, 0.0, allocs, "WriteMsg with FDs, ReadMsg with FDs")
+			allocs = testing.AllocsPerRun(200, func() { round(func() (int, error) { return fdWriteFiles(a, msg, files...) }) })
 			require.NoError(t, failed)
-			assert.Equal(t, 0.0, allocs, "WriteFiles+ReadFDs")
-			allocs = testing.AllocsPerRun(200, func() { round(func() (int, error) { return uds.SendFDs(a, msg, ints) }) })
+			assert.Equal(t, 0.0, allocs, "WriteMsg with Files, ReadMsg with FDs")
+			// The steady state of the doc: one Message reused for every
+			// write, one for every read.
+			w := uds.Message{Buf: msg, FDs: ints}
+			r := uds.Message{Buf: buf}
+			allocs = testing.AllocsPerRun(200, func() {
+				if err := uds.WriteMsg(a, &w); err != nil {
+					failed = err
+				}
+				r.FDs = fds[:0]
+				err := uds.ReadMsg(b, &r)
+				if err != nil || r.N != len(msg) || len(r.FDs) != 2 {
+					failed = errors.Join(failed, err, fmt.Errorf("read %d bytes, %d descriptors", r.N, len(r.FDs)))
+				}
+				for _, fd := range r.FDs {
+					unix.Close(fd)
+				}
+			})
 			require.NoError(t, failed)
-			assert.Equal(t, 0.0, allocs, "SendFDs on a uds type")
+			assert.Equal(t, 0.0, allocs, "reused Messages")
 
-			// ReadFiles allocates the slice and the files, nothing more.
+			// ReadMsg with Files allocates the files (and the slice, if new), nothing more.
 			perFile := testing.AllocsPerRun(100, func() {
 				fd, _ := unix.Dup(ints[0])
 				os.NewFile(uintptr(fd), "x").Close()
 			})
 			allocs = testing.AllocsPerRun(200, func() {
-				if _, err := a.WriteFiles(msg, files...); err != nil {
+				if _, err := fdWriteFiles(a, msg, files...); err != nil {
 					failed = err
 				}
-				_, got, err := b.ReadFiles(buf, 2)
+				_, got, err := fdReadFiles(b, buf, 2)
 				if err != nil || len(got) != 2 {
 					failed = errors.Join(failed, err)
 				}
 				fdCloseAll(got)
 			})
 			require.NoError(t, failed)
-			assert.LessOrEqual(t, allocs, 1+2*perFile, "ReadFiles: the slice and two files (%.0f allocations each)", perFile)
+			assert.LessOrEqual(t, allocs, 1+2*perFile, "ReadMsg with a new Files slice: the slice and two files (%.0f allocations each)", perFile)
+
+			// With the Files slice reused, only the files.
+			room := make([]*os.File, 0, 2)
+			allocs = testing.AllocsPerRun(200, func() {
+				if _, err := fdWriteFiles(a, msg, files...); err != nil {
+					failed = err
+				}
+				r := uds.Message{Buf: buf, Files: room}
+				err := uds.ReadMsg(b, &r)
+				if err != nil || len(r.Files) != 2 {
+					failed = errors.Join(failed, err)
+				}
+				fdCloseAll(r.Files)
+			})
+			require.NoError(t, failed)
+			assert.LessOrEqual(t, allocs, 2*perFile, "ReadMsg with a reused Files slice: two files (%.0f allocations each)", perFile)
 		})
 	}
-	t.Run("datagram ReadFDsFrom", func(t *testing.T) {
+	t.Run("datagram with addresses", func(t *testing.T) {
 		srvAddr := uds.Abstract(uniqTag())
 		srv := msgListenDatagram(t, nil, srvAddr)
 		cli := msgListenDatagram(t, nil, uds.Autobind())
-		var from uds.Addr
+		w := uds.Message{Buf: msg, Addr: srvAddr, FDs: ints}
+		r := uds.Message{Buf: buf}
 		var failed error
 		allocs := testing.AllocsPerRun(200, func() {
-			if _, err := cli.WriteFDsTo(msg, srvAddr, ints); err != nil {
+			if err := uds.WriteMsg(cli, &w); err != nil {
 				failed = err
 			}
-			_, nfd, err := srv.ReadFDsFrom(buf, &from, fds)
-			if err != nil || nfd != 2 {
+			r.FDs = fds[:0]
+			err := uds.ReadMsg(srv, &r)
+			if err != nil || len(r.FDs) != 2 {
 				failed = errors.Join(failed, err)
 			}
-			for _, fd := range fds[:nfd] {
+			for _, fd := range r.FDs {
 				unix.Close(fd)
 			}
 		})
 		require.NoError(t, failed)
-		assert.Equal(t, cli.LocalAddr(), from)
+		assert.Equal(t, cli.LocalAddr(), r.Addr)
 		assert.Equal(t, 0.0, allocs)
 	})
 }
@@ -631,35 +693,40 @@ func TestRefuseFiles(t *testing.T) {
 	files := fdFiles(t, 1)
 	check := func(t *testing.T, snd, rcv fdEnd) {
 		t.Helper()
-		_, err := snd.WriteFiles([]byte("files"), files...)
+		_, err := fdWriteFiles(snd, []byte("files"), files...)
 		require.ErrorIs(t, err, syscall.EPERM, "the kernel refuses the sender")
 		_, err = snd.Write([]byte("data"))
 		require.NoError(t, err)
 		buf := make([]byte, 16)
-		n, got, err := rcv.ReadFiles(buf, 1)
+		n, got, err := fdReadFiles(rcv, buf, 1)
 		require.NoError(t, err)
 		assert.Equal(t, "data", string(buf[:n]), "the refused message never arrived")
-		assert.Nil(t, got)
+		assert.Empty(t, got)
 	}
-	t.Run("RefuseFiles on a pair", func(t *testing.T) {
-		a, b := pairOf(t, uds.SeqPacketPair)
-		if err := uds.RefuseFiles(b); errors.Is(err, uds.ErrUnsupported) {
-			t.Skip("kernel without SO_PASSRIGHTS:", err)
-		} else {
-			require.NoError(t, err)
+	t.Run("SO_PASSRIGHTS=0 set on a pair", func(t *testing.T) {
+		a, b := pairOf(t, pairType(uds.SeqPacket))
+		rc, err := b.SyscallConn()
+		require.NoError(t, err)
+		var serr error
+		require.NoError(t, rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSRIGHTS, 0)
+		}))
+		if errors.Is(serr, unix.ENOPROTOOPT) {
+			t.Skip("kernel without SO_PASSRIGHTS:", serr)
 		}
+		require.NoError(t, serr)
 		check(t, a, b)
 		// The other direction is unaffected.
-		_, err := b.WriteFiles([]byte("back"), files...)
+		_, err = fdWriteFiles(b, []byte("back"), files...)
 		require.NoError(t, err)
-		_, got, err := a.ReadFiles(make([]byte, 8), 1)
+		_, got, err := fdReadFiles(a, make([]byte, 8), 1)
 		require.NoError(t, err)
 		fdCloseAll(got)
 	})
 	t.Run("ListenConfig.RefuseFiles, accepted connections inherit it", func(t *testing.T) {
 		lc := uds.ListenConfig{RefuseFiles: true}
 		ln, err := lc.Listen(context.Background(), uds.Path(filepath.Join(mkSockDir(t), "s.sock")))
-		if errors.Is(err, uds.ErrUnsupported) {
+		if errors.Is(err, errors.ErrUnsupported) {
 			t.Skip("kernel without SO_PASSRIGHTS:", err)
 		}
 		require.NoError(t, err)
@@ -667,7 +734,7 @@ func TestRefuseFiles(t *testing.T) {
 		cli, err := uds.Dial(context.Background(), ln.Addr().(uds.Addr))
 		require.NoError(t, err)
 		defer cli.Close()
-		srv, err := ln.AcceptUnix()
+		srv, err := acceptConn(ln)
 		require.NoError(t, err)
 		defer srv.Close()
 		check(t, cli, srv)
@@ -676,13 +743,48 @@ func TestRefuseFiles(t *testing.T) {
 		lc := uds.ListenConfig{RefuseFiles: true}
 		addr := uds.Abstract(uniqTag())
 		srv, err := lc.ListenDatagram(context.Background(), addr)
-		if errors.Is(err, uds.ErrUnsupported) {
+		if errors.Is(err, errors.ErrUnsupported) {
 			t.Skip("kernel without SO_PASSRIGHTS:", err)
 		}
 		require.NoError(t, err)
 		defer srv.Close()
 		cli := msgDialDatagram(t, nil, addr)
 		check(t, cli, srv)
+	})
+	t.Run("Dialer.RefuseFiles", func(t *testing.T) {
+		ln := udsListen(t, nil, uds.Abstract(uniqTag()))
+		d := uds.Dialer{RefuseFiles: true}
+		cli, srv := udsConnect(t, ln, &d, ln.Addr().(uds.Addr))
+		check(t, srv, cli)
+		// The listener's side still takes files.
+		_, err := fdWriteFiles(cli, []byte("back"), files...)
+		require.NoError(t, err)
+		_, got, err := fdReadFiles(srv, make([]byte, 8), 1)
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		fdCloseAll(got)
+	})
+	t.Run("Dialer.RefuseFiles on a seqpacket socket", func(t *testing.T) {
+		ln := udsListen(t, nil, uds.Abstract(uniqTag()).WithType(uds.SeqPacket))
+		d := uds.Dialer{RefuseFiles: true}
+		cli, srv := udsConnect(t, ln, &d, ln.Addr().(uds.Addr))
+		check(t, srv, cli)
+	})
+	t.Run("Dialer.RefuseFiles on a datagram socket", func(t *testing.T) {
+		addr := uds.Abstract(uniqTag())
+		srv := msgListenDatagram(t, nil, addr)
+		d := uds.Dialer{RefuseFiles: true, LocalAddr: uds.Autobind()}
+		cli := msgDialDatagram(t, &d, addr)
+		to := cli.LocalAddr().(uds.Addr)
+		err := uds.WriteMsg(srv, &uds.Message{Buf: []byte("files"), Addr: to, Files: files})
+		require.ErrorIs(t, err, syscall.EPERM, "the kernel refuses the sender")
+		_, err = srv.WriteTo([]byte("data"), to)
+		require.NoError(t, err)
+		buf := make([]byte, 16)
+		n, got, err := fdReadFiles(cli, buf, 1)
+		require.NoError(t, err)
+		assert.Equal(t, "data", string(buf[:n]), "the refused message never arrived")
+		assert.Empty(t, got)
 	})
 }
 
@@ -719,7 +821,7 @@ func childFDsRlimit(args []string) int {
 	}
 	fmt.Println(childproc.Ready)
 	buf := make([]byte, 64)
-	n, files, err := c.ReadFiles(buf, 8)
+	n, files, err := fdReadFiles(c, buf, 8)
 	r.N, r.Files, r.Data = n, len(files), string(buf[:n])
 	if err != nil {
 		r.Err, r.Truncated = err.Error(), errors.Is(err, uds.ErrTruncated)
@@ -731,7 +833,7 @@ func childFDsRlimit(args []string) int {
 	// slots are free again, and no more.
 	r.FreeAfter = fdCountFree()
 	fmt.Println("FIRST")
-	n, files, err = c.ReadFiles(buf, 8)
+	n, files, err = fdReadFiles(c, buf, 8)
 	r.N2, r.Files2, r.Data2 = n, len(files), string(buf[:n])
 	if err != nil {
 		r.Err2 = err.Error()
@@ -808,7 +910,7 @@ func fdCountFree() int {
 
 // TestFilesRlimitTruncation: a receiver whose descriptor table is full
 // (run under prlimit --nofile) gets MSG_CTRUNC with the data delivered:
-// RecvFiles returns the byte count and ErrTruncated, the descriptors that
+// ReadMsg returns the byte count and ErrTruncated, the descriptors that
 // did arrive are closed (the freed slots are free again), the connection
 // stays in step, and the child ends with the descriptors it began with.
 func TestFilesRlimitTruncation(t *testing.T) {
@@ -817,8 +919,7 @@ func TestFilesRlimitTruncation(t *testing.T) {
 	require.NoError(t, err)
 	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
 		t.Run(typ.String(), func(t *testing.T) {
-			mine, theirs, err := uds.PairFiles(typ)
-			require.NoError(t, err)
+			mine, theirs := pairFiles(t, typ)
 			defer mine.Close()
 			cmd := exec.Command(prlimit, "--nofile=12:12", exe, "-test.run=^$")
 			cmd.Env = append(os.Environ(), "UDS_CHILD_ROLE="+roleFDsRlimit, `UDS_CHILD_ARGS=["`+typ.String()+`"]`)
@@ -839,10 +940,10 @@ func TestFilesRlimitTruncation(t *testing.T) {
 			require.Equal(t, childproc.Ready, next())
 
 			files := fdFiles(t, 4)
-			_, err = uds.SendFiles(mine, []byte("payload-1"), files...)
+			_, err = fdWriteFiles(mine, []byte("payload-1"), files...)
 			require.NoError(t, err)
 			require.Equal(t, "FIRST", next())
-			_, err = uds.SendFiles(mine, []byte("second"), files[:1]...)
+			_, err = fdWriteFiles(mine, []byte("second"), files[:1]...)
 			require.NoError(t, err)
 			line := next()
 			require.NoError(t, cmd.Wait(), "stderr:\n%s", stderr.String())
@@ -909,14 +1010,8 @@ func fdConnFromFile(t *testing.T, f *os.File, typ uds.SocketType) fdEnd {
 // stays open.
 func fdConnOf(f *os.File, typ uds.SocketType) (fdEnd, error) {
 	switch typ {
-	case uds.Stream:
+	case uds.Stream, uds.SeqPacket:
 		c, err := uds.FileConn(f)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	case uds.SeqPacket:
-		c, err := uds.FileSeqPacketConn(f)
 		if err != nil {
 			return nil, err
 		}
@@ -933,8 +1028,7 @@ func fdConnOf(f *os.File, typ uds.SocketType) (fdEnd, error) {
 func TestFilesPythonSender(t *testing.T) {
 	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
 		t.Run(typ.String(), func(t *testing.T) {
-			mine, theirs, err := uds.PairFiles(typ)
-			require.NoError(t, err)
+			mine, theirs := pairFiles(t, typ)
 			c := fdConnFromFile(t, mine, typ)
 			mine.Close()
 			path := filepath.Join(t.TempDir(), "from-python")
@@ -949,7 +1043,7 @@ socket.send_fds(s, [b"end"], [])
 print("sent")
 `, path))
 			buf := make([]byte, 32)
-			n, got, err := c.ReadFiles(buf, 2)
+			n, got, err := fdReadFiles(c, buf, 2)
 			require.NoError(t, err)
 			assert.Equal(t, "one file", string(buf[:n]))
 			require.Len(t, got, 1)
@@ -958,10 +1052,10 @@ print("sent")
 			assert.Equal(t, "written by python", string(data[:m]))
 			got[0].Close()
 
-			n, got, err = c.ReadFiles(buf, 2)
+			n, got, err = fdReadFiles(c, buf, 2)
 			assert.ErrorIs(t, err, uds.ErrTruncated)
 			assert.Equal(t, "four files", string(buf[:n]))
-			assert.Nil(t, got)
+			assert.Empty(t, got)
 			n, err = c.Read(buf)
 			require.NoError(t, err)
 			assert.Equal(t, "end", string(buf[:n]))
@@ -979,8 +1073,7 @@ print("sent")
 func TestFilesPythonReceiver(t *testing.T) {
 	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
 		t.Run(typ.String(), func(t *testing.T) {
-			mine, theirs, err := uds.PairFiles(typ)
-			require.NoError(t, err)
+			mine, theirs := pairFiles(t, typ)
 			c := fdConnFromFile(t, mine, typ)
 			mine.Close()
 			f, err := os.CreateTemp(t.TempDir(), "to-python")
@@ -988,9 +1081,9 @@ func TestFilesPythonReceiver(t *testing.T) {
 			defer f.Close()
 			_, err = f.WriteString("written by uds")
 			require.NoError(t, err)
-			_, err = c.WriteFiles([]byte("take this"), f)
+			_, err = fdWriteFiles(c, []byte("take this"), f)
 			require.NoError(t, err)
-			_, err = c.WriteFiles(nil, f, f)
+			_, err = fdWriteFiles(c, nil, f, f)
 			require.NoError(t, err)
 			out := fdPython(t, theirs, `
 import json, os, socket
@@ -1033,8 +1126,7 @@ func TestFilesNetcatSender(t *testing.T) {
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer tl.Close()
-	mine, theirs, err := uds.PairFiles(uds.Stream)
-	require.NoError(t, err)
+	mine, theirs := pairFiles(t, uds.Stream)
 	c := fdConnFromFile(t, mine, uds.Stream)
 	mine.Close()
 
@@ -1048,7 +1140,7 @@ func TestFilesNetcatSender(t *testing.T) {
 
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
 	buf := make([]byte, 8)
-	n, got, err := c.ReadFiles(buf, 1)
+	n, got, err := fdReadFiles(c, buf, 1)
 	require.NoError(t, err, "nc stderr: %s", stderr.String())
 	require.Len(t, got, 1)
 	assert.Equal(t, []byte{0}, buf[:n], "nc sends one NUL byte with the descriptor")

@@ -171,7 +171,10 @@ func (c *msgConn) readMsg(op string, m *Message) error {
 		// Room for one descriptor more than asked for, so that a message
 		// with too many is seen, not silently cut by the kernel.
 		ctl = c.rfdctl[:fdCtlExtra+unix.CmsgSpace((room+1)*4)]
-	case (c.typ == SeqPacket && !c.zeroEOF.Load()) || m.Cred != nil:
+	default:
+		// No room for descriptors, but control space all the same, so
+		// that descriptors a peer sends anyway are seen, closed and
+		// reported, not dropped unseen by the kernel.
 		ctl = c.rctl[:]
 	}
 	b := m.Buf
@@ -198,7 +201,7 @@ func (c *msgConn) readMsg(op string, m *Message) error {
 		m.N, m.Len = 0, 0
 	}
 	if err == nil {
-		if ctrunc := c.rhdr.Flags&unix.MSG_CTRUNC != 0 && room > 0; ctrunc || seen > nfd {
+		if ctrunc := c.rhdr.Flags&unix.MSG_CTRUNC != 0 && (room > 0 || seen > 0); ctrunc || seen > nfd {
 			err = c.opErr(op, &TruncatedError{Len: m.Len, Buf: len(m.Buf), Files: seen, MaxFiles: room, Ctrunc: ctrunc})
 		}
 	}

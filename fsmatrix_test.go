@@ -733,7 +733,7 @@ func fsmListen(ctx context.Context, req fsmReq, r *fsmRes) {
 			})
 		}
 	case "seqpacket":
-		ln, err := uds.ListenSeqPacket(ctx, a)
+		ln, err := uds.Listen(ctx, a.WithType(uds.SeqPacket))
 		if err != nil {
 			fsmSetErr(r, err)
 			return
@@ -741,7 +741,7 @@ func fsmListen(ctx context.Context, req fsmReq, r *fsmRes) {
 		c = ln
 		exchange = func() error {
 			return fsmConnExchange(ln, func() (net.Conn, error) {
-				conn, err := uds.DialSeqPacket(ctx, a)
+				conn, err := uds.Dial(ctx, a.WithType(uds.SeqPacket))
 				if err != nil {
 					return nil, err
 				}
@@ -781,7 +781,7 @@ func fsmSetErr(r *fsmRes, err error) {
 	r.Unverified = errors.Is(err, uds.ErrUnverified)
 	var ie *uds.InUseError
 	if errors.As(err, &ie) {
-		r.HolderPID, r.How = ie.PID, ie.How.String()
+		r.HolderPID, r.How = ie.PID, string(ie.How)
 	}
 }
 
@@ -853,15 +853,15 @@ func fsmDgramExchange(ctx context.Context, srv *uds.DatagramConn, a uds.Addr) er
 		return fmt.Errorf("client write: %w", err)
 	}
 	buf := make([]byte, 8)
-	var from uds.Addr
-	n, err := srv.ReadFromAddr(buf, &from)
-	if err != nil {
+	m := uds.Message{Buf: buf}
+	if err := uds.ReadMsg(srv, &m); err != nil {
 		return fmt.Errorf("server read: %w", err)
 	}
+	n, from := m.N, m.Addr
 	if n != 1 || buf[0] != 'd' {
 		return fmt.Errorf("server got %q", buf[:n])
 	}
-	if _, err := srv.WriteToAddr(buf[:n], from); err != nil {
+	if err := uds.WriteMsg(srv, &uds.Message{Buf: buf[:n], Addr: from}); err != nil {
 		return fmt.Errorf("server reply to %v: %w", from, err)
 	}
 	n, err = cli.Read(buf)

@@ -81,7 +81,7 @@ func childHandoffOld(args []string) int {
 	fmt.Println(childproc.Ready, os.Getpid())
 
 	// The new process asks for the listener.
-	c, err := ctl.AcceptUnix()
+	c, err := acceptConn(ctl)
 	if err != nil {
 		return fail(err)
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"github.com/udskit/uds"
 )
 
 // Helpers shared by the Linux tests of this package.
@@ -127,7 +129,7 @@ func acceptWithin[C io.Closer](t testing.TB, ln interface{ SetDeadline(time.Time
 	return c
 }
 
-// pairOf calls mk (uds.Pair, uds.SeqPacketPair, uds.DatagramPair, ...) and
+// pairOf calls mk (uds.DatagramPair, pairType(uds.SeqPacket), ...) and
 // returns its two ends, closed when the test ends. A test may close an end
 // earlier: the second Close's error is ignored.
 func pairOf[C io.Closer](t testing.TB, mk func() (C, C, error)) (C, C) {
@@ -154,4 +156,60 @@ func (s *msgSyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// pairType returns a maker for pairOf of connected *uds.Conn pairs of type
+// typ (uds.Stream or uds.SeqPacket): pairOf(t, pairType(uds.SeqPacket)).
+func pairType(typ uds.SocketType) func() (*uds.Conn, *uds.Conn, error) {
+	return func() (*uds.Conn, *uds.Conn, error) { return uds.Pair(typ) }
+}
+
+// pairFiles returns two connected sockets of type typ as files, for
+// exec.Cmd.ExtraFiles and other hand-offs: the ends of uds.Pair (or
+// uds.DatagramPair) through File, the connections closed. A seqpacket pair
+// is first given SetZeroReadIsEOF(true), which turns off the SO_TIMESTAMP
+// a *uds.Conn keeps on, so that a program that inherits an end gets no
+// control message it did not ask for (FileConn turns it on again). They are
+// closed when the test ends if not before.
+func pairFiles(t testing.TB, typ uds.SocketType) (*os.File, *os.File) {
+	t.Helper()
+	var a, b interface {
+		File() (*os.File, error)
+		Close() error
+	}
+	var err error
+	if typ == uds.Datagram {
+		a, b, err = uds.DatagramPair()
+	} else {
+		a, b, err = uds.Pair(typ)
+	}
+	require.NoError(t, err)
+	defer a.Close()
+	defer b.Close()
+	if typ == uds.SeqPacket {
+		for _, c := range []any{a, b} {
+			require.NoError(t, c.(*uds.Conn).SetZeroReadIsEOF(true))
+		}
+	}
+	fa, err := a.File()
+	require.NoError(t, err)
+	t.Cleanup(func() { fa.Close() })
+	fb, err := b.File()
+	require.NoError(t, err)
+	t.Cleanup(func() { fb.Close() })
+	return fa, fb
+}
+
+// acceptConn accepts the next connection of l as the *uds.Conn it is.
+func acceptConn(l *uds.Listener) (*uds.Conn, error) {
+	c, err := l.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return c.(*uds.Conn), nil
+}
+
+// acceptFunc is acceptConn on l as a function, for acceptWithin.
+func acceptFunc(l *uds.Listener) func() (*uds.Conn, error) {
+	return func() (*uds.Conn, error) { return acceptConn(l) }
 }

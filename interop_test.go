@@ -69,7 +69,7 @@ func TestInteropSocatAbstractStream(t *testing.T) {
 		require.NoError(t, err)
 		msgClose(t, ln)
 		peer := msgStartForeign(t, socat, "-", "ABSTRACT-CONNECT:"+name)
-		c := acceptWithin(t, ln, ln.AcceptUnix)
+		c := acceptWithin(t, ln, acceptFunc(ln))
 		assert.Equal(t, uds.Abstract(name), c.LocalAddr())
 		br := bufio.NewReader(c)
 
@@ -228,7 +228,7 @@ func TestInteropNetcatStream(t *testing.T) {
 		require.NoError(t, err)
 		msgClose(t, ln)
 		peer := msgStartForeign(t, nc, "-U", p)
-		c := acceptWithin(t, ln, ln.AcceptUnix)
+		c := acceptWithin(t, ln, acceptFunc(ln))
 		br := bufio.NewReader(c)
 
 		_, err = io.WriteString(peer.stdin, "hello from nc\n")
@@ -333,7 +333,7 @@ sys.stdin.read()
 		peer := msgStartForeign(t, py, "-c", script, hex.EncodeToString([]byte(name)))
 		assert.Equal(t, fmt.Sprintf("LONGER %d\n", syscall.ECONNREFUSED), peer.readLine(t, 10*time.Second),
 			"a name one NUL longer is another socket")
-		c := acceptWithin(t, ln, ln.AcceptUnix)
+		c := acceptWithin(t, ln, acceptFunc(ln))
 		assert.Equal(t, uds.Abstract(name), c.LocalAddr())
 		assert.Equal(t, "PEER "+hex.EncodeToString([]byte("\x00"+name))+"\n", peer.readLine(t, 5*time.Second),
 			"python sees the exact name uds bound")

@@ -155,7 +155,7 @@ func TestLockExactName(t *testing.T) {
 	require.NoError(t, err, "a name that is a prefix is another lock")
 	l2.Close()
 
-	_, err = instance.Lock(context.Background(), strings.Repeat("x", uds.MaxAbstractLen+1))
+	_, err = instance.Lock(context.Background(), strings.Repeat("x", uds.MaxPathLen+1))
 	assert.ErrorIs(t, err, uds.ErrInvalidAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

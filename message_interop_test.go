@@ -101,7 +101,7 @@ func TestMessageInteropSocatSeqPacket(t *testing.T) {
 			require.NoError(t, err)
 			msgClose(t, ln)
 			peer := msgStartForeign(t, socat, "-", target)
-			c := acceptWithin(t, ln, ln.AcceptUnix)
+			c := acceptWithin(t, ln, acceptFunc(ln))
 
 			// One line from socat's stdin is one message.
 			for _, line := range []string{"first line\n", "second, longer line\n", "3\n"} {
@@ -185,7 +185,7 @@ s.close()
 				arg = "@" + a.Name()
 			}
 			peer := msgStartForeign(t, py, "-c", script, arg)
-			c := acceptWithin(t, ln, ln.AcceptUnix)
+			c := acceptWithin(t, ln, acceptFunc(ln))
 
 			for _, want := range [][]byte{{}, []byte("x"), bytes.Repeat([]byte("a"), 100)} {
 				msgDeadline(t, c)

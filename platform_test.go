@@ -30,7 +30,7 @@ const bsd = runtime.GOOS == "darwin" || runtime.GOOS == "freebsd"
 func requireUnsupported(t *testing.T, err error) {
 	t.Helper()
 	require.Error(t, err)
-	assert.ErrorIs(t, err, uds.ErrUnsupported)
+	assert.ErrorIs(t, err, errors.ErrUnsupported)
 	assert.ErrorIs(t, err, errors.ErrUnsupported)
 }
 
@@ -44,7 +44,7 @@ func shortDir(t *testing.T) string {
 }
 
 func TestPlatformConstants(t *testing.T) {
-	assert.Zero(t, uds.MaxAbstractLen)
+	assert.ErrorIs(t, uds.Abstract("x").Valid(), errors.ErrUnsupported, "no abstract names here")
 	want := 103
 	if runtime.GOOS == "windows" {
 		want = 107

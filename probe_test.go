@@ -95,11 +95,12 @@ func TestProbePath(t *testing.T) {
 		assert.Equal(t, os.Getpid(), r.PID)
 		assert.Contains(t, r.Detail, "backlog full")
 	})
-	t.Run("stale after KeepPath close", func(t *testing.T) {
+	t.Run("stale after a close that keeps the path", func(t *testing.T) {
 		dir := mkSockDir(t)
 		a := uds.Path(filepath.Join(dir, "stale.sock"))
-		ln, err := (&uds.ListenConfig{KeepPath: true}).Listen(context.Background(), a)
+		ln, err := uds.Listen(context.Background(), a)
 		require.NoError(t, err)
+		ln.SetUnlinkOnClose(false)
 		require.NoError(t, ln.Close())
 		before := dirListing(t, dir)
 		r := probeAddr(t, a)

@@ -5,7 +5,7 @@ package uds_test
 // Reliability area 8: bad input. This extends badinput_test.go (addresses:
 // empty, NUL, too long, missing directory, unnamed, autobind, regular file)
 // with the malformed arguments it does not cover: configuration values,
-// destinations, files to send, receive limits. Each call must fail with a
+// destinations, files to send, receive room. Each call must fail with a
 // clear error, without a panic, and change nothing: no file created or
 // removed, nothing sent, no queued message consumed.
 
@@ -65,8 +65,8 @@ func relListenCall(kind string, lc uds.ListenConfig, a uds.Addr) error {
 			c = dc
 		}
 	default:
-		var sl *uds.SeqPacketListener
-		if sl, err = lc.ListenSeqPacket(ctx, a); sl != nil {
+		var sl *uds.Listener
+		if sl, err = lc.Listen(ctx, a.WithType(uds.SeqPacket)); sl != nil {
 			c = sl
 		}
 	}
@@ -110,54 +110,66 @@ func relBadCases() []relBadCase {
 			run: func(e *relBadEnv) error { var p *net.UnixAddr; _, err := e.a.WriteTo(msg, p); return err }},
 		relBadCase{name: "WriteTo a UDP address", kind: "send", op: "write", is: []error{uds.ErrInvalidAddr}, msg: []string{"*net.UDPAddr is not a Unix socket address"},
 			run: func(e *relBadEnv) error { _, err := e.a.WriteTo(msg, &net.UDPAddr{}); return err }},
-		relBadCase{name: "SendFiles closed file", kind: "send", op: "write", msg: []string{"file 1 of 1", "closed file"},
+		relBadCase{name: "WriteMsg closed file", kind: "send", op: "write", msg: []string{"file 1 of 1", "closed file"},
 			run: func(e *relBadEnv) error {
 				f, err := os.Open(os.DevNull)
 				if err != nil {
 					return err
 				}
 				f.Close()
-				_, err = uds.SendFiles(e.a, msg, f)
-				return err
+				return uds.WriteMsg(e.a, &uds.Message{Buf: msg, Files: []*os.File{f}})
 			}},
-		relBadCase{name: "SendFiles closed file after open ones", kind: "send", op: "write", msg: []string{"file 2 of 2", "closed file"},
+		relBadCase{name: "WriteMsg closed file after open ones", kind: "send", op: "write", msg: []string{"file 2 of 2", "closed file"},
 			run: func(e *relBadEnv) error {
 				f, err := os.Open(os.DevNull)
 				if err != nil {
 					return err
 				}
 				f.Close()
-				_, err = e.a.WriteFiles(msg, e.file, f)
+				return uds.WriteMsg(e.a, &uds.Message{Buf: msg, Files: []*os.File{e.file, f}})
+			}},
+		relBadCase{name: "WriteMsg nil file", kind: "send", op: "write", is: []error{os.ErrInvalid}, msg: []string{"file 1 of 1"},
+			run: func(e *relBadEnv) error { return uds.WriteMsg(e.a, &uds.Message{Buf: msg, Files: []*os.File{nil}}) }},
+		relBadCase{name: "WriteMsg descriptor -1", kind: "send", op: "write", is: []error{syscall.EBADF},
+			run: func(e *relBadEnv) error { return uds.WriteMsg(e.a, &uds.Message{Buf: msg, FDs: []int{-1}}) }},
+		relBadCase{name: "WriteMsg Files and FDs", kind: "send", op: "write", is: []error{uds.ErrInvalidAddr}, msg: []string{"Files or FDs, not both"},
+			run: func(e *relBadEnv) error {
+				return uds.WriteMsg(e.a, &uds.Message{Buf: msg, Files: []*os.File{e.file}, FDs: []int{int(e.file.Fd())}})
+			}},
+		relBadCase{name: "WriteMsg nil connection", kind: "send", msg: []string{"nil connection"},
+			run: func(e *relBadEnv) error { return uds.WriteMsg(nil, &uds.Message{Buf: msg, Files: []*os.File{e.file}}) }},
+		relBadCase{name: "WriteMsg nil *uds.Conn", kind: "send",
+			run: func(e *relBadEnv) error {
+				var c *uds.Conn
+				return uds.WriteMsg(c, &uds.Message{Buf: msg, Files: []*os.File{e.file}})
+			}},
+		relBadCase{name: "WriteMsg on a regular file", kind: "send", is: []error{uds.ErrNotSocket},
+			run: func(e *relBadEnv) error {
+				return uds.WriteMsg(e.file, &uds.Message{Buf: msg, Files: []*os.File{e.file}})
+			}},
+		relBadCase{name: "ReadMsg room in Files and FDs", kind: "recv", op: "read", is: []error{uds.ErrInvalidAddr}, msg: []string{"Files or FDs, not both"},
+			run: func(e *relBadEnv) error {
+				m := uds.Message{Buf: make([]byte, 16), Files: make([]*os.File, 0, 1), FDs: make([]int, 0, 1)}
+				err := uds.ReadMsg(e.b, &m)
+				fdCloseAll(m.Files) // wrongly received
 				return err
 			}},
-		relBadCase{name: "SendFiles nil file", kind: "send", op: "write", is: []error{os.ErrInvalid}, msg: []string{"file 1 of 1"},
-			run: func(e *relBadEnv) error { _, err := uds.SendFiles(e.a, msg, nil); return err }},
-		relBadCase{name: "SendFDs descriptor -1", kind: "send", op: "write", is: []error{syscall.EBADF},
-			run: func(e *relBadEnv) error { _, err := uds.SendFDs(e.a, msg, []int{-1}); return err }},
-		relBadCase{name: "SendFiles nil connection", kind: "send", msg: []string{"nil connection"},
-			run: func(e *relBadEnv) error { _, err := uds.SendFiles(nil, msg, e.file); return err }},
-		relBadCase{name: "SendFiles nil *uds.Conn", kind: "send",
-			run: func(e *relBadEnv) error { var c *uds.Conn; _, err := uds.SendFiles(c, msg, e.file); return err }},
-		relBadCase{name: "SendFiles on a regular file", kind: "send", is: []error{uds.ErrNotSocket},
-			run: func(e *relBadEnv) error { _, err := uds.SendFiles(e.file, msg, e.file); return err }},
-		relBadCase{name: "RecvFiles maxFiles -1", kind: "recv", op: "read", msg: []string{"maxFiles"},
+		relBadCase{name: "ReadMsg Peek with room for files", kind: "recv", op: "read", is: []error{uds.ErrInvalidAddr}, msg: []string{"Peek"},
 			run: func(e *relBadEnv) error {
-				_, f, err := uds.RecvFiles(e.b, make([]byte, 16), -1)
-				fdCloseAll(f)
+				m := uds.Message{Buf: make([]byte, 16), Files: make([]*os.File, 0, 1), Peek: true}
+				err := uds.ReadMsg(e.b, &m)
+				fdCloseAll(m.Files) // wrongly received
 				return err
 			}},
-		relBadCase{name: "RecvFiles maxFiles 254", kind: "recv", op: "read", msg: []string{"maxFiles"},
+		relBadCase{name: "ReadMsg Peek with room for FDs", kind: "recv", op: "read", is: []error{uds.ErrInvalidAddr}, msg: []string{"Peek"},
 			run: func(e *relBadEnv) error {
-				_, f, err := uds.RecvFiles(e.b, make([]byte, 16), uds.MaxFilesPerMessage+1)
-				fdCloseAll(f) // wrongly received
-				return err
+				return uds.ReadMsg(e.b, &uds.Message{Buf: make([]byte, 16), FDs: make([]int, 0, uds.MaxFilesPerMessage+1), Peek: true})
 			}},
-		relBadCase{name: "ReadFiles maxFiles -1", kind: "recv", op: "read", msg: []string{"maxFiles"},
-			run: func(e *relBadEnv) error { _, f, err := e.b.ReadFiles(make([]byte, 16), -1); fdCloseAll(f); return err }},
-		relBadCase{name: "RecvFiles nil connection", kind: "recv", msg: []string{"nil connection"},
+		relBadCase{name: "ReadMsg nil connection", kind: "recv", msg: []string{"nil connection"},
 			run: func(e *relBadEnv) error {
-				_, f, err := uds.RecvFiles(nil, make([]byte, 16), 1)
-				fdCloseAll(f)
+				m := uds.Message{Buf: make([]byte, 16), Files: make([]*os.File, 0, 1)}
+				err := uds.ReadMsg(nil, &m)
+				fdCloseAll(m.Files)
 				return err
 			}},
 	)
@@ -200,12 +212,12 @@ func TestReliabilityBadInput(t *testing.T) {
 		require.NoError(t, err)
 		for _, ms := range [][]uds.Message{nil, {}} {
 			require.NoError(t, b.SetReadDeadline(time.Now().Add(time.Second)))
-			n, err := b.ReadBatch(ms)
+			n, err := uds.ReadBatch(b, ms)
 			assert.NoError(t, err)
 			assert.Zero(t, n)
 		}
-		_, sb := pairOf(t, uds.SeqPacketPair)
-		n, err := sb.ReadBatch(nil)
+		_, sb := pairOf(t, pairType(uds.SeqPacket))
+		n, err := uds.ReadBatch(sb, nil)
 		assert.NoError(t, err)
 		assert.Zero(t, n)
 		buf := make([]byte, 16)
@@ -216,7 +228,7 @@ func TestReliabilityBadInput(t *testing.T) {
 		_, err = a.Write([]byte("twelve bytes"))
 		require.NoError(t, err)
 		ms := []uds.Message{{}, {}}
-		n, err = b.ReadBatch(ms)
+		n, err = uds.ReadBatch(b, ms)
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		assert.ErrorIs(t, ms[0].Err, uds.ErrTruncated)
@@ -249,8 +261,7 @@ func relBadOne(t *testing.T, c relBadCase) {
 	a, b := pairOf(t, uds.DatagramPair)
 	e := &relBadEnv{dir: dir, a: a, b: b, file: file}
 	if c.kind == "recv" {
-		_, err := a.WriteFiles([]byte("queued"), file)
-		require.NoError(t, err)
+		require.NoError(t, uds.WriteMsg(a, &uds.Message{Buf: []byte("queued"), Files: []*os.File{file}}))
 	}
 	before := dirListing(t, dir)
 
@@ -281,11 +292,12 @@ func relBadOne(t *testing.T, c relBadCase) {
 		n, err := b.Read(buf)
 		assert.True(t, errors.Is(err, os.ErrDeadlineExceeded), "nothing may be sent; the peer read %q, %v", buf[:n], err)
 	case "recv":
-		n, files, err := b.ReadFiles(buf, 4)
+		m := uds.Message{Buf: buf, Files: make([]*os.File, 0, 4)}
+		err := uds.ReadMsg(b, &m)
 		if assert.NoError(t, err, "the queued message is still there") {
-			assert.Equal(t, "queued", string(buf[:n]))
-			assert.Len(t, files, 1, "with its file")
+			assert.Equal(t, "queued", string(buf[:m.N]))
+			assert.Len(t, m.Files, 1, "with its file")
 		}
-		fdCloseAll(files)
+		fdCloseAll(m.Files)
 	}
 }

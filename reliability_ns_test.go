@@ -145,14 +145,14 @@ func relServeGram(t *testing.T, c *uds.DatagramConn) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		buf := make([]byte, 64)
-		var from uds.Addr
+		m := uds.Message{Buf: make([]byte, 64)}
 		for {
-			n, err := c.ReadFromAddr(buf, &from)
-			if err != nil {
+			m.Buf = m.Buf[:cap(m.Buf)]
+			if err := uds.ReadMsg(c, &m); err != nil {
 				return
 			}
-			_, _ = c.WriteToAddr(buf[:n], from)
+			m.Buf = m.Buf[:m.N]
+			_ = uds.WriteMsg(c, &m)
 		}
 	}()
 	t.Cleanup(func() { c.Close(); <-done })

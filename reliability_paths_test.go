@@ -339,7 +339,7 @@ func relStaticPaths(t *testing.T) {
 			case uds.Datagram:
 				c, err = uds.ListenDatagram(ctx, uds.Path(path))
 			default:
-				c, err = uds.ListenSeqPacket(ctx, uds.Path(path))
+				c, err = uds.Listen(ctx, uds.Path(path).WithType(uds.SeqPacket))
 			}
 			if err == nil {
 				c.Close()

@@ -172,7 +172,7 @@ func childRelRacer([]string) int {
 				go echoLoop(l)
 				fmt.Println("WON")
 			case errors.As(err, &ie):
-				fmt.Printf("INUSE %d %s\n", ie.PID, strings.ReplaceAll(ie.How.String(), " ", "_"))
+				fmt.Printf("INUSE %d %s\n", ie.PID, ie.How)
 			default:
 				fmt.Println("ERR", relOneLine(err))
 			}

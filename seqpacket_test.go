@@ -423,7 +423,7 @@ func TestSeqPacketEmptyBeforeAccept(t *testing.T) {
 			require.NoError(t, c.Close())
 
 			require.NoError(t, ln.SetDeadline(time.Now().Add(5*time.Second)))
-			s, err := ln.AcceptUnix()
+			s, err := acceptConn(ln)
 			require.NoError(t, err)
 			defer s.Close()
 			for i, want := range []string{"", "x", ""} {
@@ -551,13 +551,13 @@ func TestSeqPacketTypesAndAddrs(t *testing.T) {
 	st, _ := pairOf(t, pairMaker(uds.Stream))
 	assert.Equal(t, uds.Stream, st.LocalAddr().(uds.Addr).Type())
 	err := st.SetZeroReadIsEOF(true)
-	assert.ErrorIs(t, err, uds.ErrUnsupported, "a stream conn has no messages")
+	assert.ErrorIs(t, err, errors.ErrUnsupported, "a stream conn has no messages")
 	assert.ErrorContains(t, err, "seqpacket")
 
 	// AcceptUnix gives the concrete type directly.
 	ch := make(chan error, 1)
 	go func() {
-		sc, err := ln.AcceptUnix()
+		sc, err := acceptConn(ln)
 		if err == nil {
 			_, err = sc.Write([]byte("hi"))
 			sc.Close()
