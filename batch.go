@@ -18,7 +18,7 @@ import (
 // it (after SetZeroReadIsEOF(true), empty messages that fill the end of ms
 // are taken for the end).
 func ReadBatch(c syscall.Conn, ms []Message) (int, error) {
-	e, err := batchEngine(c)
+	e, err := batchMsgConn(c)
 	if err != nil {
 		return 0, err
 	}
@@ -34,7 +34,7 @@ func ReadBatch(c syscall.Conn, ms []Message) (int, error) {
 // their Cred if set; descriptors are sent with WriteMsg (a Message with
 // Files or FDs is refused here before anything is sent).
 func WriteBatch(c syscall.Conn, ms []Message) (int, error) {
-	e, err := batchEngine(c)
+	e, err := batchMsgConn(c)
 	if err != nil {
 		return 0, err
 	}

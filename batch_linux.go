@@ -117,8 +117,8 @@ func (c *msgConn) readBatch(ms []Message) (int, error) {
 		return 0, nil
 	}
 	b := c.batch()
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
 	if b.eof {
 		b.eof = false
 		return 0, io.EOF
@@ -203,8 +203,8 @@ func (c *msgConn) writeBatch(ms []Message) (int, error) {
 		return 0, nil
 	}
 	b := c.batch()
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
 	w := &b.w
 	w.grow(len(ms))
 	defer func() {

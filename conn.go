@@ -40,8 +40,8 @@ type Conn struct {
 	laddr, raddr Addr
 	owner        *pathOwner // a path a stream conn bound as its local address
 
-	// seq is the engine of a seqpacket socket, made with the Conn; a
-	// stream's engine (for ReadMsg and WriteMsg) is made on first use.
+	// seq carries a seqpacket socket's messages, made with the Conn; a
+	// stream's msgConn (for ReadMsg and WriteMsg) is made on first use.
 	seq     *msgConn
 	msgOnce sync.Once
 	msg     *msgConn
@@ -121,8 +121,8 @@ func (c *Conn) Close() error {
 	return c.closeErr
 }
 
-// engine returns the message engine for ReadMsg and WriteMsg.
-func (c *Conn) engine() (*msgConn, error) {
+// msgConn returns the msgConn for ReadMsg and WriteMsg.
+func (c *Conn) msgConn() (*msgConn, error) {
 	if c.seq != nil {
 		return c.seq, nil
 	}

@@ -10,15 +10,15 @@ import (
 // SCM_MAX_FD. Sending more fails before anything is sent.
 const MaxFilesPerMessage = 253
 
-// engineFor returns the message engine for c: the uds types' own, or, for
-// other connections, a pooled one that the caller returns with putEngine.
-func engineFor(c syscall.Conn) (m *msgConn, pooled bool, err error) {
+// msgConnFor returns the msgConn for c: the uds types' own, or, for
+// other connections, a pooled one that the caller returns with putMsgConn.
+func msgConnFor(c syscall.Conn) (m *msgConn, pooled bool, err error) {
 	switch c := c.(type) {
 	case *Conn:
 		if c == nil {
 			return nil, false, errNilConn(c)
 		}
-		m, err = c.engine()
+		m, err = c.msgConn()
 		return m, false, err
 	case *DatagramConn:
 		if c == nil {
@@ -28,12 +28,12 @@ func engineFor(c syscall.Conn) (m *msgConn, pooled bool, err error) {
 	case nil:
 		return nil, false, errNilConn(c)
 	}
-	m, err = foreignEngine(c)
+	m, err = foreignMsgConn(c)
 	return m, err == nil, err
 }
 
-// batchEngine returns the engine of a seqpacket Conn or a DatagramConn.
-func batchEngine(c syscall.Conn) (*msgConn, error) {
+// batchMsgConn returns the msgConn of a seqpacket Conn or a DatagramConn.
+func batchMsgConn(c syscall.Conn) (*msgConn, error) {
 	switch c := c.(type) {
 	case *Conn:
 		if c != nil && c.seq != nil {

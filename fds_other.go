@@ -13,9 +13,9 @@ func (c *msgConn) readMsg(string, *Message) error { return unsupported("recvmsg"
 
 func (c *msgConn) setUnlinkOnClose(bool) {}
 
-func foreignEngine(syscall.Conn) (*msgConn, error) { return nil, unsupported("SCM_RIGHTS") }
+func foreignMsgConn(syscall.Conn) (*msgConn, error) { return nil, unsupported("SCM_RIGHTS") }
 
-func putEngine(*msgConn) {}
+func putMsgConn(*msgConn) {}
 
 func setRefuseFiles(int) error { return unsupported("SO_PASSRIGHTS") }
 

@@ -28,7 +28,7 @@ func tooManyFiles(n int) error {
 		n, MaxFilesPerMessage, syscall.EINVAL)
 }
 
-func (c *msgConn) grab(fd uintptr) { c.wgrab = int(fd) }
+func (c *msgConn) grab(fd uintptr) { c.w.grab = int(fd) }
 
 // fileFD returns f's descriptor without f.Fd, which would switch a
 // non-blocking file to blocking mode.
@@ -40,11 +40,11 @@ func (c *msgConn) fileFD(f *os.File) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	c.wgrab = -1
-	if err := rc.Control(c.grabFn); err != nil {
+	c.w.grab = -1
+	if err := rc.Control(c.w.grabFn); err != nil {
 		return -1, err
 	}
-	return c.wgrab, nil
+	return c.w.grab, nil
 }
 
 // writeMsg sends m: its data, to m.Addr on an unconnected datagram socket,
@@ -68,28 +68,28 @@ func (c *msgConn) writeMsg(op string, m *Message) error {
 	case m.Cred != nil && c.typ == Stream && len(m.Buf) == 0:
 		return c.opErrTo(op, ptrAddr(to), errCredNeedsData)
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	ctl := c.wctl[:0]
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
+	ctl := c.w.ctl[:0]
 	if m.Cred != nil {
 		var err error
-		if ctl, err = putCredControl(c.wctl[:], m.Cred); err != nil {
+		if ctl, err = putCredControl(c.w.ctl[:], m.Cred); err != nil {
 			return c.opErrTo(op, ptrAddr(to), err)
 		}
 	}
 	if nfd > 0 {
-		if c.wfdctl == nil {
-			c.wfdctl = make([]byte, credCtlSize+unix.CmsgSpace(MaxFilesPerMessage*4))
+		if c.w.fdctl == nil {
+			c.w.fdctl = make([]byte, credCtlSize+unix.CmsgSpace(MaxFilesPerMessage*4))
 		}
-		if c.grabFn == nil {
-			c.grabFn = c.grab
+		if c.w.grabFn == nil {
+			c.w.grabFn = c.grab
 		}
 		// The credentials, if any, go first, then SCM_RIGHTS.
-		off := copy(c.wfdctl, ctl)
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&c.wfdctl[off]))
+		off := copy(c.w.fdctl, ctl)
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&c.w.fdctl[off]))
 		h.Level, h.Type = unix.SOL_SOCKET, unix.SCM_RIGHTS
 		h.SetLen(unix.CmsgLen(nfd * 4))
-		data := c.wfdctl[off+unix.CmsgLen(0):]
+		data := c.w.fdctl[off+unix.CmsgLen(0):]
 		for i, fd := range m.FDs {
 			*(*int32)(unsafe.Pointer(&data[4*i])) = int32(fd)
 		}
@@ -100,7 +100,7 @@ func (c *msgConn) writeMsg(op string, m *Message) error {
 			}
 			*(*int32)(unsafe.Pointer(&data[4*i])) = int32(fd)
 		}
-		ctl = c.wfdctl[:off+unix.CmsgSpace(nfd*4)]
+		ctl = c.w.fdctl[:off+unix.CmsgSpace(nfd*4)]
 	}
 	b, dummy := m.Buf, false
 	if c.typ == Stream && len(b) == 0 {
@@ -108,7 +108,7 @@ func (c *msgConn) writeMsg(op string, m *Message) error {
 			return nil
 		}
 		// A stream carries descriptors only with data.
-		b, dummy = c.wone[:], true
+		b, dummy = c.w.one[:], true
 	}
 	n, err := c.sendLocked(op, b, to, ctl)
 	// The files must stay open (no finalizer may close them) until the
@@ -148,8 +148,8 @@ func (c *msgConn) readMsg(op string, m *Message) error {
 		return c.opErr(op, fmt.Errorf("%w: %w", ErrInvalidAddr, errPeekFiles))
 	}
 	room = min(room, MaxFilesPerMessage)
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
 	if m.Peek {
 		return c.peekLocked(op, m, from)
 	}
@@ -157,32 +157,32 @@ func (c *msgConn) readMsg(op string, m *Message) error {
 	var ctl []byte
 	switch {
 	case room > 0:
-		if c.rfdctl == nil {
-			c.rfdctl = make([]byte, fdCtlExtra+unix.CmsgSpace((MaxFilesPerMessage+1)*4))
+		if c.r.fdctl == nil {
+			c.r.fdctl = make([]byte, fdCtlExtra+unix.CmsgSpace((MaxFilesPerMessage+1)*4))
 		}
 		if cap(m.FDs) > 0 {
 			fds = m.FDs[:room]
 		} else {
-			if c.rfdint == nil {
-				c.rfdint = make([]int, MaxFilesPerMessage)
+			if c.r.fdint == nil {
+				c.r.fdint = make([]int, MaxFilesPerMessage)
 			}
-			fds = c.rfdint[:room]
+			fds = c.r.fdint[:room]
 		}
 		// Room for one descriptor more than asked for, so that a message
 		// with too many is seen, not silently cut by the kernel.
-		ctl = c.rfdctl[:fdCtlExtra+unix.CmsgSpace((room+1)*4)]
+		ctl = c.r.fdctl[:fdCtlExtra+unix.CmsgSpace((room+1)*4)]
 	default:
 		// No room for descriptors, but control space all the same, so
 		// that descriptors a peer sends anyway are seen, closed and
 		// reported, not dropped unseen by the kernel.
-		ctl = c.rctl[:]
+		ctl = c.r.ctl[:]
 	}
 	b := m.Buf
 	scratch := c.typ == Stream && len(b) == 0 && room > 0
 	if scratch {
 		// The NUL byte of a file-only stream message: reading no byte
 		// would take the descriptors and leave the byte for the next read.
-		b = c.rone[:]
+		b = c.r.one[:]
 	}
 	full, err := c.recvRaw(op, b, from, ctl, 0)
 	if err != nil {
@@ -201,7 +201,7 @@ func (c *msgConn) readMsg(op string, m *Message) error {
 		m.N, m.Len = 0, 0
 	}
 	if err == nil {
-		if ctrunc := c.rhdr.Flags&unix.MSG_CTRUNC != 0 && (room > 0 || seen > 0); ctrunc || seen > nfd {
+		if ctrunc := c.r.hdr.Flags&unix.MSG_CTRUNC != 0 && (room > 0 || seen > 0); ctrunc || seen > nfd {
 			err = c.opErr(op, &TruncatedError{Len: m.Len, Buf: len(m.Buf), Files: seen, MaxFiles: room, Ctrunc: ctrunc})
 		}
 	}
@@ -233,7 +233,7 @@ func (c *msgConn) rctlUsed(ctl []byte) []byte {
 	if len(ctl) == 0 {
 		return nil
 	}
-	return ctl[:c.rhdr.Controllen]
+	return ctl[:c.r.hdr.Controllen]
 }
 
 // peekLocked reads the next message into m without taking it off the
@@ -241,7 +241,7 @@ func (c *msgConn) rctlUsed(ctl []byte) []byte {
 func (c *msgConn) peekLocked(op string, m *Message, from *Addr) error {
 	var ctl []byte
 	if (c.typ == SeqPacket && !c.zeroEOF.Load()) || m.Cred != nil {
-		ctl = c.rctl[:]
+		ctl = c.r.ctl[:]
 	}
 	b := m.Buf
 	for {
@@ -279,16 +279,16 @@ func closeFDs(fds []int) {
 	}
 }
 
-// enginePool holds message engines for connections that are not uds types
+// msgConnPool holds msgConns for connections that are not uds types
 // (a *net.UnixConn, an *os.File).
-var enginePool = sync.Pool{New: func() any {
+var msgConnPool = sync.Pool{New: func() any {
 	m := new(msgConn)
-	m.readFn, m.writeFn = m.doRead, m.doWrite
+	m.r.fn, m.w.fn = m.doRead, m.doWrite
 	return m
 }}
 
-// foreignEngine returns a pooled engine for c, set to its socket type.
-func foreignEngine(c syscall.Conn) (*msgConn, error) {
+// foreignMsgConn returns a pooled msgConn for c, set to its socket type.
+func foreignMsgConn(c syscall.Conn) (*msgConn, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
@@ -307,15 +307,15 @@ func foreignEngine(c syscall.Conn) (*msgConn, error) {
 	if !ok {
 		return nil, fmt.Errorf("uds: socket type %d is not a Unix socket type", st)
 	}
-	m := enginePool.Get().(*msgConn)
+	m := msgConnPool.Get().(*msgConn)
 	m.rc, m.typ, m.conn = rc, typ, true
 	m.laddr, m.raddr = Addr{typ: typ}, Addr{typ: typ}
 	return m, nil
 }
 
-func putEngine(m *msgConn) {
+func putMsgConn(m *msgConn) {
 	m.rc = nil
-	enginePool.Put(m)
+	msgConnPool.Put(m)
 }
 
 func unixSocketType(st int) (SocketType, bool) {

@@ -94,13 +94,13 @@ type Message struct {
 // allocate nothing beyond the files returned; other connections cost a
 // small allocation per call.
 func ReadMsg(c syscall.Conn, m *Message) error {
-	e, pooled, err := engineFor(c)
+	e, pooled, err := msgConnFor(c)
 	if err != nil {
 		return err
 	}
 	err = e.readMsg("read", m)
 	if pooled {
-		putEngine(e)
+		putMsgConn(e)
 	}
 	return err
 }
@@ -113,13 +113,13 @@ func ReadMsg(c syscall.Conn, m *Message) error {
 // counted in N); a stream write sends all of Buf, as Write does. More than
 // MaxFilesPerMessage descriptors is an error, before anything is sent.
 func WriteMsg(c syscall.Conn, m *Message) error {
-	e, pooled, err := engineFor(c)
+	e, pooled, err := msgConnFor(c)
 	if err != nil {
 		return err
 	}
 	err = e.writeMsg("write", m)
 	if pooled {
-		putEngine(e)
+		putMsgConn(e)
 	}
 	return err
 }

@@ -16,7 +16,7 @@ func (lc *ListenConfig) packetSocket(Addr) (*net.UnixConn, Addr, *pathOwner, err
 	return nil, Addr{}, nil, unsupported("listen")
 }
 
-// msgConn stands in for the message-socket engine, which this platform
+// msgConn stands in for the message sockets' machinery, which this platform
 // lacks; no value of it is ever made.
 type msgConn struct {
 	uc    *net.UnixConn

@@ -16,10 +16,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// msgConn is the engine of the message sockets (seqpacket Conn and
-// DatagramConn): recvmsg and sendmsg through the runtime poller, with
-// buffers, headers and callbacks allocated once per socket so that a message
-// costs no allocation.
+// msgConn carries messages on a Unix socket: recvmsg and sendmsg through
+// the runtime poller, for the seqpacket Conn, the DatagramConn, and ReadMsg
+// and WriteMsg on any Unix socket. Its receive half and its send half each
+// have their own lock, headers, buffers and callbacks, made once per socket,
+// so that a message costs no allocation and a read never waits for a write.
 type msgConn struct {
 	uc    *net.UnixConn
 	rc    syscall.RawConn
@@ -32,57 +33,71 @@ type msgConn struct {
 	omu       sync.Mutex // guards owner.keep against close
 	closeOnce sync.Once
 	closeErr  error
-	closing   chan struct{} // closed by close; nil for a foreign engine
-	wdeadline atomic.Int64  // write deadline in Unix nanoseconds, 0 for none
-	wkick     chan struct{} // (1) the write deadline changed; see waitRoom
+	closing   chan struct{} // closed by close; nil for a pooled msgConn
 	zeroEOF   atomic.Bool   // SEQPACKET: no timestamps; 0 bytes without control is EOF
 
-	rmu    sync.Mutex
-	rhdr   unix.Msghdr
-	riov   unix.Iovec
-	rname  unix.RawSockaddrUnix
-	rctl   [128]byte
-	rflags uintptr
-	rn     int
-	rerrno syscall.Errno
-	readFn func(uintptr) bool
+	r recvHalf
+	w sendHalf
 
 	batchFields // recvmmsg and sendmmsg buffers (Linux)
+}
 
-	wmu      sync.Mutex
-	whdr     unix.Msghdr
-	wiov     unix.Iovec
-	wname    unix.RawSockaddrUnix
-	wctl     [credCtlSize]byte
-	wwait    bool        // wait in the poller on EAGAIN
-	wtimer   *time.Timer // waitRoom's, made on first use
-	wspinEnd time.Time   // waitRoom: when the current write stops spinning
-	wsleeps  int         // waitRoom: sleeps in the current write
-	wn       int
-	werrno   syscall.Errno
-	writeFn  func(uintptr) bool
+// recvHalf is the receiving side of a msgConn. mu guards the rest.
+type recvHalf struct {
+	mu    sync.Mutex
+	hdr   unix.Msghdr
+	iov   unix.Iovec
+	name  unix.RawSockaddrUnix
+	ctl   [128]byte // timestamps and credentials
+	flags uintptr
+	n     int
+	errno syscall.Errno
+	fn    func(uintptr) bool // doRead
 
-	// Descriptor passing (fds_linux.go). The buffers are made on first use,
-	// so that sockets that never pass descriptors do not pay for them.
-	rfdctl []byte  // control space for MaxFilesPerMessage+1 descriptors and more
-	rfdint []int   // descriptors for recvFiles
-	rone   [1]byte // the byte of a file-only stream message
-	wfdctl []byte  // SCM_RIGHTS for up to MaxFilesPerMessage descriptors
-	wone   [1]byte // the NUL sent with files and no data on a stream
-	wgrab  int     // a file's descriptor, stored by grabFn
+	// Descriptor passing (fds_unix.go), made on first use so that sockets
+	// that never pass descriptors do not pay for them.
+	fdctl []byte  // control space for MaxFilesPerMessage+1 descriptors and more
+	fdint []int   // descriptors on their way to becoming Message.Files
+	one   [1]byte // the byte of a descriptors-only stream message
+}
+
+// sendHalf is the sending side of a msgConn. mu guards the rest, except
+// deadline and kick, which SetWriteDeadline uses while a write waits.
+type sendHalf struct {
+	mu    sync.Mutex
+	hdr   unix.Msghdr
+	iov   unix.Iovec
+	name  unix.RawSockaddrUnix
+	ctl   [credCtlSize]byte
+	wait  bool // wait in the poller on EAGAIN
+	n     int
+	errno syscall.Errno
+	fn    func(uintptr) bool // doWrite
+
+	deadline atomic.Int64  // write deadline in Unix nanoseconds, 0 for none
+	kick     chan struct{} // (1) the write deadline changed; see waitRoom
+	timer    *time.Timer   // waitRoom's, made on first use
+	spinEnd  time.Time     // waitRoom: when the current write stops spinning
+	sleeps   int           // waitRoom: sleeps in the current write
+
+	// Descriptor passing (fds_unix.go), made on first use.
+	fdctl  []byte  // credentials and SCM_RIGHTS for up to MaxFilesPerMessage descriptors
+	one    [1]byte // the NUL sent with descriptors and no data on a stream
+	grab   int     // a file's descriptor, stored by grabFn
 	grabFn func(uintptr)
 }
 
 func newMsgConn(uc *net.UnixConn, typ SocketType, laddr, raddr Addr, connected, lookupLocal bool) (*msgConn, error) {
 	c := &msgConn{uc: uc, typ: typ, laddr: laddr.WithType(typ), raddr: raddr.WithType(typ), conn: connected,
-		closing: make(chan struct{}), wkick: make(chan struct{}, 1)}
+		closing: make(chan struct{})}
+	c.w.kick = make(chan struct{}, 1)
 	rc, err := uc.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
 	c.rc = rc
-	c.readFn = c.doRead
-	c.writeFn = c.doWrite
+	c.r.fn = c.doRead
+	c.w.fn = c.doWrite
 	err = controlRaw(rc, func(fd int) error {
 		if lookupLocal {
 			var err error
@@ -107,7 +122,7 @@ func (c *msgConn) doRead(fd uintptr) bool {
 		case unix.EAGAIN:
 			return false
 		}
-		c.rn, c.rerrno = int(r), e
+		c.r.n, c.r.errno = int(r), e
 		return true
 	}
 }
@@ -119,11 +134,11 @@ func (c *msgConn) doWrite(fd uintptr) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			if c.wwait {
+			if c.w.wait {
 				return false
 			}
 		}
-		c.wn, c.werrno = int(r), e
+		c.w.n, c.w.errno = int(r), e
 		return true
 	}
 }
@@ -133,11 +148,11 @@ func (c *msgConn) doWrite(fd uintptr) bool {
 // credentials (or fails with ErrNoCredentials after storing the data). With
 // peek the message stays queued.
 func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (n int, err error) {
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
 	var ctl []byte
 	if (c.typ == SeqPacket && !c.zeroEOF.Load()) || cred != nil {
-		ctl = c.rctl[:]
+		ctl = c.r.ctl[:]
 	}
 	var flags uintptr
 	if peek {
@@ -148,7 +163,7 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 		return 0, err
 	}
 	// Fills cred, and closes descriptors nobody asked for.
-	credErr := parseControlInto(c.rctl[:c.rhdr.Controllen], cred)
+	credErr := parseControlInto(c.r.ctl[:c.r.hdr.Controllen], cred)
 	if n, err := c.recvCheck(op, b, from, full); err != nil {
 		return n, err
 	}
@@ -160,30 +175,30 @@ func (c *msgConn) recv(op string, b []byte, peek bool, from *Addr, cred *Cred) (
 
 // recvRaw makes one receive into b, with the control buffer ctl (none if
 // empty) and flags besides the usual ones, and returns the message's full
-// length. c.rhdr then tells the rest. The caller holds rmu.
+// length. c.r.hdr then tells the rest. The caller holds rmu.
 func (c *msgConn) recvRaw(op string, b []byte, from *Addr, ctl []byte, flags uintptr) (int, error) {
 	c.setRecvBuf(b, from)
-	c.rhdr.Control = nil
-	c.rhdr.SetControllen(0)
+	c.r.hdr.Control = nil
+	c.r.hdr.SetControllen(0)
 	if len(ctl) > 0 {
-		c.rhdr.Control = &ctl[0]
-		c.rhdr.SetControllen(len(ctl))
+		c.r.hdr.Control = &ctl[0]
+		c.r.hdr.SetControllen(len(ctl))
 	}
-	c.rhdr.Flags = 0
-	c.rflags = recvCloexec | flags
+	c.r.hdr.Flags = 0
+	c.r.flags = recvCloexec | flags
 	if c.typ != Stream {
-		c.rflags |= recvTrunc
+		c.r.flags |= recvTrunc
 	}
-	c.rerrno = 0
-	err := c.rc.Read(c.readFn)
-	c.riov.Base = nil // do not keep the caller's buffer alive
+	c.r.errno = 0
+	err := c.rc.Read(c.r.fn)
+	c.r.iov.Base = nil // do not keep the caller's buffer alive
 	if err != nil {
 		return 0, c.opErr(op, err)
 	}
-	if c.rerrno != 0 {
-		return 0, c.opErr(op, os.NewSyscallError("recvmsg", c.rerrno))
+	if c.r.errno != 0 {
+		return 0, c.opErr(op, os.NewSyscallError("recvmsg", c.r.errno))
 	}
-	return c.rn, nil
+	return c.r.n, nil
 }
 
 // recvCheck reads the outcome of recvRaw into b: the end of the stream
@@ -195,17 +210,17 @@ func (c *msgConn) recvCheck(op string, b []byte, from *Addr, full int) (int, err
 	// A SEQPACKET message carries control data (a timestamp, unless
 	// SetZeroReadIsEOF) or at least MSG_CTRUNC for what did not fit; the
 	// end carries neither. A stream reads 0 bytes only at its end.
-	case c.typ == SeqPacket && full == 0 && c.rhdr.Controllen == 0 && c.rhdr.Flags&unix.MSG_CTRUNC == 0,
+	case c.typ == SeqPacket && full == 0 && c.r.hdr.Controllen == 0 && c.r.hdr.Flags&unix.MSG_CTRUNC == 0,
 		c.typ == Stream && full == 0 && len(b) > 0:
 		return 0, io.EOF
 	}
 	if from != nil {
-		decodeInto(&c.rname, c.rhdr.Namelen, c.typ, from)
+		decodeInto(&c.r.name, c.r.hdr.Namelen, c.typ, from)
 	}
 	if full > len(b) {
 		return len(b), c.opErr(op, &TruncatedError{Len: full, Buf: len(b)})
 	}
-	if c.rhdr.Flags&unix.MSG_TRUNC != 0 && c.typ != Stream {
+	if c.r.hdr.Flags&unix.MSG_TRUNC != 0 && c.typ != Stream {
 		// Cut without its length: darwin, and FreeBSD if it ignores
 		// MSG_TRUNC on this socket.
 		return full, c.opErr(op, &TruncatedError{Len: -1, Buf: len(b)})
@@ -234,14 +249,14 @@ func (c *msgConn) setZeroReadIsEOF(on bool) error {
 // setRecvBuf points the read header at b and, if from is not nil, at the
 // buffer for the sender's address.
 func (c *msgConn) setRecvBuf(b []byte, from *Addr) {
-	setIov(&c.riov, b)
-	c.rhdr.Iov = &c.riov
-	c.rhdr.SetIovlen(1)
-	c.rhdr.Name = nil
-	c.rhdr.Namelen = 0
+	setIov(&c.r.iov, b)
+	c.r.hdr.Iov = &c.r.iov
+	c.r.hdr.SetIovlen(1)
+	c.r.hdr.Name = nil
+	c.r.hdr.Namelen = 0
 	if from != nil {
-		c.rhdr.Name = (*byte)(unsafe.Pointer(&c.rname))
-		c.rhdr.Namelen = uint32(unsafe.Sizeof(c.rname))
+		c.r.hdr.Name = (*byte)(unsafe.Pointer(&c.r.name))
+		c.r.hdr.Namelen = uint32(unsafe.Sizeof(c.r.name))
 	}
 }
 
@@ -333,15 +348,15 @@ func cmsgAlign(n int) int {
 // send writes b as one message, to the connected peer or to to. With cred
 // it attaches those credentials (SCM_CREDENTIALS).
 func (c *msgConn) send(op string, b []byte, to *Addr, cred *Cred) (int, error) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
 	var ctl []byte
 	if cred != nil {
 		if c.typ == Stream && len(b) == 0 {
 			return 0, c.opErrTo(op, ptrAddr(to), errCredNeedsData)
 		}
 		var err error
-		if ctl, err = putCredControl(c.wctl[:], cred); err != nil {
+		if ctl, err = putCredControl(c.w.ctl[:], cred); err != nil {
 			return 0, c.opErrTo(op, ptrAddr(to), err)
 		}
 	}
@@ -351,23 +366,23 @@ func (c *msgConn) send(op string, b []byte, to *Addr, cred *Cred) (int, error) {
 // sendLocked sends b with the control messages in ctl (none if empty), to
 // the connected peer or to to. The caller holds wmu.
 func (c *msgConn) sendLocked(op string, b []byte, to *Addr, ctl []byte) (int, error) {
-	c.whdr.Control = nil
-	c.whdr.SetControllen(0)
+	c.w.hdr.Control = nil
+	c.w.hdr.SetControllen(0)
 	if len(ctl) > 0 {
-		c.whdr.Control = &ctl[0]
-		c.whdr.SetControllen(len(ctl))
+		c.w.hdr.Control = &ctl[0]
+		c.w.hdr.SetControllen(len(ctl))
 	}
-	setIov(&c.wiov, b)
-	c.whdr.Iov = &c.wiov
-	c.whdr.SetIovlen(1)
-	c.whdr.Name = nil
-	c.whdr.Namelen = 0
+	setIov(&c.w.iov, b)
+	c.w.hdr.Iov = &c.w.iov
+	c.w.hdr.SetIovlen(1)
+	c.w.hdr.Name = nil
+	c.w.hdr.Namelen = 0
 	// A connected sender waits in the poller: the kernel wakes it when the
 	// peer's queue has room. An unconnected one is never woken for that,
 	// and waits in waitRoom.
-	c.wwait = true
+	c.w.wait = true
 	if to != nil {
-		c.wwait = false
+		c.w.wait = false
 		if err := validateTarget(*to); err != nil {
 			if to.kind == KindUnnamed {
 				err = errUnnamedPeer
@@ -378,25 +393,25 @@ func (c *msgConn) sendLocked(op string, b []byte, to *Addr, ctl []byte) (int, er
 		if err != nil {
 			return 0, c.opErrTo(op, *to, err)
 		}
-		n, err := encodeSockaddr(target, &c.wname)
+		n, err := encodeSockaddr(target, &c.w.name)
 		if dirfd >= 0 {
 			defer unix.Close(dirfd)
 		}
 		if err != nil {
 			return 0, c.opErrTo(op, *to, err)
 		}
-		c.whdr.Name = (*byte)(unsafe.Pointer(&c.wname))
-		c.whdr.Namelen = n
+		c.w.hdr.Name = (*byte)(unsafe.Pointer(&c.w.name))
+		c.w.hdr.Namelen = n
 	}
-	defer func() { c.wiov.Base, c.whdr.Control = nil, nil }() // do not keep the caller's buffers alive
+	defer func() { c.w.iov.Base, c.w.hdr.Control = nil, nil }() // do not keep the caller's buffers alive
 	for tries := 0; ; tries++ {
-		c.werrno = 0
-		if err := c.rc.Write(c.writeFn); err != nil {
+		c.w.errno = 0
+		if err := c.rc.Write(c.w.fn); err != nil {
 			return 0, c.opErrTo(op, ptrAddr(to), err)
 		}
-		switch c.werrno {
+		switch c.w.errno {
 		case 0:
-			return c.wn, nil
+			return c.w.n, nil
 		case unix.EAGAIN:
 			// Unconnected (see doWrite), and the receiver's queue is
 			// full.
@@ -407,7 +422,7 @@ func (c *msgConn) sendLocked(op string, b []byte, to *Addr, ctl []byte) (int, er
 		case unix.EMSGSIZE:
 			return 0, c.opErrTo(op, ptrAddr(to), c.tooLong(len(b)))
 		}
-		return 0, c.opErrTo(op, ptrAddr(to), os.NewSyscallError("sendmsg", c.werrno))
+		return 0, c.opErrTo(op, ptrAddr(to), os.NewSyscallError("sendmsg", c.w.errno))
 	}
 }
 
@@ -437,13 +452,13 @@ const (
 // sender's own socket report writable, so a wait in the poller would
 // return at once, and the sender spin. waitRoom sleeps instead (see
 // sendRetryMax), and returns at once when the write deadline changes
-// (wkick), with os.ErrDeadlineExceeded when it has passed, and with
+// (w.kick), with os.ErrDeadlineExceeded when it has passed, and with
 // net.ErrClosed when the socket is closed. The caller holds wmu.
 func (c *msgConn) waitRoom(tries int) error {
 	if tries == 0 {
 		// A change before this write began is no news.
 		select {
-		case <-c.wkick:
+		case <-c.w.kick:
 		default:
 		}
 	}
@@ -453,32 +468,32 @@ func (c *msgConn) waitRoom(tries int) error {
 	}
 	now := time.Now()
 	if tries == 0 {
-		c.wspinEnd = now.Add(sendRetrySpin)
-		c.wsleeps = 0
+		c.w.spinEnd = now.Add(sendRetrySpin)
+		c.w.sleeps = 0
 	}
-	if now.Before(c.wspinEnd) {
+	if now.Before(c.w.spinEnd) {
 		runtime.Gosched()
 		return nil
 	}
 	d := sendRetryMax
-	if c.wsleeps < 16 {
-		d = min(sendRetryMin<<c.wsleeps, sendRetryMax)
+	if c.w.sleeps < 16 {
+		d = min(sendRetryMin<<c.w.sleeps, sendRetryMax)
 	}
-	c.wsleeps++
+	c.w.sleeps++
 	if left > 0 {
 		d = min(d, left)
 	}
-	if c.wtimer == nil {
-		c.wtimer = time.NewTimer(d)
+	if c.w.timer == nil {
+		c.w.timer = time.NewTimer(d)
 	} else {
-		c.wtimer.Reset(d)
+		c.w.timer.Reset(d)
 	}
 	select {
-	case <-c.wtimer.C:
-	case <-c.wkick:
-		c.wtimer.Stop()
+	case <-c.w.timer.C:
+	case <-c.w.kick:
+		c.w.timer.Stop()
 	case <-c.closing:
-		c.wtimer.Stop()
+		c.w.timer.Stop()
 		return net.ErrClosed
 	}
 	if _, ok := c.writeTimeLeft(); !ok {
@@ -490,7 +505,7 @@ func (c *msgConn) waitRoom(tries int) error {
 // writeTimeLeft returns the time until the write deadline, 0 if there is
 // none, and false if it has passed.
 func (c *msgConn) writeTimeLeft() (time.Duration, bool) {
-	dl := c.wdeadline.Load()
+	dl := c.w.deadline.Load()
 	if dl == 0 {
 		return 0, true
 	}
@@ -573,16 +588,16 @@ func (c *msgConn) setWriteDeadline(t time.Time) error {
 
 func (c *msgConn) storeWriteDeadline(t time.Time) {
 	if t.IsZero() {
-		c.wdeadline.Store(0)
+		c.w.deadline.Store(0)
 	} else {
-		c.wdeadline.Store(t.UnixNano())
+		c.w.deadline.Store(t.UnixNano())
 	}
 }
 
 // kickWriter tells a writer in waitRoom that the write deadline changed.
 func (c *msgConn) kickWriter() {
 	select {
-	case c.wkick <- struct{}{}:
+	case c.w.kick <- struct{}{}:
 	default: // a kick is pending already
 	}
 }

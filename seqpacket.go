@@ -2,7 +2,7 @@ package uds
 
 import "fmt"
 
-// seqConn wraps the engine of a connected seqpacket socket.
+// seqConn wraps the msgConn of a connected seqpacket socket.
 func seqConn(m *msgConn) *Conn {
 	return &Conn{uc: m.uc, laddr: m.laddr, raddr: m.raddr, seq: m}
 }

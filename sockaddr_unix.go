@@ -14,7 +14,8 @@ import (
 const sizeofFamily = uint32(unsafe.Offsetof(unix.RawSockaddrUnix{}.Path))
 
 // encodeSockaddr fills sa for a and returns the exact socket address length.
-// Paths longer than MaxPathLen are the caller's business (see longPath).
+// Paths longer than MaxPathLen are the caller's business: connectTarget and
+// the path ownership code reach them through /proc/self/fd (procPath).
 func encodeSockaddr(a Addr, sa *unix.RawSockaddrUnix) (uint32, error) {
 	*sa = unix.RawSockaddrUnix{Family: unix.AF_UNIX}
 	switch a.kind {

@@ -116,7 +116,7 @@ func newSocketpair(typ SocketType, nonblock bool) ([2]int, error) {
 	return fds, nil
 }
 
-// prepMsgSocket readies a socket for the message engine: sockets uds did
+// prepMsgSocket readies a socket for msgConn: sockets uds did
 // not create (accepted, inherited) get SO_NOSIGPIPE too.
 func prepMsgSocket(fd int, _ SocketType) error {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_NOSIGPIPE, 1); err != nil {
@@ -145,10 +145,10 @@ func iovBytes(iov *unix.Iovec) []byte {
 
 // sysRecv is one recvmsg for c's read header, through libSystem.
 func (c *msgConn) sysRecv(fd uintptr) (uintptr, syscall.Errno) {
-	p := iovBytes(&c.riov)
+	p := iovBytes(&c.r.iov)
 	var oob []byte
-	if c.rhdr.Control != nil && c.rhdr.Controllen > 0 {
-		oob = unsafe.Slice(c.rhdr.Control, int(c.rhdr.Controllen))
+	if c.r.hdr.Control != nil && c.r.hdr.Controllen > 0 {
+		oob = unsafe.Slice(c.r.hdr.Control, int(c.r.hdr.Controllen))
 	}
 	var one [1]byte
 	scratch := false
@@ -161,7 +161,7 @@ func (c *msgConn) sysRecv(fd uintptr) (uintptr, syscall.Errno) {
 		// No fork may copy the descriptors before they are close-on-exec.
 		syscall.ForkLock.RLock()
 	}
-	n, oobn, flags, from, err := unix.Recvmsg(int(fd), p, oob, int(c.rflags))
+	n, oobn, flags, from, err := unix.Recvmsg(int(fd), p, oob, int(c.r.flags))
 	if len(oob) > 0 {
 		if err == nil && oobn > 0 {
 			cloexecRights(oob[:min(oobn, len(oob))])
@@ -171,17 +171,17 @@ func (c *msgConn) sysRecv(fd uintptr) (uintptr, syscall.Errno) {
 	if err != nil {
 		return 0, errnoOf(err)
 	}
-	c.rhdr.Controllen = uint32(min(oobn, len(oob)))
-	c.rhdr.Flags = int32(flags)
+	c.r.hdr.Controllen = uint32(min(oobn, len(oob)))
+	c.r.hdr.Flags = int32(flags)
 	if scratch && n > 0 {
 		n = 0
-		c.rhdr.Flags |= unix.MSG_TRUNC
+		c.r.hdr.Flags |= unix.MSG_TRUNC
 	}
-	if c.rhdr.Name != nil {
-		c.rhdr.Namelen = 0
+	if c.r.hdr.Name != nil {
+		c.r.hdr.Namelen = 0
 		if su, ok := from.(*unix.SockaddrUnix); ok && su.Name != "" && len(su.Name) <= MaxPathLen {
-			n, _ := encodeSockaddr(Path(su.Name), &c.rname)
-			c.rhdr.Namelen = n
+			n, _ := encodeSockaddr(Path(su.Name), &c.r.name)
+			c.r.hdr.Namelen = n
 		}
 	}
 	return uintptr(n), 0
@@ -213,14 +213,14 @@ func cloexecRights(ctl []byte) {
 
 // sysSend is one sendmsg for c's write header, through libSystem.
 func (c *msgConn) sysSend(fd uintptr) (uintptr, syscall.Errno) {
-	p := iovBytes(&c.wiov)
+	p := iovBytes(&c.w.iov)
 	var oob []byte
-	if c.whdr.Control != nil && c.whdr.Controllen > 0 {
-		oob = unsafe.Slice(c.whdr.Control, int(c.whdr.Controllen))
+	if c.w.hdr.Control != nil && c.w.hdr.Controllen > 0 {
+		oob = unsafe.Slice(c.w.hdr.Control, int(c.w.hdr.Controllen))
 	}
 	var to unix.Sockaddr
-	if c.whdr.Name != nil {
-		to = &unix.SockaddrUnix{Name: decodeSockaddr(&c.wname, c.whdr.Namelen, c.typ).name}
+	if c.w.hdr.Name != nil {
+		to = &unix.SockaddrUnix{Name: decodeSockaddr(&c.w.name, c.w.hdr.Namelen, c.typ).name}
 	}
 	n, err := unix.SendmsgN(int(fd), p, oob, to, sendFlags)
 	if err != nil {

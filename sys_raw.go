@@ -24,31 +24,31 @@ const (
 
 // sysRecv is one recvmsg (or recvfrom) for c's read header.
 func (c *msgConn) sysRecv(fd uintptr) (uintptr, syscall.Errno) {
-	if c.rhdr.Control == nil && recvfromReportsLen {
+	if c.r.hdr.Control == nil && recvfromReportsLen {
 		// No control data wanted: recvfrom takes one buffer and
 		// spares the kernel copying in a msghdr and an iovec.
 		var namelen uintptr
-		if c.rhdr.Name != nil {
-			namelen = uintptr(unsafe.Pointer(&c.rhdr.Namelen))
+		if c.r.hdr.Name != nil {
+			namelen = uintptr(unsafe.Pointer(&c.r.hdr.Namelen))
 		}
-		r, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(c.riov.Base)), uintptr(c.riov.Len),
-			c.rflags, uintptr(unsafe.Pointer(c.rhdr.Name)), namelen)
+		r, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(c.r.iov.Base)), uintptr(c.r.iov.Len),
+			c.r.flags, uintptr(unsafe.Pointer(c.r.hdr.Name)), namelen)
 		return r, e
 	}
-	r, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.rhdr)), c.rflags)
+	r, _, e := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&c.r.hdr)), c.r.flags)
 	return r, e
 }
 
 // sysSend is one sendmsg (or sendto) for c's write header.
 func (c *msgConn) sysSend(fd uintptr) (uintptr, syscall.Errno) {
-	if c.whdr.Control == nil {
+	if c.w.hdr.Control == nil {
 		// No control data: sendto takes one buffer, cheaper than a
 		// msghdr for the kernel. MSG_NOSIGNAL as for sendmsg.
-		r, _, e := unix.Syscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(c.wiov.Base)), uintptr(c.wiov.Len),
-			sendFlags, uintptr(unsafe.Pointer(c.whdr.Name)), uintptr(c.whdr.Namelen))
+		r, _, e := unix.Syscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(c.w.iov.Base)), uintptr(c.w.iov.Len),
+			sendFlags, uintptr(unsafe.Pointer(c.w.hdr.Name)), uintptr(c.w.hdr.Namelen))
 		return r, e
 	}
-	r, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.whdr)), sendFlags)
+	r, _, e := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.w.hdr)), sendFlags)
 	return r, e
 }
 
@@ -76,7 +76,7 @@ func newSocketpair(typ SocketType, nonblock bool) ([2]int, error) {
 	return unix.Socketpair(unix.AF_UNIX, sockType(typ)|flags, 0)
 }
 
-// prepMsgSocket readies a socket for the message engine.
+// prepMsgSocket readies a socket for msgConn.
 func prepMsgSocket(fd int, typ SocketType) error {
 	if typ == SeqPacket {
 		// A timestamp rides on every message, so a zero-length read
