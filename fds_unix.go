@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/udskit/uds/internal/fdutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -343,27 +344,11 @@ func (c *msgConn) setUnlinkOnClose(unlink bool) {
 // dupFile duplicates c's descriptor, close-on-exec, without the blocking
 // switch of f.Fd or net's File.
 func dupFile(c syscall.Conn, a Addr) (*os.File, error) {
-	fd, err := dupFD(c)
+	fd, err := fdutil.Dup(c)
 	if err != nil {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), a.String()), nil
-}
-
-// dupFD returns a new close-on-exec descriptor for c's.
-func dupFD(c syscall.Conn) (int, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd, err := controlValue(rc, func(s int) (int, error) {
-		fd, err := unix.FcntlInt(uintptr(s), unix.F_DUPFD_CLOEXEC, 0)
-		return fd, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", err)
-	})
-	if err != nil {
-		return -1, err
-	}
-	return fd, nil
 }
 
 // fileSocket duplicates the descriptor in f and checks that it is a Unix
@@ -374,7 +359,7 @@ func fileSocket(f *os.File, listening bool, want ...SocketType) (fd int, laddr, 
 	if f == nil {
 		return -1, Addr{}, Addr{}, false, os.ErrInvalid
 	}
-	dup, err := dupFD(f)
+	dup, err := fdutil.Dup(f)
 	if err != nil {
 		return -1, Addr{}, Addr{}, false, err
 	}

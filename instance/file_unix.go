@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/internal/fdutil"
 	"github.com/udskit/uds/internal/lockfile"
 	"github.com/udskit/uds/internal/procfs"
 )
@@ -38,17 +39,9 @@ func inUse(pid int, how uds.How, err error) *uds.InUseError {
 // dupFile returns a new close-on-exec descriptor for c's, as a file called
 // name.
 func dupFile(c syscall.Conn, name string) (*os.File, error) {
-	rc, err := c.SyscallConn()
+	fd, err := fdutil.Dup(c)
 	if err != nil {
 		return nil, err
-	}
-	fd := -1
-	var serr error
-	if err := rc.Control(func(s uintptr) { fd, serr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return nil, err
-	}
-	if serr != nil {
-		return nil, os.NewSyscallError("fcntl(F_DUPFD_CLOEXEC)", serr)
 	}
 	return os.NewFile(uintptr(fd), name), nil
 }
