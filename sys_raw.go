@@ -11,7 +11,9 @@ import (
 )
 
 // Linux and FreeBSD: the system calls are made directly, as package syscall
-// does there, with the exact address lengths and no allocation.
+// does there, with the exact address lengths and no allocation. (darwin goes
+// through libSystem instead: sys_darwin.go. No platform suffix names this
+// pair, hence the file's own constraint; see docs/ARCHITECTURE.md.)
 
 const (
 	// sendFlags keeps a write to a closed peer from raising SIGPIPE.

@@ -4,6 +4,11 @@ package uds
 
 import "errors"
 
+// Batches without recvmmsg and sendmmsg: every system but Linux. This is a
+// portable implementation, not a stub (on systems without message sockets
+// the calls it makes return their errors), so it is named for what it is;
+// see docs/ARCHITECTURE.md.
+
 // readBatch is the portable fallback: one message per call, with the same
 // per-message results as the batch path.
 func (c *msgConn) readBatch(ms []Message) (int, error) {

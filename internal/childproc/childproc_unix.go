@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux || darwin || freebsd
 
 // Package childproc runs roles of a test binary in real child processes:
 // the test binary re-executes itself with an environment variable naming a
