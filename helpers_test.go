@@ -213,3 +213,10 @@ func acceptConn(l *uds.Listener) (*uds.Conn, error) {
 func acceptFunc(l *uds.Listener) func() (*uds.Conn, error) {
 	return func() (*uds.Conn, error) { return acceptConn(l) }
 }
+
+// relLong reports whether the long versions run (UDS_LONG=1), as in the
+// suites of reliability/.
+func relLong() bool {
+	v := os.Getenv("UDS_LONG")
+	return v != "" && v != "0"
+}
