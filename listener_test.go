@@ -5,11 +5,13 @@ package uds_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -182,4 +184,74 @@ func main() {
 		}
 	}
 	t.Logf("binary sizes: listen-only %d bytes, with udshttp %d bytes", sizes["listenonly"], sizes["withhttp"])
+}
+
+func TestListenerCloseTwice(t *testing.T) {
+	dir := mkSockDir(t)
+	for _, a := range []uds.Addr{uds.Path(filepath.Join(dir, "x.sock")), uds.Abstract(uniqTag()), uds.Autobind()} {
+		t.Run(a.Kind().String(), func(t *testing.T) {
+			ln, err := uds.Listen(context.Background(), a)
+			require.NoError(t, err)
+			err1 := ln.Close()
+			err2 := ln.Close()
+			assert.NoError(t, err1)
+			assert.Equal(t, err1, err2, "later calls return the first call's result")
+			_, err = ln.Accept()
+			assert.ErrorIs(t, err, net.ErrClosed)
+		})
+	}
+	assert.Empty(t, dirListing(t, dir))
+}
+
+func TestListenerCloseLeavesReplacement(t *testing.T) {
+	t.Run("regular file", func(t *testing.T) {
+		dir := mkSockDir(t)
+		p := filepath.Join(dir, "x.sock")
+		ln, err := uds.Listen(context.Background(), uds.Path(p))
+		require.NoError(t, err)
+		require.NoError(t, os.Remove(p))
+		require.NoError(t, os.WriteFile(p, []byte("someone else's"), 0o644))
+		assert.NoError(t, ln.Close())
+		data, err := os.ReadFile(p)
+		require.NoError(t, err, "Close removed a file that was not its socket")
+		assert.Equal(t, "someone else's", string(data))
+		_, err = os.Lstat(p + ".lock")
+		assert.ErrorIs(t, err, os.ErrNotExist, "the lock file is still removed")
+		err1, err2 := ln.Close(), ln.Close()
+		assert.NoError(t, err1)
+		assert.Equal(t, err1, err2)
+	})
+	t.Run("another socket", func(t *testing.T) {
+		dir := mkSockDir(t)
+		p := filepath.Join(dir, "x.sock")
+		ln, err := uds.Listen(context.Background(), uds.Path(p))
+		require.NoError(t, err)
+		require.NoError(t, os.Remove(p))
+		other, err := net.Listen("unix", p)
+		require.NoError(t, err)
+		defer other.Close()
+		before, err := os.Lstat(p)
+		require.NoError(t, err)
+		assert.NoError(t, ln.Close())
+		after, err := os.Lstat(p)
+		require.NoError(t, err, "Close removed another server's socket")
+		assert.True(t, os.SameFile(before, after))
+		// And that server still works.
+		c, err := net.DialTimeout("unix", p, 2*time.Second)
+		require.NoError(t, err)
+		c.Close()
+	})
+	t.Run("SetUnlinkOnClose(false)", func(t *testing.T) {
+		dir := mkSockDir(t)
+		p := filepath.Join(dir, "x.sock")
+		ln, err := uds.Listen(context.Background(), uds.Path(p))
+		require.NoError(t, err)
+		ln.SetUnlinkOnClose(false)
+		require.NoError(t, ln.Close())
+		fi, err := os.Lstat(p)
+		require.NoError(t, err, "SetUnlinkOnClose(false) leaves the socket file")
+		assert.Equal(t, os.ModeSocket, fi.Mode().Type())
+		_, err = os.Lstat(p + ".lock")
+		assert.ErrorIs(t, err, os.ErrNotExist)
+	})
 }
