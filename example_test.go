@@ -414,7 +414,8 @@ func ExampleReadMsg_files() {
 // sends its listening socket to the new one, which serves on it at once;
 // the old one stops accepting and leaves the socket file to the new one.
 // Here both run in one process; in real use the new server is a new
-// process that connects to the old one and asks (see handoff_test.go).
+// process that connects to the old one and asks (see
+// reliability/handoff_test.go).
 func ExampleFileListener() {
 	dir, err := os.MkdirTemp("", "uds-example")
 	if err != nil {
