@@ -3,16 +3,61 @@
 package uds_test
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 )
+
+// TestListenRelativeAtPath: a relative path whose name starts with "@" is a
+// file in the working directory, never the abstract name.
+func TestListenRelativeAtPath(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	ctx := context.Background()
+	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket} {
+		t.Run(typ.String(), func(t *testing.T) {
+			tag := uniqTag()
+			a := uds.Path("@" + tag).WithType(typ)
+			// Listen hands this name to package net, which would read
+			// "@..." as abstract: Path keeps it a relative path.
+			require.Equal(t, "./@"+tag, a.Name())
+			var ln interface{ Close() error }
+			var err error
+			if typ == uds.SeqPacket {
+				ln, err = uds.Listen(ctx, a.WithType(uds.SeqPacket))
+			} else {
+				ln, err = uds.Listen(ctx, a)
+			}
+			require.NoError(t, err)
+			fi, err := os.Lstat(filepath.Join(dir, "@"+tag))
+			require.NoError(t, err, "the socket file must be in the working directory")
+			assert.Equal(t, os.ModeSocket, fi.Mode().Type())
+
+			r, err := diag.Probe(ctx, uds.Abstract(tag).WithType(typ))
+			require.NoError(t, err)
+			assert.Equal(t, diag.ProbeMissing, r.State, "nothing may be bound at the abstract name")
+			r, err = diag.Probe(ctx, a)
+			require.NoError(t, err)
+			assert.Equal(t, diag.ProbeLive, r.State)
+
+			require.NoError(t, ln.Close())
+			_, err = os.Lstat(filepath.Join(dir, "@"+tag))
+			assert.True(t, os.IsNotExist(err), "Close removes the file: %v", err)
+		})
+	}
+}
 
 // linkProgram is a program of the module linkModule builds: its package
 // directory and its source.
@@ -139,4 +184,74 @@ func main() {
 		}
 	}
 	t.Logf("binary sizes: listen-only %d bytes, with udshttp %d bytes", sizes["listenonly"], sizes["withhttp"])
+}
+
+func TestListenerCloseTwice(t *testing.T) {
+	dir := mkSockDir(t)
+	for _, a := range []uds.Addr{uds.Path(filepath.Join(dir, "x.sock")), uds.Abstract(uniqTag()), uds.Autobind()} {
+		t.Run(a.Kind().String(), func(t *testing.T) {
+			ln, err := uds.Listen(context.Background(), a)
+			require.NoError(t, err)
+			err1 := ln.Close()
+			err2 := ln.Close()
+			assert.NoError(t, err1)
+			assert.Equal(t, err1, err2, "later calls return the first call's result")
+			_, err = ln.Accept()
+			assert.ErrorIs(t, err, net.ErrClosed)
+		})
+	}
+	assert.Empty(t, dirListing(t, dir))
+}
+
+func TestListenerCloseLeavesReplacement(t *testing.T) {
+	t.Run("regular file", func(t *testing.T) {
+		dir := mkSockDir(t)
+		p := filepath.Join(dir, "x.sock")
+		ln, err := uds.Listen(context.Background(), uds.Path(p))
+		require.NoError(t, err)
+		require.NoError(t, os.Remove(p))
+		require.NoError(t, os.WriteFile(p, []byte("someone else's"), 0o644))
+		assert.NoError(t, ln.Close())
+		data, err := os.ReadFile(p)
+		require.NoError(t, err, "Close removed a file that was not its socket")
+		assert.Equal(t, "someone else's", string(data))
+		_, err = os.Lstat(p + ".lock")
+		assert.ErrorIs(t, err, os.ErrNotExist, "the lock file is still removed")
+		err1, err2 := ln.Close(), ln.Close()
+		assert.NoError(t, err1)
+		assert.Equal(t, err1, err2)
+	})
+	t.Run("another socket", func(t *testing.T) {
+		dir := mkSockDir(t)
+		p := filepath.Join(dir, "x.sock")
+		ln, err := uds.Listen(context.Background(), uds.Path(p))
+		require.NoError(t, err)
+		require.NoError(t, os.Remove(p))
+		other, err := net.Listen("unix", p)
+		require.NoError(t, err)
+		defer other.Close()
+		before, err := os.Lstat(p)
+		require.NoError(t, err)
+		assert.NoError(t, ln.Close())
+		after, err := os.Lstat(p)
+		require.NoError(t, err, "Close removed another server's socket")
+		assert.True(t, os.SameFile(before, after))
+		// And that server still works.
+		c, err := net.DialTimeout("unix", p, 2*time.Second)
+		require.NoError(t, err)
+		c.Close()
+	})
+	t.Run("SetUnlinkOnClose(false)", func(t *testing.T) {
+		dir := mkSockDir(t)
+		p := filepath.Join(dir, "x.sock")
+		ln, err := uds.Listen(context.Background(), uds.Path(p))
+		require.NoError(t, err)
+		ln.SetUnlinkOnClose(false)
+		require.NoError(t, ln.Close())
+		fi, err := os.Lstat(p)
+		require.NoError(t, err, "SetUnlinkOnClose(false) leaves the socket file")
+		assert.Equal(t, os.ModeSocket, fi.Mode().Type())
+		_, err = os.Lstat(p + ".lock")
+		assert.ErrorIs(t, err, os.ErrNotExist)
+	})
 }

@@ -1,12 +1,12 @@
 //go:build linux
 
-package uds_test
+package reliability_test
 
 // The reliability suite (issue 9): stress, fault and adversarial tests with
 // real processes. Every test runs a short version by default; UDS_LONG=1
 // runs the sizes whose figures RELIABILITY.md records:
 //
-//	UDS_LONG=1 go test -run Reliability -timeout 60m -v .
+//	UDS_LONG=1 go test -run Reliability -timeout 60m -v ./reliability
 //
 // Each test logs one "RELIABILITY <area>: ..." line with its figures.
 //

@@ -1,11 +1,11 @@
 //go:build linux
 
-package uds_test
+package reliability_test
 
 // Interop with programs no one here wrote, filling what the other test files
-// do not cover: curl (http_test.go), socat seqpacket with socat connecting,
-// nc -U -u sending and python3 seqpacket and datagram
-// (message_interop_test.go), nc -F (fds_test.go) and live socat, nc and
+// do not cover: curl (../udshttp/udshttp_test.go), socat seqpacket with socat
+// connecting, nc -U -u sending and python3 seqpacket and datagram
+// (../message_test.go), nc -F (../fds_test.go) and live socat, nc and
 // python3 listeners (listener_proc_test.go) are tested there. A missing
 // program skips the test, or fails it under CI=true.
 

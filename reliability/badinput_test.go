@@ -1,8 +1,8 @@
 //go:build linux
 
-package uds_test
+package reliability_test
 
-// Reliability area 8: bad input. This extends badinput_test.go (addresses:
+// Reliability area 8: bad input. This extends ../errors_test.go (addresses:
 // empty, NUL, too long, missing directory, unnamed, autobind, regular file)
 // with the malformed arguments it does not cover: configuration values,
 // destinations, files to send, receive room. Each call must fail with a

@@ -2,6 +2,10 @@
 
 package uds
 
+// In package uds, not uds_test: these tests call the unexported path-ownership
+// code (pathown_linux.go: the bound file of a socket, fileID), as the other
+// _internal_test.go files test unexported code.
+
 import (
 	"os"
 	"path/filepath"

@@ -1,6 +1,6 @@
 //go:build linux
 
-package uds_test
+package reliability_test
 
 // Reliability area 5: descriptor leaks. Many send/receive iterations over
 // every kind of connection and every way of receiving, including forced

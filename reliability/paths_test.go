@@ -1,6 +1,6 @@
 //go:build linux
 
-package uds_test
+package reliability_test
 
 // Reliability area 3: adversarial paths. Listen is run, over many rounds,
 // on paths that hold things it must leave alone (a live server with a full

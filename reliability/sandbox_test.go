@@ -1,6 +1,6 @@
 //go:build linux
 
-package uds_test
+package reliability_test
 
 // Stale-path safety where the kernel's means of telling a stale socket file
 // from a live one are out of reach: no AF_NETLINK (a seccomp filter, as

@@ -1,6 +1,6 @@
 //go:build linux
 
-package uds_test
+package reliability_test
 
 // Reliability area 4: permissions from the first instant, for stream and
 // datagram sockets. A child running as another user connects to the path

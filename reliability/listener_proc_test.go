@@ -1,6 +1,6 @@
 //go:build linux
 
-package uds_test
+package reliability_test
 
 import (
 	"bufio"

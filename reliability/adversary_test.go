@@ -1,6 +1,6 @@
 //go:build linux
 
-package uds_test
+package reliability_test
 
 // Stale-path safety against hostile neighbours. A root server listens and
 // closes, over and over, on a path in a directory that another user (uid

@@ -1,6 +1,6 @@
 //go:build linux
 
-package uds_test
+package diag_test
 
 import (
 	"bufio"

@@ -1,6 +1,6 @@
 //go:build linux
 
-package uds_test
+package reliability_test
 
 // Reliability area 7: namespaces and chroot, the abstract namespace's real
 // use. A client re-executed inside a chroot reaches an abstract server
