@@ -291,9 +291,10 @@ func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr 
 		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
 			return nil, ended(cerr) // the context ended during this attempt
 		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
 			// net's own deadline, taken from ctx, can fire before ctx
-			// reports it.
+			// reports it: its "i/o timeout" matches
+			// context.DeadlineExceeded, and ctx.Err may still be nil.
 			return nil, ended(context.DeadlineExceeded)
 		}
 		var errno syscall.Errno
