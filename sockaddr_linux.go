@@ -10,26 +10,8 @@ import (
 	"github.com/udskit/uds/internal/procfs"
 )
 
-const (
-	// MaxPathLen is the longest path, in bytes, that fits in sun_path with
-	// its terminating NUL (107 on Linux, 103 on darwin and the BSDs). On Linux
-	// longer paths still work: uds binds and connects them through the
-	// parent directory's descriptor (/proc/self/fd/N/name).
-	MaxPathLen = len(unix.RawSockaddrUnix{}.Path) - 1
-
-	// maxAbstractLen is the longest abstract name, in bytes (107 on Linux,
-	// 0 where abstract names do not exist).
-	maxAbstractLen = len(unix.RawSockaddrUnix{}.Path) - 1
-
-	abstractSupported = true
-
-	// pathMax is Linux's PATH_MAX, the most open(2) and friends accept.
-	pathMax = 4096
-
-	// fchmodBeforeBind: Linux creates the socket file with the socket
-	// inode's mode less the umask, so the mode can be set before bind.
-	fchmodBeforeBind = true
-)
+// pathMax is Linux's PATH_MAX, the most open(2) and friends accept.
+const pathMax = 4096
 
 // setSunLen does nothing: Linux's sockaddr_un has no length field.
 func setSunLen(*unix.RawSockaddrUnix, uint32) {}

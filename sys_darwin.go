@@ -16,23 +16,6 @@ import (
 // creates. The message paths allocate (the wrappers decode each sender's
 // address into a unix.Sockaddr).
 
-const (
-	sendFlags   = 0
-	recvCloexec = 0
-	// recvTrunc is 0: darwin does not return a datagram's full length;
-	// msg_flags' MSG_TRUNC says that it was cut.
-	recvTrunc = 0
-
-	// emptyMsgWithFDs: the libSystem path adds a byte to a message that
-	// carries descriptors and no data, so uds refuses to send one on a
-	// datagram socket rather than change the message.
-	emptyMsgWithFDs = false
-
-	// cmsgAlignTo is the alignment of control messages: 4 bytes on darwin,
-	// even on 64-bit systems.
-	cmsgAlignTo = 4
-)
-
 // openDir opens dir for the *at calls. darwin has no O_PATH: the directory
 // must be readable.
 func openDir(dir string) (int, error) {

@@ -2,18 +2,9 @@ package uds
 
 import (
 	"os"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-// recvfromReportsLen is false: a read always goes through recvmsg, whose
-// msg_flags say whether a message was cut even if the kernel does not
-// return its full length for MSG_TRUNC.
-const recvfromReportsLen = false
-
-// cmsgAlignTo is the alignment of control messages (CMSG_ALIGN).
-const cmsgAlignTo = int(unsafe.Sizeof(uintptr(0)))
 
 // openDir opens dir for the *at calls; O_SEARCH needs only search (x)
 // permission on it, as Linux's O_PATH does.

@@ -4,22 +4,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
 // Linux's system constants and calls, beside sys_raw.go's (shared with
 // FreeBSD); sys_darwin.go and sys_freebsd.go are the other systems'.
-
-const (
-	// recvfromReportsLen: recvfrom with MSG_TRUNC returns a datagram's full
-	// length, so reads without control data need no msghdr.
-	recvfromReportsLen = true
-
-	// cmsgAlignTo is the alignment of control messages (CMSG_ALIGN).
-	cmsgAlignTo = int(unsafe.Sizeof(uintptr(0)))
-)
 
 // openDir opens dir as an O_PATH descriptor, for the *at calls and the
 // /proc/self/fd/N/name form of long paths.

@@ -15,15 +15,6 @@ import (
 // through libSystem instead: sys_darwin.go. No platform suffix names this
 // pair, hence the file's own constraint; see docs/ARCHITECTURE.md.)
 
-const (
-	// sendFlags keeps a write to a closed peer from raising SIGPIPE.
-	sendFlags = unix.MSG_NOSIGNAL
-	// recvCloexec makes received descriptors close-on-exec atomically.
-	recvCloexec = unix.MSG_CMSG_CLOEXEC
-	// recvTrunc asks for a datagram's full length even when it was cut.
-	recvTrunc = unix.MSG_TRUNC
-)
-
 // sysRecv is one recvmsg (or recvfrom) for c's read header.
 func (c *msgConn) sysRecv(fd uintptr) (uintptr, syscall.Errno) {
 	if c.r.hdr.Control == nil && recvfromReportsLen {
@@ -100,10 +91,6 @@ func setRecvTimestamp(fd int, on bool) error {
 	}
 	return nil
 }
-
-// emptyMsgWithFDs: the kernel passes descriptors on an empty SEQPACKET or
-// DGRAM message.
-const emptyMsgWithFDs = true
 
 // sockaddrSyscall makes bind or connect (trap) of fd to a with the exact
 // address length.

@@ -12,18 +12,6 @@ import (
 // socket returns an error wrapping errors.ErrUnsupported (and so
 // errors.ErrUnsupported). Addresses can still be built, parsed and printed.
 
-const (
-	// MaxPathLen is the longest path, in bytes, that fits in sun_path with
-	// its terminating NUL on this platform.
-	MaxPathLen = 103
-
-	// maxAbstractLen is the longest abstract name, in bytes: 0, as this
-	// platform has no abstract namespace.
-	maxAbstractLen = 0
-
-	abstractSupported = false
-)
-
 func checkPathLen(p string) error {
 	if len(p) > MaxPathLen {
 		return fmt.Errorf("%w: path is %d bytes, longer than the %d-byte limit of sun_path", ErrInvalidAddr, len(p), MaxPathLen)

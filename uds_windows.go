@@ -18,19 +18,8 @@ import (
 // socket pairs, credentials or descriptor passing: those return errors
 // wrapping errors.ErrUnsupported.
 
-const (
-	// MaxPathLen is the longest path, in bytes, that fits in sun_path with
-	// its terminating NUL: 107 on Windows.
-	MaxPathLen = len(syscall.RawSockaddrUnix{}.Path) - 1
-
-	// maxAbstractLen is the longest abstract name, in bytes: 0, as Windows
-	// has no abstract namespace.
-	maxAbstractLen = 0
-
-	abstractSupported = false
-
-	wsaECONNREFUSED = syscall.Errno(10061)
-)
+// wsaECONNREFUSED is Winsock's "connection refused".
+const wsaECONNREFUSED = syscall.Errno(10061)
 
 func checkPathLen(p string) error {
 	if len(p) > MaxPathLen {
