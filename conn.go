@@ -63,22 +63,31 @@ func newConn(uc *net.UnixConn, laddr, raddr Addr, lookupLocal, lookupPeer bool) 
 	if !lookupLocal && !lookupPeer {
 		return c, nil
 	}
-	err := control(uc, func(fd int) error {
-		var err error
+	// Written out, not with control: this runs for every accepted
+	// connection, and the helper's closures cost two more allocations.
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var serr error
+	cerr := rc.Control(func(fd uintptr) {
 		if lookupLocal {
-			if c.laddr, err = sysGetsockname(fd, Stream); err != nil {
-				return os.NewSyscallError("getsockname", err)
+			if c.laddr, serr = sysGetsockname(int(fd), Stream); serr != nil {
+				serr = os.NewSyscallError("getsockname", serr)
+				return
 			}
 		}
 		if lookupPeer {
-			if c.raddr, err = sysGetpeername(fd, Stream); err != nil {
-				return os.NewSyscallError("getpeername", err)
+			if c.raddr, serr = sysGetpeername(int(fd), Stream); serr != nil {
+				serr = os.NewSyscallError("getpeername", serr)
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		return nil, err
+	if cerr != nil {
+		return nil, cerr
+	}
+	if serr != nil {
+		return nil, serr
 	}
 	return c, nil
 }
@@ -221,15 +230,20 @@ func joinErrors(a, b error) error {
 	return multierror.Append(a, b)
 }
 
-// peerName reads the exact address of uc's peer.
+// peerName reads the exact address of uc's peer. (Written out, not with
+// control: it runs for every accepted seqpacket connection.)
 func peerName(uc *net.UnixConn, typ SocketType) (Addr, error) {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return Addr{}, err
+	}
 	var a Addr
-	err := control(uc, func(fd int) error {
-		var err error
-		if a, err = sysGetpeername(fd, typ); err != nil {
-			return os.NewSyscallError("getpeername", err)
-		}
-		return nil
-	})
-	return a, err
+	var serr error
+	if err := rc.Control(func(fd uintptr) { a, serr = sysGetpeername(int(fd), typ) }); err != nil {
+		return Addr{}, err
+	}
+	if serr != nil {
+		return Addr{}, os.NewSyscallError("getpeername", serr)
+	}
+	return a, nil
 }

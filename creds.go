@@ -77,13 +77,19 @@ func (c *Cred) String() string {
 // process. On a kernel without
 // SO_PEERPIDFD, Cred.PIDFD is nil.
 func PeerCred(c syscall.Conn) (*Cred, error) {
-	var cred *Cred
-	err := control(c, func(fd int) (err error) {
-		cred, err = peerCred(fd)
-		return err
-	})
+	// Written out, not with control: Authorize runs it for every accepted
+	// connection, and the helper's closures cost two more allocations.
+	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
+	}
+	var cred *Cred
+	var serr error
+	if err := rc.Control(func(fd uintptr) { cred, serr = peerCred(int(fd)) }); err != nil {
+		return nil, err
+	}
+	if serr != nil {
+		return nil, serr
 	}
 	return cred, nil
 }
