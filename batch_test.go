@@ -1300,7 +1300,8 @@ func BenchmarkBatch(b *testing.B) {
 		name string
 		typ  int
 	}{{"dgram-64B", syscall.SOCK_DGRAM}, {"seqpacket-64B", syscall.SOCK_SEQPACKET}} {
-		b.Run(tc.name+"/batch", func(b *testing.B) {
+		row := newRow(b)
+		row.Run(tc.name+"/batch", func(b *testing.B) {
 			var r, w syscall.Conn
 			if tc.typ == syscall.SOCK_DGRAM {
 				w, r = pairOf(b, uds.DatagramPair)
@@ -1342,7 +1343,7 @@ func BenchmarkBatch(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
-		b.Run(tc.name+"/uds-single", func(b *testing.B) {
+		row.Run(tc.name+"/uds-single", func(b *testing.B) {
 			var x, y interface {
 				Read([]byte) (int, error)
 				Write([]byte) (int, error)
@@ -1354,10 +1355,11 @@ func BenchmarkBatch(b *testing.B) {
 			}
 			benchOneByOne(b, x, y, size)
 		})
-		b.Run(tc.name+"/std", func(b *testing.B) {
+		row.Run(tc.name+"/std", func(b *testing.B) {
 			x, y := msgStdPair(b, tc.typ)
 			benchOneByOne(b, x, y, size)
 		})
+		row.Done()
 	}
 }
 

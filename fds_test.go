@@ -1638,7 +1638,8 @@ func BenchmarkFDs(b *testing.B) {
 		{"dgram", syscall.SOCK_DGRAM, func() (fdEnd, fdEnd, error) { a, b, err := uds.DatagramPair(); return a, b, err }},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			b.Run("uds-ints", func(b *testing.B) {
+			row := newRow(b)
+			row.Run("uds-ints", func(b *testing.B) {
 				w, r := pairOf(b, tc.pair)
 				wm := uds.Message{Buf: msg, FDs: []int{fd}}
 				got := make([]int, 1)
@@ -1658,7 +1659,7 @@ func BenchmarkFDs(b *testing.B) {
 						return err
 					})
 			})
-			b.Run("uds-files", func(b *testing.B) {
+			row.Run("uds-files", func(b *testing.B) {
 				w, r := pairOf(b, tc.pair)
 				wm := uds.Message{Buf: msg, Files: []*os.File{null}}
 				rm := uds.Message{Buf: make([]byte, 8), Files: make([]*os.File, 0, 1)}
@@ -1675,7 +1676,7 @@ func BenchmarkFDs(b *testing.B) {
 						return err
 					})
 			})
-			b.Run("std", func(b *testing.B) {
+			row.Run("std", func(b *testing.B) {
 				w, r := msgStdPair(b, tc.typ)
 				buf := make([]byte, 8)
 				oob := make([]byte, syscall.CmsgSpace(4))
@@ -1686,6 +1687,7 @@ func BenchmarkFDs(b *testing.B) {
 					},
 					func() error { return fdStdRecv(r, buf, oob) })
 			})
+			row.Done()
 		})
 	}
 }

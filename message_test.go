@@ -284,20 +284,22 @@ func BenchmarkMsg(b *testing.B) {
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
-			b.Run("uds", func(b *testing.B) {
+			row := newRow(b)
+			row.Run("uds", func(b *testing.B) {
 				w, r := udsMsgPair(b, tc.typ, false)
 				tc.run(b, tc.size, w.Write, r.Read)
 			})
 			if tc.typ == seq {
-				b.Run("uds-zeroeof", func(b *testing.B) {
+				row.Run("uds-zeroeof", func(b *testing.B) {
 					w, r := udsMsgPair(b, tc.typ, true)
 					tc.run(b, tc.size, w.Write, r.Read)
 				})
 			}
-			b.Run("std", func(b *testing.B) {
+			row.Run("std", func(b *testing.B) {
 				w, r := msgStdPair(b, tc.typ)
 				tc.run(b, tc.size, w.Write, r.Read)
 			})
+			row.Done()
 		})
 	}
 
@@ -307,12 +309,13 @@ func BenchmarkMsg(b *testing.B) {
 	// finds room again. uds-aa repeats uds (an A/A row, for the noise);
 	// uds-WriteTo goes through the net.Addr interface.
 	b.Run("dgram-sendto-64B", func(b *testing.B) {
+		row := newRow(b)
 		udsRows := []struct {
 			name    string
 			netAddr bool
 		}{{"uds", false}, {"uds-aa", false}, {"uds-WriteTo", true}}
-		for _, row := range udsRows {
-			b.Run(row.name, func(b *testing.B) {
+		for _, side := range udsRows {
+			row.Run(side.name, func(b *testing.B) {
 				rAddr := uds.Abstract(uniqTag() + "-bench-r")
 				r, err := uds.ListenDatagram(msgCtx(b), rAddr)
 				if err != nil {
@@ -332,7 +335,7 @@ func BenchmarkMsg(b *testing.B) {
 					err := uds.WriteMsg(w, &out)
 					return out.N, err
 				}
-				if row.netAddr {
+				if side.netAddr {
 					var to net.Addr = rAddr // boxed once
 					write = func(p []byte) (int, error) { return w.WriteTo(p, to) }
 				}
@@ -344,7 +347,7 @@ func BenchmarkMsg(b *testing.B) {
 					})
 			})
 		}
-		b.Run("std", func(b *testing.B) {
+		row.Run("std", func(b *testing.B) {
 			rAddr := &net.UnixAddr{Name: "@" + uniqTag() + "-bench-r", Net: "unixgram"}
 			r, err := net.ListenUnixgram("unixgram", rAddr)
 			if err != nil {
@@ -363,6 +366,7 @@ func BenchmarkMsg(b *testing.B) {
 					return n, err
 				})
 		})
+		row.Done()
 	})
 }
 

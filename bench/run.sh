@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # bench/run.sh: runs the uds benchmarks (each paired with the standard
 # library in the same run) and the C reference programs of bench/c, and
-# prints one markdown table of medians.
+# prints one markdown table: rates are medians over passes; each ratio is
+# the median, with the range, of the ratios of the single passes, and the
+# passes alternate which side of a row runs first (ABBA). A/A rows (std
+# against std, uds against uds) show what the harness's own noise is; a
+# ratio whose range crosses 1.00 is marked "tie".
 #
-#   bench/run.sh                 # COUNT=5 passes over the Go benchmarks
+#   bench/run.sh                 # COUNT=6 passes over the Go benchmarks (even: each order equally often)
 #   COUNT=10 BENCHTIME=2s bench/run.sh
 #   RAW=/tmp/raw bench/run.sh   # also keep the raw go test and C output
 #
@@ -11,7 +15,7 @@
 # columns are uds's rate over the other's (> 1: uds faster).
 set -euo pipefail
 
-COUNT=${COUNT:-5}
+COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-1s}
 CRUNS=${CRUNS:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,18 +37,25 @@ shm=""
 if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
 	shm=/dev/shm
 fi
+# Passes alternate the order of each row's sides (UDS_BENCH_ORDER, see
+# benchRow in bench_test.go): odd passes run uds first, even passes std
+# first, so that the order, which alone moves a ratio by 10-15 % on a small
+# machine, weighs on both sides alike. Every line is tagged with its pass.
 for pass in $(seq "$COUNT"); do
-	echo "  pass $pass/$COUNT" >&2
-	(cd "$root" && "$tmp/uds.test" -test.run '^$' \
+	order=forward
+	if [ $((pass % 2)) -eq 0 ]; then order=reverse; fi
+	echo "  pass $pass/$COUNT ($order)" >&2
+	(cd "$root" && UDS_BENCH_ORDER=$order "$tmp/uds.test" -test.run '^$' \
 		-test.bench 'BenchmarkSuite|BenchmarkMsg|BenchmarkBatch|BenchmarkFDs' \
-		-test.benchmem -test.count 1 -test.benchtime "$BENCHTIME") >>"$tmp/go.txt"
+		-test.benchmem -test.count 1 -test.benchtime "$BENCHTIME") |
+		sed "s/^Benchmark/P$pass Benchmark/" >>"$tmp/go.txt"
 	# Sockets usually live on tmpfs (/run, $XDG_RUNTIME_DIR); the run
 	# above made its files in $TMPDIR (/tmp, here ext4 over virtio).
 	if [ -n "$shm" ]; then
-		(cd "$root" && TMPDIR=$shm "$tmp/uds.test" -test.run '^$' \
+		(cd "$root" && TMPDIR=$shm UDS_BENCH_ORDER=$order "$tmp/uds.test" -test.run '^$' \
 			-test.bench 'BenchmarkSuite/listen-close' \
 			-test.benchmem -test.count 1 -test.benchtime "$BENCHTIME") |
-			sed 's|listen-close/|listen-close-tmpfs/|' >>"$tmp/go.txt"
+			sed -e 's|listen-close/|listen-close-tmpfs/|' -e "s/^Benchmark/P$pass Benchmark/" >>"$tmp/go.txt"
 	fi
 done
 
@@ -72,9 +83,16 @@ if [ -n "${RAW:-}" ]; then
 	cp "$tmp/c.txt" "$RAW.c.txt"
 fi
 
+# The machine, for the table's reader.
+qlen=$(cat /proc/sys/net/unix/max_dgram_qlen 2>/dev/null || echo "?")
+printf 'machine: %s cores, kernel %s, net.unix.max_dgram_qlen %s, %s; %s passes, uds and std order alternating (ABBA)\n\n' \
+	"$(nproc)" "$(uname -r)" "$qlen" "$(go version | awk '{print $3}')" "$COUNT"
+
 # Rows: label | uds benchmark | std benchmark | C key | unit | bytes per op.
 # unit "MB/s" rates are bytes*1e3/ns; the others 1e9/ns (operations/s).
 cat >"$tmp/rows.txt" <<'ROWS'
+A/A: stream 4 KiB, std against std|Suite/stream-4KiB/std-aa|Suite/stream-4KiB/std|-|MB/s|4096
+A/A: DGRAM 64 B sendto, uds against uds|Msg/dgram-sendto-64B/uds-aa|Msg/dgram-sendto-64B/uds|-|msg/s|0
 stream 4 KiB chunks|Suite/stream-4KiB/uds|Suite/stream-4KiB/std|stream4k|MB/s|4096
 stream 64 KiB chunks|Suite/stream-64KiB/uds|Suite/stream-64KiB/std|stream64k|MB/s|65536
 ping-pong 1 B round trip|Suite/pingpong-1B/uds|Suite/pingpong-1B/std|-|op/s|0
@@ -101,14 +119,18 @@ HTTP GET keep-alive, std column = TCP 127.0.0.1|Suite/http-get/uds|Suite/http-ge
 ROWS
 
 awk -F'|' -v gofile="$tmp/go.txt" -v cfile="$tmp/c.txt" '
-function median(s,    a, n, i, j, t) {
+function sorted(s, a,    n, i, j, t) {
 	n = split(s, a, " ")
-	if (n == 0) return ""
 	for (i = 2; i <= n; i++) {
 		t = a[i] + 0
 		for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
 		a[j + 1] = t
 	}
+	return n
+}
+function median(s,    a, n) {
+	n = sorted(s, a)
+	if (n == 0) return ""
 	if (n % 2) return a[(n + 1) / 2] + 0
 	return (a[n / 2] + a[n / 2 + 1]) / 2
 }
@@ -123,13 +145,15 @@ function ratio(a, b) {
 }
 BEGIN {
 	while ((getline line < gofile) > 0) {
-		if (line !~ /^Benchmark/) continue
+		if (line !~ /^P[0-9]+ Benchmark/) continue
 		nf = split(line, f, /[ \t]+/)
-		name = f[1]
+		pass = substr(f[1], 2) + 0
+		if (pass > npass) npass = pass
+		name = f[2]
 		sub(/^Benchmark/, "", name)
 		sub(/-[0-9]+$/, "", name)
-		for (i = 2; i < nf; i++) {
-			if (f[i + 1] == "ns/op") ns[name] = ns[name] " " f[i]
+		for (i = 3; i < nf; i++) {
+			if (f[i + 1] == "ns/op") { ns[name] = ns[name] " " f[i]; pns[name, pass] = f[i] }
 			if (f[i + 1] == "allocs/op") al[name] = al[name] " " f[i]
 		}
 	}
@@ -137,7 +161,7 @@ BEGIN {
 		split(line, f, " ")
 		cr[f[1]] = cr[f[1]] " " f[2]
 	}
-	print "| row | uds | stdlib | C | uds/stdlib | uds/C | allocs/op (uds / std) |"
+	print "| row | uds | stdlib | C | uds/stdlib: median (min–max over passes) | uds/C | allocs/op (uds / std) |"
 	print "|---|---:|---:|---:|---:|---:|---:|"
 }
 {
@@ -147,8 +171,19 @@ BEGIN {
 	scale = (unit == "MB/s") ? bytes * 1e3 : 1e9
 	ru = scale / nu; rs = scale / nsd
 	rc = (ck == "-") ? "" : median(cr[ck])
+	# The ratio of each pass (both sides ran in it, next to each other),
+	# then their median and range; a range that crosses 1.00 is a tie.
+	rl = ""
+	for (p = 1; p <= npass; p++)
+		if ((u, p) in pns && (s, p) in pns && pns[u, p] > 0) rl = rl " " pns[s, p] / pns[u, p]
+	n = sorted(rl, ra)
+	cell = "–"
+	if (n > 0) {
+		cell = sprintf("%.2f (%.2f–%.2f)", median(rl), ra[1], ra[n])
+		if (ra[1] < 1 && ra[n] > 1) cell = cell " tie"
+	}
 	printf "| %s (%s) | %s | %s | %s | %s | %s | %s / %s |\n", label, unit, fmt(ru), fmt(rs), fmt(rc),
-		ratio(ru, rs), ratio(ru, rc), median(al[u]), median(al[s])
+		cell, ratio(ru, rc), median(al[u]), median(al[s])
 }' "$tmp/rows.txt"
 
 # What telling an empty SEQPACKET message from EOF costs in the kernel
