@@ -22,7 +22,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-for p in msgrate streamrate fdrate seqts; do
+for p in msgrate mmsgrate streamrate fdrate seqts; do
 	gcc -O2 -pthread -o "$tmp/$p" "$root/bench/c/$p.c"
 done
 
@@ -74,6 +74,8 @@ crun() {
 	crun seq64 msgrate seqpacket 64 500000
 	crun seq4k msgrate seqpacket 4096 300000
 	crun dgram64 msgrate dgram 64 500000
+	crun dgram64batch mmsgrate dgram 64 500000 32
+	crun seq64batch mmsgrate seqpacket 64 500000 32
 	crun fdstream fdrate stream 300000
 	crun fdseq fdrate seqpacket 300000
 	crun fddgram fdrate dgram 300000
@@ -105,8 +107,8 @@ SEQPACKET 64 B, SetZeroReadIsEOF(true), one goroutine|Msg/seqpacket-64B-1gorouti
 DGRAM 64 B connected|Msg/dgram-connected-64B/uds|Msg/dgram-connected-64B/std|dgram64|msg/s|0
 DGRAM 64 B, write+read in one goroutine|Msg/dgram-64B-1goroutine/uds|Msg/dgram-64B-1goroutine/std|-|msg/s|0
 DGRAM 64 B sendto address|Msg/dgram-sendto-64B/uds|Msg/dgram-sendto-64B/std|dgram64|msg/s|0
-DGRAM 64 B batch (uds ReadBatch/WriteBatch)|Batch/dgram-64B/batch|Batch/dgram-64B/std|dgram64|msg/s|0
-SEQPACKET 64 B batch (uds ReadBatch/WriteBatch)|Batch/seqpacket-64B/batch|Batch/seqpacket-64B/std|seq64|msg/s|0
+DGRAM 64 B batch (uds ReadBatch/WriteBatch; C: sendmmsg/recvmmsg, 32 a call)|Batch/dgram-64B/batch|Batch/dgram-64B/std|dgram64batch|msg/s|0
+SEQPACKET 64 B batch (uds ReadBatch/WriteBatch; C: sendmmsg/recvmmsg, 32 a call)|Batch/seqpacket-64B/batch|Batch/seqpacket-64B/std|seq64batch|msg/s|0
 fd passing stream (ReadFDs ints)|FDs/stream/uds-ints|FDs/stream/std|fdstream|fds/s|0
 fd passing stream (ReadFiles)|FDs/stream/uds-files|FDs/stream/std|fdstream|fds/s|0
 fd passing SEQPACKET (ints)|FDs/seqpacket/uds-ints|FDs/seqpacket/std|fdseq|fds/s|0
