@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/udskit/uds/internal/childproc"
 	"github.com/udskit/uds/internal/peertool"
 )
 
@@ -20,7 +21,7 @@ import (
 var peerSkips peertool.Skips
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := childproc.Run(m) // or a child's role (identity_test.go), which exits
 	if s := peerSkips.Summary("udshttp"); s != "" {
 		fmt.Println(s)
 	}
