@@ -16,6 +16,11 @@
 // a caller's credentials from the kernel, so a stock client with
 // insecure.NewCredentials() is identified like any other.
 //
+// The credentials are uds.PeerCred's, and hold what it reads on each
+// system (PID, UID, GID everywhere it works; groups, security label and a
+// PIDFD on Linux). Where uds.PeerCred is unsupported (Windows), handshakes
+// fail.
+//
 // The package is a module of its own, so that the uds module does not
 // depend on gRPC.
 package grpcuds

@@ -11,10 +11,11 @@ import (
 	"github.com/udskit/uds"
 )
 
-// PeerCred returns the credentials of the peer of the call in ctx: in a
-// server handler or interceptor, the client's; with the peer a client
-// call's grpc.Peer option filled, the server's. It reports false when the
-// connection was not made with the credentials of NewCredentials.
+// PeerCred returns the credentials of the client of the call in ctx, in a
+// server handler or interceptor. It reports false when the connection was
+// not made with the credentials of NewCredentials. (A client finds the
+// server's credentials in the AuthInfo of the peer.Peer that the grpc.Peer
+// call option fills: see the AuthInfo example.)
 //
 // The Cred is shared by every call on the connection: read it, do not
 // modify or close it (the connection closes its PIDFD).
