@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,10 +21,11 @@ import (
 )
 
 // startServer serves the health service on addrs and stops it at the end
-// of the test.
-func startServer(t *testing.T, addrs ...uds.Addr) {
+// of the test. It returns the server's log.
+func startServer(t *testing.T, addrs ...uds.Addr) *syncBuffer {
 	t.Helper()
-	srv, lns, err := listen(context.Background(), addrs...)
+	logs := new(syncBuffer)
+	srv, lns, err := listen(context.Background(), log.New(logs, "", 0), addrs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +42,26 @@ func startServer(t *testing.T, addrs ...uds.Addr) {
 			t.Error("serve did not return after Stop")
 		}
 	})
+	return logs
+}
+
+// syncBuffer is a bytes.Buffer that the server's goroutines may write while
+// the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // checkHealth reaches the server at target with a stock gRPC client.
@@ -104,6 +129,23 @@ func TestHealthBothSockets(t *testing.T) {
 	startServer(t, uds.Path(path), uds.Abstract(name))
 	checkHealth(t, "unix://"+path)
 	checkHealth(t, "unix-abstract:"+name)
+}
+
+// Each call is logged with its caller's PID, command and user, though the
+// client is a stock one with insecure credentials.
+func TestLogsCaller(t *testing.T) {
+	path := filepath.Join(sockDir(t), "log.sock")
+	logs := startServer(t, uds.Path(path))
+	checkHealth(t, "unix://"+path)
+	comm, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Skipf("no /proc/self/comm to compare with: %v", err)
+	}
+	want := fmt.Sprintf("/grpc.health.v1.Health/Check from pid %d (%s), uid %d gid %d\n",
+		os.Getpid(), strings.TrimSpace(string(comm)), os.Geteuid(), os.Getegid())
+	if got := logs.String(); !strings.Contains(got, want) {
+		t.Errorf("the server's log has no line %q; it has:\n%s", want, got)
+	}
 }
 
 // uds.ParseAddr reads gRPC's target strings as the addresses they name.
