@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -331,4 +333,209 @@ func httpBench(b *testing.B, ln net.Listener, c *http.Client, url string) {
 	for i := 0; i < b.N; i++ {
 		get()
 	}
+}
+
+// BenchmarkScale measures how each kind of socket serves many clients at
+// once (bench/scale.sh): BenchmarkScale/<workload>/clients-<N>/<kind>, with
+// workload echo (64-byte round trips on one connection per client), connect
+// (dial, one 1-byte round trip, close) or http (GET over one kept-alive
+// connection per client), N from 1, 16, 256, and kind uds (uds.Listen and
+// uds.Dial), unix (package net's Unix sockets) or tcp (127.0.0.1). b.N
+// operations are shared by the N client goroutines; every server serves
+// each connection in a goroutine of its own, as net/http does.
+func BenchmarkScale(b *testing.B) {
+	for _, workload := range []string{"echo", "connect", "http"} {
+		b.Run(workload, func(b *testing.B) {
+			for _, clients := range []int{1, 16, 256} {
+				b.Run(fmt.Sprintf("clients-%d", clients), func(b *testing.B) {
+					row := newRow(b)
+					for _, kind := range []string{"uds", "unix", "tcp"} {
+						row.Run(kind, func(b *testing.B) {
+							ln, dial := scaleEndpoints(b, kind)
+							switch workload {
+							case "echo":
+								scaleEcho(b, ln, dial, clients)
+							case "connect":
+								scaleConnect(b, ln, dial, clients)
+							case "http":
+								scaleHTTP(b, ln, dial, clients)
+							}
+						})
+					}
+					row.Done()
+				})
+			}
+		})
+	}
+}
+
+// scaleEndpoints returns a listener of kind and a function that dials it.
+func scaleEndpoints(b *testing.B, kind string) (net.Listener, func(context.Context) (net.Conn, error)) {
+	b.Helper()
+	var ln net.Listener
+	var dial func(context.Context) (net.Conn, error)
+	var err error
+	switch kind {
+	case "uds":
+		a := uds.Path(benchSockPath(b))
+		var ul *uds.Listener
+		ul, err = uds.Listen(context.Background(), a)
+		ln = ul
+		dial = func(ctx context.Context) (net.Conn, error) { return uds.Dial(ctx, a) }
+	case "unix":
+		p := benchSockPath(b)
+		ln, err = net.Listen("unix", p)
+		var d net.Dialer
+		dial = func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "unix", p) }
+	case "tcp":
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		if err == nil {
+			addr := ln.Addr().String()
+			var d net.Dialer
+			dial = func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+		}
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	return ln, dial
+}
+
+// serveEcho accepts connections on ln until it is closed and echoes each
+// one's bytes back in a goroutine of its own. The returned function closes
+// ln and waits for every goroutine.
+func serveEcho(ln net.Listener) (stop func()) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	return func() { ln.Close(); wg.Wait() }
+}
+
+// scaleClients runs clients goroutines that together make b.N calls of op
+// (each goroutine with the state setup gives it) and reports operations per
+// second.
+func scaleClients(b *testing.B, clients int, setup func() (op func() error, done func())) {
+	b.ReportAllocs()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	ops := make([]func() error, clients)
+	dones := make([]func(), clients)
+	for i := range ops {
+		ops[i], dones[i] = setup()
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := range ops {
+		wg.Add(1)
+		go func(op func() error) {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if err := op(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(ops[i])
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	for _, d := range dones {
+		d()
+	}
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "op/s")
+}
+
+// scaleEcho: one connection per client, 64-byte round trips.
+func scaleEcho(b *testing.B, ln net.Listener, dial func(context.Context) (net.Conn, error), clients int) {
+	stop := serveEcho(ln)
+	defer stop()
+	scaleClients(b, clients, func() (func() error, func()) {
+		c, err := dial(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		out := make([]byte, 64)
+		in := make([]byte, 64)
+		return func() error {
+			if _, err := c.Write(out); err != nil {
+				return err
+			}
+			_, err := io.ReadFull(c, in)
+			return err
+		}, func() { c.Close() }
+	})
+}
+
+// scaleConnect: each operation dials, makes a 1-byte round trip and closes.
+func scaleConnect(b *testing.B, ln net.Listener, dial func(context.Context) (net.Conn, error), clients int) {
+	stop := serveEcho(ln)
+	defer stop()
+	scaleClients(b, clients, func() (func() error, func()) {
+		buf := make([]byte, 1)
+		return func() error {
+			c, err := dial(context.Background())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if _, err := c.Write(buf); err != nil {
+				return err
+			}
+			_, err = io.ReadFull(c, buf)
+			return err
+		}, func() {}
+	})
+}
+
+// scaleHTTP: each client has a kept-alive connection of its own (a
+// transport of its own) and sends GETs.
+func scaleHTTP(b *testing.B, ln net.Listener, dial func(context.Context) (net.Conn, error), clients int) {
+	body := []byte("hello\n")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(body) })}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		srv.Close()
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			b.Error(err)
+		}
+	}()
+	scaleClients(b, clients, func() (func() error, func()) {
+		tr := benchTransport()
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) }
+		c := &http.Client{Transport: tr}
+		return func() error {
+			resp, err := c.Get("http://scale/x")
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return err
+		}, tr.CloseIdleConnections
+	})
 }

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench/scale.sh: how uds, package net's Unix sockets and TCP loopback serve
+# 1, 16 and 256 concurrent clients (BenchmarkScale in bench_test.go): echo
+# round trips on one connection per client, connect churn (dial, one round
+# trip, close), and HTTP GETs on one kept-alive connection per client.
+#
+#   bench/scale.sh                  # COUNT=4 passes, BENCHTIME=1s
+#   COUNT=6 BENCHTIME=2s bench/scale.sh
+#
+# Passes alternate the order of uds, unix and tcp within each row (ABBA,
+# UDS_BENCH_ORDER). Rates are medians over passes in operations per second;
+# uds/unix is the median of the passes' own ratios with its range ("tie"
+# when the range crosses 1.00).
+set -euo pipefail
+
+COUNT=${COUNT:-4}
+BENCHTIME=${BENCHTIME:-1s}
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# 256 clients need 512 descriptors and more per kind on each side.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+echo "running BenchmarkScale ($COUNT passes, benchtime $BENCHTIME)..." >&2
+(cd "$root" && go test -c -o "$tmp/uds.test" .)
+: >"$tmp/go.txt"
+for pass in $(seq "$COUNT"); do
+	order=forward
+	if [ $((pass % 2)) -eq 0 ]; then order=reverse; fi
+	echo "  pass $pass/$COUNT ($order)" >&2
+	(cd "$root" && UDS_BENCH_ORDER=$order "$tmp/uds.test" -test.run '^$' \
+		-test.bench 'BenchmarkScale' -test.benchmem -test.count 1 -test.benchtime "$BENCHTIME") |
+		sed "s/^Benchmark/P$pass Benchmark/" >>"$tmp/go.txt"
+done
+
+qlen=$(cat /proc/sys/net/unix/max_dgram_qlen 2>/dev/null || echo "?")
+printf 'machine: %s cores, kernel %s, net.unix.max_dgram_qlen %s, %s, GOMAXPROCS %s; %s passes (ABBA)\n\n' \
+	"$(nproc)" "$(uname -r)" "$qlen" "$(go version | awk '{print $3}')" "${GOMAXPROCS:-$(nproc)}" "$COUNT"
+
+awk -v gofile="$tmp/go.txt" '
+function sorted(s, a,    n, i, j, t) {
+	n = split(s, a, " ")
+	for (i = 2; i <= n; i++) {
+		t = a[i] + 0
+		for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
+		a[j + 1] = t
+	}
+	return n
+}
+function median(s,    a, n) {
+	n = sorted(s, a)
+	if (n == 0) return ""
+	if (n % 2) return a[(n + 1) / 2] + 0
+	return (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function span(u, s,    p, rl, ra, n, cell) {
+	rl = ""
+	for (p = 1; p <= npass; p++)
+		if ((u, p) in pns && (s, p) in pns && pns[u, p] > 0) rl = rl " " pns[s, p] / pns[u, p]
+	n = sorted(rl, ra)
+	if (n == 0) return "–"
+	cell = sprintf("%.2f (%.2f–%.2f)", median(rl), ra[1], ra[n])
+	if (ra[1] < 1 && ra[n] > 1) cell = cell " tie"
+	return cell
+}
+BEGIN {
+	while ((getline line < gofile) > 0) {
+		if (line !~ /^P[0-9]+ BenchmarkScale/) continue
+		nf = split(line, f, /[ \t]+/)
+		pass = substr(f[1], 2) + 0
+		if (pass > npass) npass = pass
+		name = f[2]
+		sub(/^BenchmarkScale\//, "", name)
+		sub(/-[0-9]+$/, "", name)
+		for (i = 3; i < nf; i++) {
+			if (f[i + 1] == "ns/op") { ns[name] = ns[name] " " f[i]; pns[name, pass] = f[i] }
+			if (f[i + 1] == "allocs/op") al[name] = al[name] " " f[i]
+		}
+	}
+	print "| workload | clients | uds (op/s) | net unix (op/s) | TCP loopback (op/s) | uds/unix | TCP/unix | allocs/op uds / unix / tcp |"
+	print "|---|---:|---:|---:|---:|---:|---:|---:|"
+	split("echo connect http", works, " ")
+	split("1 16 256", cls, " ")
+	for (w = 1; w <= 3; w++) for (c = 1; c <= 3; c++) {
+		row = works[w] "/clients-" cls[c]
+		u = row "/uds"; x = row "/unix"; t = row "/tcp"
+		if (ns[u] == "" || ns[x] == "" || ns[t] == "") continue
+		printf "| %s | %s | %.0f | %.0f | %.0f | %s | %s | %s / %s / %s |\n", works[w], cls[c],
+			1e9 / median(ns[u]), 1e9 / median(ns[x]), 1e9 / median(ns[t]), span(u, x), span(t, x),
+			median(al[u]), median(al[x]), median(al[t])
+	}
+}'
