@@ -47,6 +47,13 @@ type Conn struct {
 	msg     *msgConn
 	msgErr  error
 
+	// peerOnce reads an accepted stream connection's peer address on the
+	// first RemoteAddr, not in Accept: the accept loop serves every client
+	// one after another, and a getpeername there slowed connection churn by
+	// a fifth at 256 concurrent clients (bench/scale.sh).
+	peerOnce sync.Once
+	peerLazy bool
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -56,40 +63,31 @@ var (
 	_ syscall.Conn = (*Conn)(nil)
 )
 
-// newConn wraps the stream socket uc. Addresses not given are read from
-// the kernel.
-func newConn(uc *net.UnixConn, laddr, raddr Addr, lookupLocal, lookupPeer bool) (*Conn, error) {
+// newConn wraps the stream socket uc. With lookupLocal its local address
+// is read from the kernel; its peer's is raddr.
+func newConn(uc *net.UnixConn, laddr, raddr Addr, lookupLocal bool) (*Conn, error) {
 	c := &Conn{uc: uc, laddr: laddr.WithType(Stream), raddr: raddr.WithType(Stream)}
-	if !lookupLocal && !lookupPeer {
+	if !lookupLocal {
 		return c, nil
 	}
-	// Written out, not with control: this runs for every accepted
-	// connection, and the helper's closures cost two more allocations.
 	rc, err := uc.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
 	var serr error
-	cerr := rc.Control(func(fd uintptr) {
-		if lookupLocal {
-			if c.laddr, serr = sysGetsockname(int(fd), Stream); serr != nil {
-				serr = os.NewSyscallError("getsockname", serr)
-				return
-			}
-		}
-		if lookupPeer {
-			if c.raddr, serr = sysGetpeername(int(fd), Stream); serr != nil {
-				serr = os.NewSyscallError("getpeername", serr)
-			}
-		}
-	})
-	if cerr != nil {
-		return nil, cerr
+	if err := rc.Control(func(fd uintptr) { c.laddr, serr = sysGetsockname(int(fd), Stream) }); err != nil {
+		return nil, err
 	}
 	if serr != nil {
-		return nil, serr
+		return nil, os.NewSyscallError("getsockname", serr)
 	}
 	return c, nil
+}
+
+// acceptedConn wraps the stream socket uc that l accepted. Its peer's
+// address is read when RemoteAddr first asks for it.
+func acceptedConn(uc *net.UnixConn, laddr Addr) *Conn {
+	return &Conn{uc: uc, laddr: laddr.WithType(Stream), raddr: Unnamed().WithType(Stream), peerLazy: true}
 }
 
 // Read reads data from the connection, as net.Conn's Read; on a seqpacket
@@ -136,7 +134,7 @@ func (c *Conn) msgConn() (*msgConn, error) {
 		return c.seq, nil
 	}
 	c.msgOnce.Do(func() {
-		c.msg, c.msgErr = newMsgConn(c.uc, Stream, c.laddr, c.raddr, true, false)
+		c.msg, c.msgErr = newMsgConn(c.uc, Stream, c.laddr, c.remote(), true, false)
 	})
 	return c.msg, c.msgErr
 }
@@ -155,7 +153,21 @@ func (c *Conn) LocalAddr() net.Addr { return c.laddr }
 // by Dial it is the address dialed (the real path, even when a long path was
 // reached through /proc); for an accepted connection it is the peer's bound
 // address, usually KindUnnamed.
-func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+func (c *Conn) RemoteAddr() net.Addr { return c.remote() }
+
+// remote returns the peer's address, reading it from the kernel the first
+// time for an accepted connection (an unnamed address if the kernel no
+// longer has one: the peer has gone).
+func (c *Conn) remote() Addr {
+	if c.peerLazy {
+		c.peerOnce.Do(func() {
+			if a, err := peerName(c.uc, Stream); err == nil {
+				c.raddr = a
+			}
+		})
+	}
+	return c.raddr
+}
 
 // SetDeadline sets the read and write deadlines, as net.Conn's SetDeadline.
 func (c *Conn) SetDeadline(t time.Time) error {
@@ -212,8 +224,8 @@ func Pair(typ SocketType) (*Conn, *Conn, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	a, _ := newConn(ucs[0], Addr{}, Addr{}, false, false)
-	b, _ := newConn(ucs[1], Addr{}, Addr{}, false, false)
+	a, _ := newConn(ucs[0], Addr{}, Addr{}, false)
+	b, _ := newConn(ucs[1], Addr{}, Addr{}, false)
 	return a, b, nil
 }
 

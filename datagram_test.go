@@ -691,7 +691,11 @@ func TestDatagramBlockedWriteCPU(t *testing.T) {
 			requireTimeout(t, err)
 			share := float64(cpu) / float64(wall)
 			t.Logf("blocked %v, CPU %v (%.2f %% of one core)", wall.Round(time.Millisecond), cpu, 100*share)
-			assert.LessOrEqual(t, share, 0.05, "CPU %v while blocked %v", cpu, wall)
+			// The spin this guards against used 70-93 % of a core; the
+			// backoff uses 2-3 %. The bound leaves room for what else the
+			// process (the race detector, the runtime, other tests) does
+			// in the meantime: at 5 % it failed now and then under load.
+			assert.LessOrEqual(t, share, 0.20, "CPU %v while blocked %v", cpu, wall)
 			assert.Equal(t, "filler", r.readOne(t), "the blocked message was not sent")
 		})
 	}

@@ -167,7 +167,7 @@ func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := newConn(uc, laddr, a, laddr.kind == KindAutobind || d.PassCred, false)
+	c, err := newConn(uc, laddr, a, laddr.kind == KindAutobind || d.PassCred)
 	if err != nil {
 		uc.Close()
 		if owner != nil {

@@ -484,7 +484,7 @@ func fileConn(f *os.File) (*Conn, error) {
 			c = seqConn(m)
 		}
 	} else {
-		c, err = newConn(uc, laddr, raddr, false, false)
+		c, err = newConn(uc, laddr, raddr, false)
 	}
 	if err != nil {
 		uc.Close()

@@ -170,7 +170,7 @@ func (l *Listener) acceptConn() (*Conn, error) {
 			}
 		}
 	} else {
-		c, err = newConn(uc, l.addr, Addr{}, false, true)
+		c = acceptedConn(uc, l.addr)
 	}
 	if err != nil {
 		uc.Close()

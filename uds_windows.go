@@ -121,7 +121,7 @@ func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {
 		}
 		nc, err := nd.DialContext(ctx, "unix", a.name)
 		if err == nil {
-			return newConn(nc.(*net.UnixConn), Addr{}, a, false, false)
+			return newConn(nc.(*net.UnixConn), Addr{}, a, false)
 		}
 		// The caller's opError names this package's address.
 		if oe, ok := err.(*net.OpError); ok {
