@@ -79,8 +79,7 @@ func (lc *ListenConfig) ListenDatagram(ctx context.Context, a Addr) (*DatagramCo
 
 // DialDatagram connects a datagram socket to a with the default Dialer.
 func DialDatagram(ctx context.Context, a Addr) (*DatagramConn, error) {
-	var d Dialer
-	return d.DialDatagram(ctx, a)
+	return defaultDialer.DialDatagram(ctx, a)
 }
 
 // DialDatagram connects a datagram socket to a, so that Write sends to it

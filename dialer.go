@@ -56,9 +56,12 @@ type Dialer struct {
 // Dial connects to the stream or seqpacket socket at a with the default
 // Dialer.
 func Dial(ctx context.Context, a Addr) (*Conn, error) {
-	var d Dialer
-	return d.Dial(ctx, a)
+	return defaultDialer.Dial(ctx, a)
 }
+
+// defaultDialer is the zero Dialer of Dial and DialDatagram, shared (a
+// Dialer's methods only read it) so that a dial does not allocate one.
+var defaultDialer Dialer
 
 // Dial connects to the socket at a, with the socket type a.Type(): Stream
 // (the type of Path(p) and Abstract(name)) or SeqPacket
