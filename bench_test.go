@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/udshttp"
 )
 
@@ -538,4 +541,160 @@ func scaleHTTP(b *testing.B, ln net.Listener, dial func(context.Context) (net.Co
 			return err
 		}, tr.CloseIdleConnections
 	})
+}
+
+// BenchmarkCrowd times the reclaim of a stale path and the naming of a
+// holder, which look at the whole namespace where a probe cannot answer
+// alone (sock_diag, /proc). With UDS_CROWD=1 (and gcc) it first crowds the
+// machine as a busy host is: 100,000 Unix sockets held by 5,000 other
+// processes (bench/c/crowd.c, 10 socket pairs each):
+//
+//	UDS_CROWD=1 go test -run '^$' -bench BenchmarkCrowd -benchtime 30x .
+//
+// The rows:
+//
+//   - stale: Listen over a stale socket file (probed, moved aside,
+//     removed), then Close;
+//   - live-listen: Listen on a path a listening socket holds: ErrInUse,
+//     the holder named by SO_PEERCRED on the probe;
+//   - live-bound: Listen on a path a bound socket that does not listen
+//     holds: ErrInUse, the holder found through sock_diag and /proc;
+//   - who: diag.Who of a path that a socket listens on.
+func BenchmarkCrowd(b *testing.B) {
+	if os.Getenv("UDS_CROWD") == "1" {
+		crowd(b)
+	}
+	ctx := context.Background()
+	b.Run("stale", func(b *testing.B) {
+		p := benchSockPath(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			leaveStale(b, p)
+			b.StartTimer()
+			ln, err := uds.Listen(ctx, uds.Path(p))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ln.Close()
+		}
+	})
+	b.Run("live-listen", func(b *testing.B) {
+		p := benchSockPath(b)
+		held, err := net.Listen("unix", p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer held.Close()
+		crowdInUse(b, ctx, p)
+	})
+	b.Run("live-bound", func(b *testing.B) {
+		p := benchSockPath(b)
+		fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer syscall.Close(fd)
+		if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: p}); err != nil {
+			b.Fatal(err)
+		}
+		crowdInUse(b, ctx, p)
+	})
+	b.Run("who", func(b *testing.B) {
+		p := benchSockPath(b)
+		held, err := net.Listen("unix", p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer held.Close()
+		b.ReportAllocs()
+		for b.Loop() {
+			socks, err := diag.Who(ctx, uds.Path(p))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(socks) == 0 || len(socks[0].Procs) == 0 || socks[0].Procs[0].PID != os.Getpid() {
+				b.Fatalf("Who(%s) = %+v, want this process", p, socks)
+			}
+		}
+	})
+}
+
+// crowdInUse times Listen on the held path p and checks that every try
+// fails with ErrInUse naming this process.
+func crowdInUse(b *testing.B, ctx context.Context, p string) {
+	b.ReportAllocs()
+	for b.Loop() {
+		ln, err := uds.Listen(ctx, uds.Path(p))
+		if err == nil {
+			ln.Close()
+			b.Fatal("Listen took a path that is held")
+		}
+		var ie *uds.InUseError
+		if !errors.As(err, &ie) || ie.PID != os.Getpid() {
+			b.Fatalf("Listen: %v; want ErrInUse naming process %d", err, os.Getpid())
+		}
+	}
+}
+
+// leaveStale leaves a stale socket file at p: a socket bound there and
+// closed.
+func leaveStale(b *testing.B, p string) {
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = syscall.Bind(fd, &syscall.SockaddrUnix{Name: p})
+	syscall.Close(fd)
+	if err != nil {
+		b.Fatal(err)
+	}
+}
+
+// crowd starts 5,000 processes (bench/c/crowd.c, built here with gcc)
+// that hold 10 Unix socket pairs each: 100,000 sockets in the namespace,
+// spread as on a busy host. They exit when the benchmark ends.
+func crowd(b *testing.B) {
+	const procs, pairsEach = 5_000, 10
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		b.Skip("UDS_CROWD needs gcc to build bench/c/crowd.c")
+	}
+	bin := filepath.Join(b.TempDir(), "crowd")
+	if out, err := exec.Command(gcc, "-O2", "-o", bin, "bench/c/crowd.c").CombinedOutput(); err != nil {
+		b.Fatalf("building crowd: %v\n%s", err, out)
+	}
+	type member struct {
+		cmd   *exec.Cmd
+		stdin io.Closer
+	}
+	var members []member
+	b.Cleanup(func() {
+		for _, m := range members {
+			m.stdin.Close()
+		}
+		for _, m := range members {
+			m.cmd.Wait()
+		}
+	})
+	for range procs {
+		cmd := exec.Command(bin, strconv.Itoa(pairsEach))
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatalf("process %d of %d: %v", len(members)+1, procs, err)
+		}
+		members = append(members, member{cmd, stdin})
+		line := make([]byte, 6)
+		if _, err := io.ReadFull(stdout, line); err != nil || string(line) != "ready\n" {
+			b.Fatalf("process %d of %d did not start: %q %v", len(members), procs, line, err)
+		}
+	}
+	b.Logf("crowd: %d processes holding %d Unix sockets", len(members), procs*pairsEach*2)
 }

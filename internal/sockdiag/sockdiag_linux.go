@@ -330,21 +330,27 @@ func Holder(socks []Socket) int {
 		return 0
 	}
 	listening := make(map[uint64]bool, len(socks))
+	anyListening := false
 	for _, s := range socks {
 		listening[uint64(s.Ino)] = s.Listening()
+		anyListening = anyListening || s.Listening()
 	}
+	// The scan stops as soon as the answer cannot change: at the first
+	// holder of a listener, or at the first holder at all when none of
+	// socks listens. On a host with thousands of processes that saves
+	// reading the descriptors of every process after the holder.
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
 	pid := 0
-	_ = procfs.ScanSocketFDs(context.Background(), func(p int, _ func() string, _ int, ino uint64) {
+	_ = procfs.ScanSocketFDs(ctx, func(p int, _ func() string, _ int, ino uint64) {
 		l, ok := listening[ino]
-		if !ok {
+		if !ok || (pid != 0 && !l) {
 			return
 		}
-		if pid == 0 || l {
-			pid = p
-		}
-		if l {
-			// The first holder of a listener wins; nothing beats it.
+		pid = p
+		if l || !anyListening {
 			clear(listening)
+			stop()
 		}
 	})
 	return pid
