@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -31,11 +30,12 @@ type benchSub struct {
 	fn   func(*testing.B)
 }
 
-// benchRow runs the sides of one row (uds, std, ...) in the order they are
-// declared, or in the reverse order when UDS_BENCH_ORDER is "reverse":
-// bench/run.sh alternates the two between passes (ABBA), so that neither
-// side of a ratio always runs first, which alone moved ratios by 10-15 % on
-// the machines measured.
+// benchRow runs the sides of one row (uds, std, ...) in an order that
+// changes from pass to pass: with UDS_BENCH_PASS=p (bench/run.sh sets it),
+// the sides are rotated by p, so that over as many passes as a row has
+// sides every side runs once in every position. Where a side runs (first,
+// after which other) alone moved ratios by 10-15 % on the machines
+// measured; rotating spreads that over both sides of every ratio.
 type benchRow struct {
 	b    *testing.B
 	subs []benchSub
@@ -50,10 +50,10 @@ func (r *benchRow) Run(name string, fn func(*testing.B)) {
 
 // Done runs the row's sides in this pass's order.
 func (r *benchRow) Done() {
-	if os.Getenv("UDS_BENCH_ORDER") == "reverse" {
-		slices.Reverse(r.subs)
-	}
-	for _, s := range r.subs {
+	pass, _ := strconv.Atoi(os.Getenv("UDS_BENCH_PASS"))
+	n := len(r.subs)
+	for i := range n {
+		s := r.subs[(i+pass%n+n)%n]
 		r.b.Run(s.name, s.fn)
 	}
 }

@@ -3,11 +3,11 @@
 # library in the same run) and the C reference programs of bench/c, and
 # prints one markdown table: rates are medians over passes; each ratio is
 # the median, with the range, of the ratios of the single passes, and the
-# passes alternate which side of a row runs first (ABBA). A/A rows (std
+# passes rotate the order of each row's sides (ABBA for a pair). A/A rows (std
 # against std, uds against uds) show what the harness's own noise is; a
 # ratio whose range crosses 1.00 is marked "tie".
 #
-#   bench/run.sh                 # COUNT=6 passes over the Go benchmarks (even: each order equally often)
+#   bench/run.sh                 # COUNT=6 passes over the Go benchmarks (a multiple of 2 and 3: every side of a row in every position equally often)
 #   COUNT=10 BENCHTIME=2s bench/run.sh
 #   RAW=/tmp/raw bench/run.sh   # also keep the raw go test and C output
 #
@@ -37,22 +37,20 @@ shm=""
 if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
 	shm=/dev/shm
 fi
-# Passes alternate the order of each row's sides (UDS_BENCH_ORDER, see
-# benchRow in bench_test.go): odd passes run uds first, even passes std
-# first, so that the order, which alone moves a ratio by 10-15 % on a small
-# machine, weighs on both sides alike. Every line is tagged with its pass.
+# Passes rotate the order of each row's sides (UDS_BENCH_PASS, see benchRow
+# in bench_test.go: uds first, then std first, ... for a pair), so that the
+# position, which alone moves a ratio by 10-15 % on a small machine, weighs
+# on every side alike. Every line is tagged with its pass.
 for pass in $(seq "$COUNT"); do
-	order=forward
-	if [ $((pass % 2)) -eq 0 ]; then order=reverse; fi
-	echo "  pass $pass/$COUNT ($order)" >&2
-	(cd "$root" && UDS_BENCH_ORDER=$order "$tmp/uds.test" -test.run '^$' \
+	echo "  pass $pass/$COUNT" >&2
+	(cd "$root" && UDS_BENCH_PASS=$pass "$tmp/uds.test" -test.run '^$' \
 		-test.bench 'BenchmarkSuite|BenchmarkMsg|BenchmarkBatch|BenchmarkFDs' \
 		-test.benchmem -test.count 1 -test.benchtime "$BENCHTIME") |
 		sed "s/^Benchmark/P$pass Benchmark/" >>"$tmp/go.txt"
 	# Sockets usually live on tmpfs (/run, $XDG_RUNTIME_DIR); the run
 	# above made its files in $TMPDIR (/tmp, here ext4 over virtio).
 	if [ -n "$shm" ]; then
-		(cd "$root" && TMPDIR=$shm UDS_BENCH_ORDER=$order "$tmp/uds.test" -test.run '^$' \
+		(cd "$root" && TMPDIR=$shm UDS_BENCH_PASS=$pass "$tmp/uds.test" -test.run '^$' \
 			-test.bench 'BenchmarkSuite/listen-close' \
 			-test.benchmem -test.count 1 -test.benchtime "$BENCHTIME") |
 			sed -e 's|listen-close/|listen-close-tmpfs/|' -e "s/^Benchmark/P$pass Benchmark/" >>"$tmp/go.txt"
@@ -87,7 +85,7 @@ fi
 
 # The machine, for the table's reader.
 qlen=$(cat /proc/sys/net/unix/max_dgram_qlen 2>/dev/null || echo "?")
-printf 'machine: %s cores, kernel %s, net.unix.max_dgram_qlen %s, %s; %s passes, uds and std order alternating (ABBA)\n\n' \
+printf 'machine: %s cores, kernel %s, net.unix.max_dgram_qlen %s, %s; %s passes, the order of the sides of each row rotating between passes\n\n' \
 	"$(nproc)" "$(uname -r)" "$qlen" "$(go version | awk '{print $3}')" "$COUNT"
 
 # Rows: label | uds benchmark | std benchmark | C key | unit | bytes per op.

@@ -4,16 +4,17 @@
 # round trips on one connection per client, connect churn (dial, one round
 # trip, close), and HTTP GETs on one kept-alive connection per client.
 #
-#   bench/scale.sh                  # COUNT=4 passes, BENCHTIME=1s
+#   bench/scale.sh                  # COUNT=6 passes, BENCHTIME=1s
 #   COUNT=6 BENCHTIME=2s bench/scale.sh
 #
-# Passes alternate the order of uds, unix and tcp within each row (ABBA,
-# UDS_BENCH_ORDER). Rates are medians over passes in operations per second;
+# Passes rotate the order of uds, unix and tcp within each row
+# (UDS_BENCH_PASS; with COUNT a multiple of 3 each kind runs in each
+# position equally often). Rates are medians over passes in operations per second;
 # uds/unix is the median of the passes' own ratios with its range ("tie"
 # when the range crosses 1.00).
 set -euo pipefail
 
-COUNT=${COUNT:-4}
+COUNT=${COUNT:-6}
 BENCHTIME=${BENCHTIME:-1s}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
@@ -26,16 +27,14 @@ echo "running BenchmarkScale ($COUNT passes, benchtime $BENCHTIME)..." >&2
 (cd "$root" && go test -c -o "$tmp/uds.test" .)
 : >"$tmp/go.txt"
 for pass in $(seq "$COUNT"); do
-	order=forward
-	if [ $((pass % 2)) -eq 0 ]; then order=reverse; fi
-	echo "  pass $pass/$COUNT ($order)" >&2
-	(cd "$root" && UDS_BENCH_ORDER=$order "$tmp/uds.test" -test.run '^$' \
+	echo "  pass $pass/$COUNT" >&2
+	(cd "$root" && UDS_BENCH_PASS=$pass "$tmp/uds.test" -test.run '^$' \
 		-test.bench 'BenchmarkScale' -test.benchmem -test.count 1 -test.benchtime "$BENCHTIME") |
 		sed "s/^Benchmark/P$pass Benchmark/" >>"$tmp/go.txt"
 done
 
 qlen=$(cat /proc/sys/net/unix/max_dgram_qlen 2>/dev/null || echo "?")
-printf 'machine: %s cores, kernel %s, net.unix.max_dgram_qlen %s, %s, GOMAXPROCS %s; %s passes (ABBA)\n\n' \
+printf 'machine: %s cores, kernel %s, net.unix.max_dgram_qlen %s, %s, GOMAXPROCS %s; %s passes, order rotating\n\n' \
 	"$(nproc)" "$(uname -r)" "$qlen" "$(go version | awk '{print $3}')" "${GOMAXPROCS:-$(nproc)}" "$COUNT"
 
 awk -v gofile="$tmp/go.txt" '
