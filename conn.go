@@ -196,7 +196,11 @@ func (c *Conn) SyscallConn() (syscall.RawConn, error) { return c.uc.SyscallConn(
 // File returns a new descriptor for the connection, close-on-exec, as an
 // *os.File: send it to another process (WriteMsg) and rebuild the
 // connection there with FileConn. It shares the socket's non-blocking mode;
-// its Fd method does not switch the socket to blocking mode.
+// its Fd method does not switch the socket to blocking mode. A seqpacket
+// socket keeps the SO_TIMESTAMP it has by default (see SetZeroReadIsEOF):
+// a program that reads it with recvmsg finds a timestamp control message
+// with every message, and one with a small control buffer may not find
+// room for descriptors; call SetZeroReadIsEOF(true) first to turn it off.
 func (c *Conn) File() (*os.File, error) {
 	f, err := dupFile(c.uc, c.laddr)
 	if err != nil {
