@@ -69,7 +69,7 @@ func batchSetups() []batchSetup {
 			return batchEnds{w: cli, r: srv, to: srvAddr, dgram: true, qlimited: true}
 		}},
 		{"seqpacket-pair", func(t *testing.T) batchEnds {
-			a, b := pairOf(t, pairMaker(uds.SeqPacket))
+			a, b := pairOf(t, pairType(uds.SeqPacket))
 			return batchEnds{w: a, r: b}
 		}},
 		{"seqpacket-accepted", func(t *testing.T) batchEnds {
@@ -900,7 +900,7 @@ func TestBatchCredentials(t *testing.T) {
 				return batchEnds{w: cli, r: srv, to: a}
 			},
 			"seqpacket": func(t *testing.T) batchEnds {
-				x, y := pairOf(t, pairMaker(uds.SeqPacket))
+				x, y := pairOf(t, pairType(uds.SeqPacket))
 				return batchEnds{w: x, r: y}
 			},
 		}
@@ -1008,7 +1008,7 @@ func TestBatchDescriptorsNotLeaked(t *testing.T) {
 	}
 	var lastWriter *uds.Conn
 	seqPair := func(t *testing.T) (sender, batchConn) {
-		a, b := pairOf(t, pairMaker(uds.SeqPacket))
+		a, b := pairOf(t, pairType(uds.SeqPacket))
 		lastWriter = a
 		return msgFilesSender(a, uds.Addr{}), b
 	}
@@ -1306,7 +1306,7 @@ func BenchmarkBatch(b *testing.B) {
 			if tc.typ == syscall.SOCK_DGRAM {
 				w, r = pairOf(b, uds.DatagramPair)
 			} else {
-				w, r = pairOf(b, pairMaker(uds.SeqPacket))
+				w, r = pairOf(b, pairType(uds.SeqPacket))
 			}
 			out := make([]uds.Message, batch)
 			for i := range out {
@@ -1351,7 +1351,7 @@ func BenchmarkBatch(b *testing.B) {
 			if tc.typ == syscall.SOCK_DGRAM {
 				x, y = pairOf(b, uds.DatagramPair)
 			} else {
-				x, y = pairOf(b, pairMaker(uds.SeqPacket))
+				x, y = pairOf(b, pairType(uds.SeqPacket))
 			}
 			benchOneByOne(b, x, y, size)
 		})

@@ -67,7 +67,7 @@ func BenchmarkSuite(b *testing.B) {
 		b.Run(fmt.Sprintf("stream-%dKiB", size>>10), func(b *testing.B) {
 			row := newRow(b)
 			row.Run("uds", func(b *testing.B) {
-				w, r := pairOf(b, pairMaker(uds.Stream))
+				w, r := pairOf(b, pairType(uds.Stream))
 				streamBench(b, size, w, r)
 			})
 			std := func(b *testing.B) {
@@ -85,7 +85,7 @@ func BenchmarkSuite(b *testing.B) {
 	b.Run("pingpong-1B", func(b *testing.B) {
 		row := newRow(b)
 		row.Run("uds", func(b *testing.B) {
-			x, y := pairOf(b, pairMaker(uds.Stream))
+			x, y := pairOf(b, pairType(uds.Stream))
 			pingPongBench(b, x, y)
 		})
 		row.Run("std", func(b *testing.B) {

@@ -4,13 +4,11 @@ package uds_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -29,21 +27,6 @@ import (
 )
 
 // --- helpers shared by the Linux tests of this package ---
-
-// dirListing returns the names, types and sizes of dir's entries.
-func dirListing(t testing.TB, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var out []string
-	for _, e := range ents {
-		info, err := e.Info()
-		require.NoError(t, err)
-		out = append(out, fmt.Sprintf("%s %v %d", e.Name(), info.Mode(), info.Size()))
-	}
-	sort.Strings(out)
-	return out
-}
 
 type acceptResult struct {
 	c   *uds.Conn
@@ -197,7 +180,7 @@ func TestConnNettest(t *testing.T) {
 }
 
 func TestPairAddrs(t *testing.T) {
-	a, b := pairOf(t, pairMaker(uds.Stream))
+	a, b := pairOf(t, pairType(uds.Stream))
 	for _, c := range []*uds.Conn{a, b} {
 		assert.Equal(t, uds.Unnamed(), c.LocalAddr())
 		assert.Equal(t, uds.Unnamed(), c.RemoteAddr())

@@ -23,19 +23,6 @@ import (
 
 var msgAutobindRe = regexp.MustCompile(`^[0-9a-f]{5}$`)
 
-// msgListenDatagram binds a datagram socket to a, closed at the end of the
-// test.
-func msgListenDatagram(t testing.TB, lc *uds.ListenConfig, a uds.Addr) *uds.DatagramConn {
-	t.Helper()
-	if lc == nil {
-		lc = &uds.ListenConfig{}
-	}
-	c, err := lc.ListenDatagram(msgCtx(t), a)
-	require.NoError(t, err)
-	msgClose(t, c)
-	return c
-}
-
 func msgDialDatagram(t testing.TB, d *uds.Dialer, a uds.Addr) *uds.DatagramConn {
 	t.Helper()
 	if d == nil {

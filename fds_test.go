@@ -26,47 +26,6 @@ import (
 	"github.com/udskit/uds/internal/childproc"
 )
 
-// fdEnd is what the connections descriptors are tested on share: the uds
-// types and plain *net.UnixConn values, all driven through uds.ReadMsg and
-// uds.WriteMsg.
-type fdEnd interface {
-	Read([]byte) (int, error)
-	Write([]byte) (int, error)
-	SetReadDeadline(time.Time) error
-	Close() error
-	syscall.Conn
-}
-
-// fdWriteFiles sends files with b in one uds.WriteMsg and returns m.N.
-func fdWriteFiles(c syscall.Conn, b []byte, files ...*os.File) (int, error) {
-	m := uds.Message{Buf: b, Files: files}
-	err := uds.WriteMsg(c, &m)
-	return m.N, err
-}
-
-// fdWriteFDs sends the raw descriptors fds with b in one uds.WriteMsg.
-func fdWriteFDs(c syscall.Conn, b []byte, fds []int) (int, error) {
-	m := uds.Message{Buf: b, FDs: fds}
-	err := uds.WriteMsg(c, &m)
-	return m.N, err
-}
-
-// fdReadFiles reads one message into b with room for maxFiles files
-// (Message.Files of that capacity) and returns m.N and m.Files.
-func fdReadFiles(c syscall.Conn, b []byte, maxFiles int) (int, []*os.File, error) {
-	m := uds.Message{Buf: b, Files: make([]*os.File, 0, maxFiles)}
-	err := uds.ReadMsg(c, &m)
-	return m.N, m.Files, err
-}
-
-// fdReadFDs reads one message into b with room for cap(fds) raw
-// descriptors, stored in fds[:nfd].
-func fdReadFDs(c syscall.Conn, b []byte, fds []int) (n, nfd int, err error) {
-	m := uds.Message{Buf: b, FDs: fds[:0]}
-	err = uds.ReadMsg(c, &m)
-	return m.N, len(m.FDs), err
-}
-
 type fdPairCase struct {
 	name string
 	typ  uds.SocketType
@@ -104,39 +63,6 @@ func fdPairs() []fdPairCase {
 	}
 }
 
-func fdNetPair(typ int) func(t *testing.T) (fdEnd, fdEnd) {
-	return func(t *testing.T) (fdEnd, fdEnd) {
-		fds, err := unix.Socketpair(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
-		require.NoError(t, err)
-		var ends [2]fdEnd
-		for i, fd := range fds {
-			f := os.NewFile(uintptr(fd), "pair")
-			c, err := net.FileConn(f)
-			f.Close()
-			require.NoError(t, err)
-			ends[i] = c.(*net.UnixConn)
-		}
-		t.Cleanup(func() { ends[0].Close(); ends[1].Close() })
-		return ends[0], ends[1]
-	}
-}
-
-// fdFiles returns n distinct open files: temporary files holding "file i".
-func fdFiles(t testing.TB, n int) []*os.File {
-	t.Helper()
-	dir := t.TempDir()
-	files := make([]*os.File, n)
-	for i := range files {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("f%d", i)))
-		require.NoError(t, err)
-		_, err = fmt.Fprintf(f, "file %d", i)
-		require.NoError(t, err)
-		t.Cleanup(func() { f.Close() })
-		files[i] = f
-	}
-	return files
-}
-
 // fdSame reports whether descriptor fd refers to the same file as f.
 func fdSame(t testing.TB, f *os.File, fd int) bool {
 	t.Helper()
@@ -144,20 +70,6 @@ func fdSame(t testing.TB, f *os.File, fd int) bool {
 	require.NoError(t, unix.Fstat(int(f.Fd()), &a))
 	require.NoError(t, unix.Fstat(fd, &b))
 	return a.Dev == b.Dev && a.Ino == b.Ino
-}
-
-func fdCloseAll(files []*os.File) {
-	for _, f := range files {
-		f.Close()
-	}
-}
-
-func fdInts(files []*os.File) []int {
-	fds := make([]int, len(files))
-	for i, f := range files {
-		fds[i] = int(f.Fd())
-	}
-	return fds
 }
 
 // TestFilesRoundTrip: files arrive as the same open files, close-on-exec,
@@ -850,64 +762,6 @@ func childFDsRlimit(args []string) int {
 	return 0
 }
 
-// fdChildStart begins a child that runs under a descriptor limit: it
-// rebuilds the connection of type typ (as SocketType.String gives it) from
-// descriptor 3, reads the limit and the count of open descriptors, then
-// fills the descriptor table with /dev/null (fillers).
-func fdChildStart(typ string) (c fdEnd, limit, before int, fillers []int, err error) {
-	f := os.NewFile(3, "sock")
-	t, err := fdSocketType(typ)
-	if err == nil {
-		c, err = fdConnOf(f, t)
-	}
-	f.Close()
-	if err != nil {
-		return nil, 0, 0, nil, err
-	}
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		c.Close()
-		return nil, 0, 0, nil, err
-	}
-	before = fdProcCount()
-	return c, int(lim.Cur), before, fdOpenAll(), nil
-}
-
-func fdSocketType(s string) (uds.SocketType, error) {
-	for _, t := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
-		if t.String() == s {
-			return t, nil
-		}
-	}
-	return 0, fmt.Errorf("unknown socket type %q", s)
-}
-
-// fdProcCount counts this process's open descriptors.
-func fdProcCount() int { ents, _ := os.ReadDir("/proc/self/fd"); return len(ents) }
-
-// fdOpenAll opens /dev/null until the descriptor table is full and returns
-// the descriptors.
-func fdOpenAll() []int {
-	var fds []int
-	for {
-		fd, err := unix.Open(os.DevNull, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fds
-		}
-		fds = append(fds, fd)
-	}
-}
-
-// fdCountFree counts the free slots of the descriptor table, leaving them
-// free.
-func fdCountFree() int {
-	fds := fdOpenAll()
-	for _, fd := range fds {
-		unix.Close(fd)
-	}
-	return len(fds)
-}
-
 // TestFilesRlimitTruncation: a receiver whose descriptor table is full
 // (run under prlimit --nofile) gets MSG_CTRUNC with the data delivered:
 // ReadMsg returns the byte count and ErrTruncated, the descriptors that
@@ -995,33 +849,6 @@ func fdPython(t *testing.T, sock *os.File, script string) (wait func() string) {
 		}
 		return stdout.String()
 	}
-}
-
-// fdConnFromFile rebuilds a uds connection of type typ from a socket file.
-func fdConnFromFile(t *testing.T, f *os.File, typ uds.SocketType) fdEnd {
-	t.Helper()
-	c, err := fdConnOf(f, typ)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// fdConnOf rebuilds a uds connection of type typ from a socket file; f
-// stays open.
-func fdConnOf(f *os.File, typ uds.SocketType) (fdEnd, error) {
-	switch typ {
-	case uds.Stream, uds.SeqPacket:
-		c, err := uds.FileConn(f)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
-	c, err := uds.FileDatagramConn(f)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 // TestFilesPythonSender: python3's socket.send_fds to uds.
@@ -1177,11 +1004,6 @@ func fdNonblocking(t *testing.T, c syscall.Conn) bool {
 	require.NoError(t, rc.Control(func(fd uintptr) { flags, ferr = unix.FcntlInt(fd, unix.F_GETFL, 0) }))
 	require.NoError(t, ferr)
 	return flags&unix.O_NONBLOCK != 0
-}
-
-func fdExists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
 }
 
 // fdPing connects to a, sends ping and expects it back from an echo server

@@ -467,7 +467,7 @@ func udsMsgPair(b *testing.B, typ int, zeroEOF bool) (w, r msgEnd) {
 	if typ != syscall.SOCK_SEQPACKET {
 		return pairOf(b, uds.DatagramPair)
 	}
-	sw, sr := pairOf(b, pairMaker(uds.SeqPacket))
+	sw, sr := pairOf(b, pairType(uds.SeqPacket))
 	if zeroEOF {
 		if err := sr.SetZeroReadIsEOF(true); err != nil {
 			b.Fatal(err)

@@ -3,7 +3,6 @@
 package uds_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,14 +24,6 @@ import (
 // --- helpers shared by the message-socket tests (prefixed msg to stay clear
 // of the other test files' helpers) ---
 
-// msgEnd is what a seqpacket Conn and DatagramConn have in common.
-type msgEnd interface {
-	Write([]byte) (int, error)
-	Read([]byte) (int, error)
-	SetReadDeadline(time.Time) error
-	syscall.Conn
-}
-
 // msgReplyEnd is an unconnected DatagramConn whose Write replies to one
 // address with WriteMsg.
 type msgReplyEnd struct {
@@ -52,13 +43,6 @@ func msgPeek(r syscall.Conn) (int, error) {
 	m := uds.Message{Peek: true}
 	err := uds.ReadMsg(r, &m)
 	return m.Len, err
-}
-
-func msgCtx(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // msgPattern returns n bytes that differ from message to message.
@@ -84,29 +68,6 @@ func msgMaxSize(t testing.TB, c syscall.Conn) int {
 	require.NoError(t, serr)
 	require.Greater(t, sb, 1024+64)
 	return sb - 32
-}
-
-func msgClose(t testing.TB, c io.Closer) {
-	t.Cleanup(func() { c.Close() })
-}
-
-// msgDeadline gives r five seconds to read, so that a missing message fails
-// the test instead of hanging it.
-func msgDeadline(t testing.TB, r msgEnd) {
-	t.Helper()
-	require.NoError(t, r.SetReadDeadline(time.Now().Add(5*time.Second)))
-}
-
-// msgExpect reads one message from r into a buffer of bufLen bytes and
-// checks it is exactly want.
-func msgExpect(t testing.TB, r msgEnd, bufLen int, want []byte) {
-	t.Helper()
-	msgDeadline(t, r)
-	buf := make([]byte, bufLen)
-	n, err := r.Read(buf)
-	require.NoError(t, err)
-	assert.Equal(t, len(want), n)
-	assert.Equal(t, want, buf[:n])
 }
 
 // msgZeroAlloc checks that sending msg with write and reading it back with
@@ -310,7 +271,7 @@ type msgSeqPacketCase struct {
 func msgSeqPacketCases() []msgSeqPacketCase {
 	return []msgSeqPacketCase{
 		{"pair", func(t *testing.T) (a, b *uds.Conn) {
-			return pairOf(t, pairMaker(uds.SeqPacket))
+			return pairOf(t, pairType(uds.SeqPacket))
 		}},
 		{"path", func(t *testing.T) (a, b *uds.Conn) {
 			a, b, _ = msgSeqPacketConnect(t, uds.Path(filepath.Join(mkSockDir(t), "sp.sock")))
@@ -548,7 +509,7 @@ func TestSeqPacketTypesAndAddrs(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, uds.SeqPacket, la.Type(), "the unnamed dialing end has the type too")
 	assert.NoError(t, sc.SetZeroReadIsEOF(false), "a seqpacket option on a seqpacket conn")
-	st, _ := pairOf(t, pairMaker(uds.Stream))
+	st, _ := pairOf(t, pairType(uds.Stream))
 	assert.Equal(t, uds.Stream, st.LocalAddr().(uds.Addr).Type())
 	err := st.SetZeroReadIsEOF(true)
 	assert.ErrorIs(t, err, errors.ErrUnsupported, "a stream conn has no messages")
@@ -573,7 +534,7 @@ func TestSeqPacketTypesAndAddrs(t *testing.T) {
 }
 
 func TestSeqPacketZeroAlloc(t *testing.T) {
-	a, b := pairOf(t, pairMaker(uds.SeqPacket))
+	a, b := pairOf(t, pairType(uds.SeqPacket))
 	msgZeroAlloc(t, b, a.Write, b.Read, msgPattern(64, 1), "seqpacket Conn Write+Read allocations per message")
 }
 
@@ -606,7 +567,7 @@ func msgFDsOpenOn(t *testing.T, f *os.File, except int) int {
 func TestMessagePassedDescriptorsNotLeaked(t *testing.T) {
 	cases := map[string]func(t *testing.T) (w, r msgEnd){
 		"seqpacket": func(t *testing.T) (w, r msgEnd) {
-			return pairOf(t, pairMaker(uds.SeqPacket))
+			return pairOf(t, pairType(uds.SeqPacket))
 		},
 		"datagram": func(t *testing.T) (w, r msgEnd) {
 			return pairOf(t, uds.DatagramPair)
@@ -662,7 +623,7 @@ func seqTimestampOn(t *testing.T, c *uds.Conn) bool {
 // turning it back off is exact again, for messages queued before the switch
 // too (the kernel stamps them when they are received).
 func TestSeqPacketZeroReadIsEOF(t *testing.T) {
-	a, b := pairOf(t, pairMaker(uds.SeqPacket))
+	a, b := pairOf(t, pairType(uds.SeqPacket))
 	require.True(t, seqTimestampOn(t, b), "timestamps are on by default")
 
 	require.NoError(t, b.SetZeroReadIsEOF(true))
@@ -826,7 +787,7 @@ func TestSeqPacketZeroReadIsEOF(t *testing.T) {
 // TestSeqPacketZeroReadIsEOFAllocs: the fast mode allocates nothing either,
 // and drops (the kernel closes) descriptors sent to a plain Read.
 func TestSeqPacketZeroReadIsEOFAllocs(t *testing.T) {
-	a, b := pairOf(t, pairMaker(uds.SeqPacket))
+	a, b := pairOf(t, pairType(uds.SeqPacket))
 	require.NoError(t, b.SetZeroReadIsEOF(true))
 	msgZeroAlloc(t, b, a.Write, b.Read, msgPattern(64, 1))
 

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/udskit/uds"
 	"github.com/udskit/uds/internal/childproc"
 	"github.com/udskit/uds/internal/peertool"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // peerSkips records the tests skipped because a peer program
@@ -31,30 +31,18 @@ import (
 // tests end.
 var peerSkips peertool.Skips
 
+// The module's shared test helpers (internal/testutil).
+var (
+	mkSockDir = testutil.MkSockDir
+	uniqTag   = testutil.UniqTag
+)
+
 func TestMain(m *testing.M) {
 	code := childproc.Run(m) // or runs the child role the environment names
 	if s := peerSkips.Summary("activation"); s != "" {
 		fmt.Println(s)
 	}
 	os.Exit(code)
-}
-
-// mkSockDir returns a new short temporary directory, removed after the test.
-func mkSockDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "udsact")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-var uniqSeq atomic.Uint64
-
-// uniqTag returns a string unique to this process and call, so that
-// abstract names do not collide with other test binaries running at the
-// same time (the abstract namespace is shared by the network namespace).
-func uniqTag() string {
-	return fmt.Sprintf("udsact-%d-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6, uniqSeq.Add(1))
 }
 
 // requireTool returns the path of an external program. A missing one skips

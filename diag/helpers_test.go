@@ -4,39 +4,30 @@ package diag_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net"
-	"os"
-	"sort"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/internal/testutil"
+)
+
+// The module's shared test helpers (internal/testutil), under the names the
+// tests use.
+var (
+	mkSockDir  = testutil.MkSockDir
+	uniqTag    = testutil.UniqTag
+	rawSocket  = testutil.RawSocket
+	acceptConn = testutil.AcceptConn
+	dirListing = testutil.DirListing
 )
 
 // Helpers copied from the root package's tests (test code may repeat
 // test helpers).
-
-// dirListing returns the names, types and sizes of dir's entries.
-func dirListing(t testing.TB, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var out []string
-	for _, e := range ents {
-		info, err := e.Info()
-		require.NoError(t, err)
-		out = append(out, fmt.Sprintf("%s %v %d", e.Name(), info.Mode(), info.Size()))
-	}
-	sort.Strings(out)
-	return out
-}
 
 type acceptResult struct {
 	c   *uds.Conn
@@ -131,69 +122,10 @@ func fillQueueStd(t *testing.T, path string) (held []net.Conn, took time.Duratio
 	return nil, 0, nil
 }
 
-// mkSockDir returns a new short temporary directory, removed after the test.
-func mkSockDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "uds")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-var uniqSeq atomic.Uint64
-
-// uniqTag returns a string unique to this process and call, so that
-// abstract names do not collide with other test binaries running at the
-// same time (the abstract namespace is shared by the network namespace).
-func uniqTag() string {
-	return fmt.Sprintf("udst-%d-%d-%d", os.Getpid(), time.Now().UnixNano()%1e6, uniqSeq.Add(1))
-}
-
 // requireTool returns the path of an external program. A missing one skips
 // the test, recorded for TestMain's summary, or fails it when CI is set to
 // anything.
 func requireTool(t testing.TB, name string) string {
 	t.Helper()
 	return peerSkips.Require(t, name)
-}
-
-// rawSock is a Unix socket made with x/sys, bypassing the package.
-type rawSock struct {
-	fd     int
-	closed bool
-}
-
-// Close closes the socket once; later calls do nothing, so that the
-// test-end cleanup never closes a descriptor number since reused.
-func (s *rawSock) Close() error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	return unix.Close(s.fd)
-}
-
-// rawSocket returns a socket of type typ (unix.SOCK_STREAM, ...) bound to
-// sa and, if listen, listening. It is closed when the test ends unless
-// closed earlier.
-func rawSocket(t testing.TB, typ int, sa *unix.SockaddrUnix, listen bool) *rawSock {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	s := &rawSock{fd: fd}
-	t.Cleanup(func() { s.Close() })
-	require.NoError(t, unix.Bind(fd, sa))
-	if listen {
-		require.NoError(t, unix.Listen(fd, 8))
-	}
-	return s
-}
-
-// acceptConn accepts the next connection of l as the *uds.Conn it is.
-func acceptConn(l *uds.Listener) (*uds.Conn, error) {
-	c, err := l.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return c.(*uds.Conn), nil
 }
