@@ -28,59 +28,6 @@ import (
 
 // --- helpers shared by the Linux tests of this package ---
 
-type acceptResult struct {
-	c   *uds.Conn
-	err error
-}
-
-// acceptAsync accepts one connection in the background.
-func acceptAsync(ln *uds.Listener) <-chan acceptResult {
-	ch := make(chan acceptResult, 1)
-	go func() {
-		c, err := acceptConn(ln)
-		ch <- acceptResult{c, err}
-	}()
-	return ch
-}
-
-// waitAccept waits for the result of acceptAsync.
-func waitAccept(t testing.TB, ch <-chan acceptResult) *uds.Conn {
-	t.Helper()
-	select {
-	case r := <-ch:
-		require.NoError(t, r.err, "accept")
-		t.Cleanup(func() { r.c.Close() })
-		return r.c
-	case <-time.After(5 * time.Second):
-		t.Fatal("accept did not return within 5s")
-	}
-	return nil
-}
-
-// udsListen listens on a, closing the listener when the test ends.
-func udsListen(t testing.TB, lc *uds.ListenConfig, a uds.Addr) *uds.Listener {
-	t.Helper()
-	if lc == nil {
-		lc = &uds.ListenConfig{}
-	}
-	ln, err := lc.Listen(context.Background(), a)
-	require.NoError(t, err, "listen on %v", a)
-	t.Cleanup(func() { ln.Close() })
-	return ln
-}
-
-// udsConnect dials a with d and accepts the connection on ln.
-func udsConnect(t testing.TB, ln *uds.Listener, d *uds.Dialer, a uds.Addr) (client, server *uds.Conn) {
-	t.Helper()
-	ch := acceptAsync(ln)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := d.Dial(ctx, a)
-	require.NoError(t, err, "dial %v", a)
-	t.Cleanup(func() { c.Close() })
-	return c, waitAccept(t, ch)
-}
-
 // kernelName returns the raw sun_path bytes of the socket's own address
 // (or its peer's), exactly as long as the kernel says: "\x00name" for an
 // abstract name, "" for an unnamed socket.
@@ -109,24 +56,6 @@ func kernelName(t testing.TB, c syscall.Conn, peer bool) string {
 	return string(raw)
 }
 
-// exchange checks that bytes flow both ways between a and b.
-func exchange(t testing.TB, a, b net.Conn) {
-	t.Helper()
-	require.NoError(t, a.SetDeadline(time.Now().Add(5*time.Second)))
-	require.NoError(t, b.SetDeadline(time.Now().Add(5*time.Second)))
-	_, err := a.Write([]byte("ping"))
-	require.NoError(t, err)
-	buf := make([]byte, 4)
-	_, err = io.ReadFull(b, buf)
-	require.NoError(t, err)
-	assert.Equal(t, "ping", string(buf))
-	_, err = b.Write([]byte("pong"))
-	require.NoError(t, err)
-	_, err = io.ReadFull(a, buf)
-	require.NoError(t, err)
-	assert.Equal(t, "pong", string(buf))
-}
-
 var autobindName = regexp.MustCompile(`^[0-9a-f]{5}$`)
 
 // --- tests ---
@@ -149,11 +78,11 @@ func pipeOver(next func() uds.Addr) nettest.MakePipe {
 			return nil, nil, nil, err
 		}
 		r := <-ch
-		if r.err != nil {
+		if r.Err != nil {
 			c.Close()
-			return nil, nil, nil, r.err
+			return nil, nil, nil, r.Err
 		}
-		return c, r.c, func() { c.Close(); r.c.Close() }, nil
+		return c, r.C, func() { c.Close(); r.C.Close() }, nil
 	}
 }
 

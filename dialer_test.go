@@ -65,28 +65,6 @@ func assertStillDialing(t *testing.T, ch <-chan dialResult, d time.Duration) {
 	}
 }
 
-// fillQueueStd dials ln's path with the standard library until the kernel
-// refuses because the queue is full, and returns the connections made and
-// the refusal.
-func fillQueueStd(t *testing.T, path string) (held []net.Conn, took time.Duration, refusal error) {
-	t.Helper()
-	t.Cleanup(func() {
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	for i := 0; i < 1000; i++ {
-		start := time.Now()
-		c, err := net.DialTimeout("unix", path, 3*time.Second)
-		if err != nil {
-			return held, time.Since(start), err
-		}
-		held = append(held, c)
-	}
-	t.Fatal("the listener's queue never filled")
-	return nil, 0, nil
-}
-
 // acceptAll accepts connections on ln until it is closed, counting them.
 type acceptor struct {
 	mu    sync.Mutex

@@ -58,6 +58,12 @@ var (
 	msgReadFrom    = testutil.ReadFrom
 	msgWriteTo     = testutil.WriteTo
 	dirListing     = testutil.DirListing
+	acceptAsync    = testutil.AcceptAsync
+	waitAccept     = testutil.WaitAccept
+	udsListen      = testutil.Listen
+	udsConnect     = testutil.Connect
+	exchange       = testutil.Exchange
+	fillQueueStd   = testutil.FillQueueStd
 )
 
 // pairOf is testutil.PairOf: the ends of mk's pair, closed when the test
