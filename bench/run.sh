@@ -118,22 +118,7 @@ HTTP GET keep-alive, std = net unix socket|Suite/http-get/uds|Suite/http-get/std
 HTTP GET keep-alive, std column = TCP 127.0.0.1|Suite/http-get/uds|Suite/http-get/tcp|-|req/s|0
 ROWS
 
-awk -F'|' -v gofile="$tmp/go.txt" -v cfile="$tmp/c.txt" '
-function sorted(s, a,    n, i, j, t) {
-	n = split(s, a, " ")
-	for (i = 2; i <= n; i++) {
-		t = a[i] + 0
-		for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
-		a[j + 1] = t
-	}
-	return n
-}
-function median(s,    a, n) {
-	n = sorted(s, a)
-	if (n == 0) return ""
-	if (n % 2) return a[(n + 1) / 2] + 0
-	return (a[n / 2] + a[n / 2 + 1]) / 2
-}
+cat >"$tmp/table.awk" <<'AWK'
 function fmt(x) {
 	if (x == "") return "–"
 	if (x >= 100) return sprintf("%.0f", x)
@@ -144,19 +129,7 @@ function ratio(a, b) {
 	return sprintf("%.2f", a / b)
 }
 BEGIN {
-	while ((getline line < gofile) > 0) {
-		if (line !~ /^P[0-9]+ Benchmark/) continue
-		nf = split(line, f, /[ \t]+/)
-		pass = substr(f[1], 2) + 0
-		if (pass > npass) npass = pass
-		name = f[2]
-		sub(/^Benchmark/, "", name)
-		sub(/-[0-9]+$/, "", name)
-		for (i = 3; i < nf; i++) {
-			if (f[i + 1] == "ns/op") { ns[name] = ns[name] " " f[i]; pns[name, pass] = f[i] }
-			if (f[i + 1] == "allocs/op") al[name] = al[name] " " f[i]
-		}
-	}
+	readbench(gofile, "")
 	while ((getline line < cfile) > 0) {
 		split(line, f, " ")
 		cr[f[1]] = cr[f[1]] " " f[2]
@@ -171,20 +144,12 @@ BEGIN {
 	scale = (unit == "MB/s") ? bytes * 1e3 : 1e9
 	ru = scale / nu; rs = scale / nsd
 	rc = (ck == "-") ? "" : median(cr[ck])
-	# The ratio of each pass (both sides ran in it, next to each other),
-	# then their median and range; a range that crosses 1.00 is a tie.
-	rl = ""
-	for (p = 1; p <= npass; p++)
-		if ((u, p) in pns && (s, p) in pns && pns[u, p] > 0) rl = rl " " pns[s, p] / pns[u, p]
-	n = sorted(rl, ra)
-	cell = "–"
-	if (n > 0) {
-		cell = sprintf("%.2f (%.2f–%.2f)", median(rl), ra[1], ra[n])
-		if (ra[1] < 1 && ra[n] > 1) cell = cell " tie"
-	}
+	cell = span(u, s)
 	printf "| %s (%s) | %s | %s | %s | %s | %s | %s / %s |\n", label, unit, fmt(ru), fmt(rs), fmt(rc),
 		cell, ratio(ru, rc), median(al[u]), median(al[s])
-}' "$tmp/rows.txt"
+}
+AWK
+awk -F'|' -v gofile="$tmp/go.txt" -v cfile="$tmp/c.txt" -f "$root/bench/stats.awk" -f "$tmp/table.awk" "$tmp/rows.txt"
 
 # What telling an empty SEQPACKET message from EOF costs in the kernel
 # (SO_TIMESTAMP and recvmsg against recvfrom): see BENCHMARKS.md.

@@ -37,46 +37,9 @@ qlen=$(cat /proc/sys/net/unix/max_dgram_qlen 2>/dev/null || echo "?")
 printf 'machine: %s cores, kernel %s, net.unix.max_dgram_qlen %s, %s, GOMAXPROCS %s; %s passes, order rotating\n\n' \
 	"$(nproc)" "$(uname -r)" "$qlen" "$(go version | awk '{print $3}')" "${GOMAXPROCS:-$(nproc)}" "$COUNT"
 
-awk -v gofile="$tmp/go.txt" '
-function sorted(s, a,    n, i, j, t) {
-	n = split(s, a, " ")
-	for (i = 2; i <= n; i++) {
-		t = a[i] + 0
-		for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
-		a[j + 1] = t
-	}
-	return n
-}
-function median(s,    a, n) {
-	n = sorted(s, a)
-	if (n == 0) return ""
-	if (n % 2) return a[(n + 1) / 2] + 0
-	return (a[n / 2] + a[n / 2 + 1]) / 2
-}
-function span(u, s,    p, rl, ra, n, cell) {
-	rl = ""
-	for (p = 1; p <= npass; p++)
-		if ((u, p) in pns && (s, p) in pns && pns[u, p] > 0) rl = rl " " pns[s, p] / pns[u, p]
-	n = sorted(rl, ra)
-	if (n == 0) return "–"
-	cell = sprintf("%.2f (%.2f–%.2f)", median(rl), ra[1], ra[n])
-	if (ra[1] < 1 && ra[n] > 1) cell = cell " tie"
-	return cell
-}
+cat >"$tmp/table.awk" <<'AWK'
 BEGIN {
-	while ((getline line < gofile) > 0) {
-		if (line !~ /^P[0-9]+ BenchmarkScale/) continue
-		nf = split(line, f, /[ \t]+/)
-		pass = substr(f[1], 2) + 0
-		if (pass > npass) npass = pass
-		name = f[2]
-		sub(/^BenchmarkScale\//, "", name)
-		sub(/-[0-9]+$/, "", name)
-		for (i = 3; i < nf; i++) {
-			if (f[i + 1] == "ns/op") { ns[name] = ns[name] " " f[i]; pns[name, pass] = f[i] }
-			if (f[i + 1] == "allocs/op") al[name] = al[name] " " f[i]
-		}
-	}
+	readbench(gofile, "Scale/")
 	print "| workload | clients | uds (op/s) | net unix (op/s) | TCP loopback (op/s) | uds/unix | TCP/unix | allocs/op uds / unix / tcp |"
 	print "|---|---:|---:|---:|---:|---:|---:|---:|"
 	split("echo connect http", works, " ")
@@ -89,4 +52,6 @@ BEGIN {
 			1e9 / median(ns[u]), 1e9 / median(ns[x]), 1e9 / median(ns[t]), span(u, x), span(t, x),
 			median(al[u]), median(al[x]), median(al[t])
 	}
-}'
+}
+AWK
+awk -v gofile="$tmp/go.txt" -f "$root/bench/stats.awk" -f "$tmp/table.awk" </dev/null
