@@ -1558,3 +1558,28 @@ func fdBenchRate(b *testing.B, send, recv func() error) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "fds/s")
 }
+
+// TestFilesNoCredentialsClosesFiles: a read that asks for credentials and
+// files on a socket without SO_PASSCRED fails with ErrNoCredentials, and the
+// files that came with the message are closed, not leaked nor returned.
+func TestFilesNoCredentialsClosesFiles(t *testing.T) {
+	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket} {
+		t.Run(typ.String(), func(t *testing.T) {
+			w, r := pairOf(t, pairType(typ))
+			files := fdFiles(t, 3)
+			defer fdCloseAll(files)
+			before := openFDCount(t)
+			_, err := fdWriteFiles(w, []byte("x"), files...)
+			require.NoError(t, err)
+			var cred uds.Cred
+			m := uds.Message{Buf: make([]byte, 8), Cred: &cred, Files: make([]*os.File, 0, 4)}
+			require.NoError(t, r.SetReadDeadline(time.Now().Add(5*time.Second)))
+			err = uds.ReadMsg(r, &m)
+			require.ErrorIs(t, err, uds.ErrNoCredentials)
+			assert.Equal(t, "x", string(m.Buf[:m.N]), "the data is kept")
+			assert.Empty(t, m.Files, "no files returned with the error")
+			assert.Equal(t, -1, cred.UID, "no identity is made up")
+			assert.Equal(t, before, openFDCount(t), "the descriptors that came were closed")
+		})
+	}
+}

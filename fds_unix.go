@@ -214,6 +214,8 @@ func (c *msgConn) readMsg(op string, m *Message) error {
 		return err
 	}
 	if m.Cred != nil && !gotCred {
+		// An error: the descriptors that came go too (see ReadMsg).
+		closeFDs(fds[:nfd])
 		m.Cred.Close()
 		// IDs of -1 so that code that skips the error does not read root.
 		*m.Cred = Cred{UID: -1, GID: -1}
