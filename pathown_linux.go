@@ -1,6 +1,7 @@
 package uds
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -109,11 +110,7 @@ func examine(name string, want SocketType, pfd int, st *unix.Stat_t) (stale bool
 			return false, inUseOn(pfd, st, want, Stream, findNotListening, unix.ECONNREFUSED)
 		}
 	}
-	socks, err := sockdiag.Dump(sockdiag.ShowVFS)
-	var bound []sockdiag.Socket
-	if err == nil {
-		bound, err = sockdiag.NewFile(pfd, st).Bound(socks)
-	}
+	bound, err := sockdiag.NewFile(pfd, st).BoundTo(context.Background())
 	if err != nil {
 		return false, fmt.Errorf("%w: cannot tell whether %s is stale: probing it failed (%v) and sock_diag cannot be asked (%v); nothing was removed (remove the file by hand once sure no server uses it)", ErrUnverified, name, cause, err)
 	}
@@ -141,10 +138,8 @@ func liveError(pid int, want, got SocketType, how finding, cause error) *InUseEr
 // sock_diag and /proc can find it.
 func inUseOn(pfd int, st *unix.Stat_t, want, got SocketType, how finding, cause error) error {
 	pid := 0
-	if socks, err := sockdiag.Dump(sockdiag.ShowVFS); err == nil {
-		if bound, err := sockdiag.NewFile(pfd, st).Bound(socks); err == nil {
-			pid = sockdiag.Holder(bound)
-		}
+	if bound, err := sockdiag.NewFile(pfd, st).BoundTo(context.Background()); err == nil {
+		pid = sockdiag.Holder(bound)
 	}
 	return liveError(pid, want, got, how, cause)
 }

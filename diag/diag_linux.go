@@ -196,17 +196,16 @@ func (f *pathFile) close() {
 }
 
 func whoServes(ctx context.Context, a uds.Addr) ([]Socket, error) {
-	all, err := sockdiag.DumpContext(ctx, sockdiag.ShowAll)
-	if err != nil {
-		return nil, err
-	}
+	// The dump is filtered as it is read: of a host's hundred thousand
+	// sockets only those at a's address are kept.
 	var out []Socket
+	var keep func(s *sockdiag.Socket)
 	switch a.Kind() {
 	case uds.KindAbstract:
 		want := "\x00" + a.Name()
-		for i := range all {
-			if all[i].Name == want {
-				out = append(out, export(&all[i]))
+		keep = func(s *sockdiag.Socket) {
+			if s.Name == want {
+				out = append(out, export(s))
 			}
 		}
 	case uds.KindPath:
@@ -215,20 +214,24 @@ func whoServes(ctx context.Context, a uds.Addr) ([]Socket, error) {
 		if f.err != nil {
 			return nil, f.err
 		}
-		for i := range all {
-			s := &all[i]
+		keep = func(s *sockdiag.Socket) {
 			if s.HasVFS && f.holds(s.VFSDev, s.VFSIno) {
 				out = append(out, export(s))
-				continue
+				return
 			}
 			if s.Name == "" || s.Name[0] == 0 {
-				continue
+				return
 			}
 			if e := export(s); sameBoundName(e.Addr.Name(), a.Name()) {
 				e.Shadowed = true
 				out = append(out, e)
 			}
 		}
+	default:
+		keep = func(*sockdiag.Socket) {}
+	}
+	if err := sockdiag.Scan(ctx, sockdiag.ShowAll, sockdiag.AllStates, keep); err != nil {
+		return nil, err
 	}
 	out = dropAccepted(out)
 	slices.SortFunc(out, func(x, y Socket) int {

@@ -1,6 +1,8 @@
 package sockdiag
 
 import (
+	"context"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds/internal/procfs"
@@ -82,4 +84,14 @@ func (f *File) Bound(socks []Socket) ([]Socket, error) {
 		}
 	}
 	return out, nil
+}
+
+// BoundTo asks sock_diag for the sockets bound to the file (see Find).
+func (f *File) BoundTo(ctx context.Context) ([]Socket, error) {
+	return Find(ctx, ShowVFS, func(s *Socket) (bool, error) {
+		if !s.HasVFS {
+			return false, nil
+		}
+		return f.Holds(s.VFSDev, s.VFSIno)
+	})
 }

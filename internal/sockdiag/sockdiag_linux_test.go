@@ -1,6 +1,7 @@
 package sockdiag
 
 import (
+	"context"
 	"encoding/binary"
 	"testing"
 
@@ -89,13 +90,14 @@ func TestParseMessages(t *testing.T) {
 }
 
 func TestRequest(t *testing.T) {
-	req := request(unix.NLM_F_DUMP, 42, ShowAll)
+	req := request(unix.NLM_F_DUMP, 42, ShowAll, Connected)
 	ne := binary.NativeEndian
 	assert.Equal(t, uint32(len(req)), ne.Uint32(req[0:]))
 	assert.Equal(t, uint16(unix.SOCK_DIAG_BY_FAMILY), ne.Uint16(req[4:]))
 	assert.Equal(t, uint16(unix.NLM_F_REQUEST|unix.NLM_F_DUMP), ne.Uint16(req[6:]))
 	r := req[unix.NLMSG_HDRLEN:]
 	assert.Equal(t, byte(unix.AF_UNIX), r[0])
+	assert.Equal(t, uint32(1<<unix.BPF_TCP_ESTABLISHED), ne.Uint32(r[4:]), "the states asked for")
 	assert.Equal(t, uint32(42), ne.Uint32(r[8:]))
 	assert.Equal(t, uint32(ShowAll), ne.Uint32(r[12:]))
 }
@@ -131,6 +133,9 @@ func TestDumpFindsListener(t *testing.T) {
 	require.Len(t, bound, 1)
 	assert.Equal(t, uint32(st.Ino), bound[0].Ino)
 	assert.Equal(t, unix.Getpid(), Holder(bound))
+	found, err := NewFile(pfd, &pst).BoundTo(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, bound, found, "BoundTo keeps what Dump and Bound find")
 
 	afd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	require.NoError(t, err)
@@ -143,4 +148,85 @@ func TestDumpFindsListener(t *testing.T) {
 	match, err = AbstractBound(name, unix.SOCK_STREAM)
 	require.NoError(t, err)
 	assert.Empty(t, match, "each type has its own abstract names")
+}
+
+// inode returns the socket inode of fd.
+func inode(t *testing.T, fd int) uint32 {
+	t.Helper()
+	var st unix.Stat_t
+	require.NoError(t, unix.Fstat(fd, &st))
+	return uint32(st.Ino)
+}
+
+// TestScanStates checks that the kernel keeps to the states asked for: a
+// socketpair is connected, a listener is not.
+func TestScanStates(t *testing.T) {
+	if Available() != nil {
+		t.Skip("no sock_diag here")
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(pair[0])
+	defer unix.Close(pair[1])
+	ln, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(ln)
+	require.NoError(t, unix.Bind(ln, &unix.SockaddrUnix{Name: t.TempDir() + "/s"}))
+	require.NoError(t, unix.Listen(ln, 1))
+	pairIno, lnIno := inode(t, pair[0]), inode(t, ln)
+
+	seen := func(states uint32) (pairSeen, lnSeen bool) {
+		require.NoError(t, Scan(context.Background(), 0, states, func(s *Socket) {
+			pairSeen = pairSeen || s.Ino == pairIno
+			lnSeen = lnSeen || s.Ino == lnIno
+		}))
+		return
+	}
+	p, l := seen(Connected)
+	assert.True(t, p, "a socketpair is connected")
+	assert.False(t, l, "a listener is not connected")
+	p, l = seen(Unconnected)
+	assert.False(t, p)
+	assert.True(t, l)
+	p, l = seen(AllStates)
+	assert.True(t, p)
+	assert.True(t, l)
+}
+
+// TestBoundToConnected finds a bound socket that connected out, which the
+// first, unconnected-only dump of BoundTo skips, and reports none for a
+// file that no socket is bound to.
+func TestBoundToConnected(t *testing.T) {
+	if Available() != nil {
+		t.Skip("no sock_diag here")
+	}
+	dir := t.TempDir()
+	srv, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(srv)
+	require.NoError(t, unix.Bind(srv, &unix.SockaddrUnix{Name: dir + "/srv"}))
+	cli, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(cli)
+	require.NoError(t, unix.Bind(cli, &unix.SockaddrUnix{Name: dir + "/cli"}))
+	require.NoError(t, unix.Connect(cli, &unix.SockaddrUnix{Name: dir + "/srv"}))
+
+	pfd, pst, err := Pin(unix.AT_FDCWD, dir+"/cli")
+	require.NoError(t, err)
+	defer unix.Close(pfd)
+	found, err := NewFile(pfd, &pst).BoundTo(context.Background())
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	assert.Equal(t, inode(t, cli), found[0].Ino)
+	assert.Equal(t, uint8(unix.BPF_TCP_ESTABLISHED), found[0].State)
+
+	unix.Close(srv) // the file stays; nothing is bound to it any more
+	require.NoError(t, unix.Unlink(dir+"/cli"))
+	require.NoError(t, unix.Mknod(dir+"/cli", unix.S_IFSOCK|0o600, 0))
+	pfd2, pst2, err := Pin(unix.AT_FDCWD, dir+"/cli")
+	require.NoError(t, err)
+	defer unix.Close(pfd2)
+	found, err = NewFile(pfd2, &pst2).BoundTo(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, found, "a socket file no socket is bound to")
 }
