@@ -159,6 +159,9 @@ func (c *Conn) RemoteAddr() net.Addr { return c.remote() }
 // time for an accepted connection (an unnamed address if the kernel no
 // longer has one: the peer has gone).
 func (c *Conn) remote() Addr {
+	if c.seq != nil {
+		return c.seq.peer()
+	}
 	if c.peerLazy {
 		c.peerOnce.Do(func() {
 			if a, err := peerName(c.uc, Stream); err == nil {

@@ -162,12 +162,10 @@ func (l *Listener) acceptConn() (*Conn, error) {
 	}
 	var c *Conn
 	if l.addr.typ == SeqPacket {
-		var raddr Addr
-		if raddr, err = peerName(uc, SeqPacket); err == nil {
-			var m *msgConn
-			if m, err = newMsgConn(uc, SeqPacket, l.addr, raddr, true, false); err == nil {
-				c = seqConn(m)
-			}
+		var m *msgConn
+		if m, err = newMsgConn(uc, SeqPacket, l.addr, Unnamed(), true, false); err == nil {
+			m.peerLazy = true // read on first use, as for a stream
+			c = seqConn(m)
 		}
 	} else {
 		c = acceptedConn(uc, l.addr)

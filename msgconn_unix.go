@@ -26,7 +26,12 @@ type msgConn struct {
 	rc    syscall.RawConn
 	typ   SocketType
 	laddr Addr
-	raddr Addr // the connected peer; unnamed if not connected
+	raddr Addr // the connected peer; unnamed if not connected (see peer)
+
+	// peerOnce reads an accepted seqpacket connection's peer address on
+	// first use (see Conn.peerOnce).
+	peerOnce sync.Once
+	peerLazy bool
 	conn  bool // connected
 	owner *pathOwner
 
@@ -546,7 +551,7 @@ func (c *msgConn) opErrTo(op string, to Addr, err error) error {
 	case to.kind != KindUnnamed:
 		e.Addr = to.WithType(c.typ)
 	case c.conn:
-		e.Addr = c.raddr
+		e.Addr = c.peer()
 	}
 	return e
 }
@@ -605,6 +610,19 @@ func (c *msgConn) kickWriter() {
 func (c *msgConn) remote() net.Addr {
 	if !c.conn {
 		return nil
+	}
+	return c.peer()
+}
+
+// peer returns the connected peer's address, reading it from the kernel the
+// first time for an accepted connection.
+func (c *msgConn) peer() Addr {
+	if c.peerLazy {
+		c.peerOnce.Do(func() {
+			if a, err := peerName(c.uc, c.typ); err == nil {
+				c.raddr = a
+			}
+		})
 	}
 	return c.raddr
 }

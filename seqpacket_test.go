@@ -801,3 +801,25 @@ func TestSeqPacketZeroReadIsEOFAllocs(t *testing.T) {
 	msgExpect(t, b, 64, []byte("with a file"))
 	assert.Equal(t, 0, msgFDsOpenOn(t, f, int(f.Fd())), "no descriptor left open by a plain Read")
 }
+
+// TestSeqPacketAcceptedPeerAddr: an accepted seqpacket connection reads its
+// peer's address when first asked (not in Accept), exactly, and names it in
+// the errors of its calls.
+func TestSeqPacketAcceptedPeerAddr(t *testing.T) {
+	srv := uds.Abstract(uniqTag() + "seq-peer").WithType(uds.SeqPacket)
+	cli := uds.Abstract(uniqTag() + "seq-cli\x00").WithType(uds.SeqPacket)
+	ln := udsListen(t, nil, srv)
+	c, s := udsConnect(t, ln, &uds.Dialer{LocalAddr: cli}, srv)
+	assert.Equal(t, cli, s.RemoteAddr(), "the server sees the client's exact name")
+	assert.Equal(t, srv, c.RemoteAddr())
+
+	// A connection whose peer has gone before the first ask: the error of
+	// a write names what the kernel still knows, and nothing blocks.
+	c2, s2 := udsConnect(t, ln, &uds.Dialer{}, srv)
+	require.NoError(t, c2.Close())
+	_, err := s2.Write([]byte("x"))
+	var oe *net.OpError
+	require.ErrorAs(t, err, &oe)
+	assert.Equal(t, "write", oe.Op)
+	assert.Equal(t, uds.Unnamed().WithType(uds.SeqPacket), s2.RemoteAddr())
+}
