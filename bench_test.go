@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -31,11 +32,13 @@ type benchSub struct {
 }
 
 // benchRow runs the sides of one row (uds, std, ...) in an order that
-// changes from pass to pass: with UDS_BENCH_PASS=p (bench/run.sh sets it),
-// the sides are rotated by p, so that over as many passes as a row has
-// sides every side runs once in every position. Where a side runs (first,
-// after which other) alone moved ratios by 10-15 % on the machines
-// measured; rotating spreads that over both sides of every ratio.
+// changes from pass to pass (UDS_BENCH_PASS=p; bench/run.sh and
+// bench/scale.sh set it): rotated by p/2, and reversed when p is odd. Over
+// 2n passes every side of n runs as often in each position, and with two or
+// three sides as often right after each other side (three: all six orders). Where a side
+// runs, and after which other, moved ratios by 10-15 % on the machines
+// measured: a TCP connect churn, for one, leaves thousands of TIME_WAIT
+// sockets whose timers slow whatever runs next.
 type benchRow struct {
 	b    *testing.B
 	subs []benchSub
@@ -48,14 +51,26 @@ func (r *benchRow) Run(name string, fn func(*testing.B)) {
 	r.subs = append(r.subs, benchSub{name, fn})
 }
 
-// Done runs the row's sides in this pass's order.
+// Done runs the row's sides in this pass's order (benchOrder).
 func (r *benchRow) Done() {
 	pass, _ := strconv.Atoi(os.Getenv("UDS_BENCH_PASS"))
-	n := len(r.subs)
-	for i := range n {
-		s := r.subs[(i+pass%n+n)%n]
-		r.b.Run(s.name, s.fn)
+	for _, i := range benchOrder(len(r.subs), pass) {
+		r.b.Run(r.subs[i].name, r.subs[i].fn)
 	}
+}
+
+// benchOrder is the order of n sides in pass p: rotated by p/2, reversed
+// when p is odd (TestBenchOrder).
+func benchOrder(n, p int) []int {
+	p = max(p, 0)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = (i + p/2) % n
+	}
+	if p%2 == 1 {
+		slices.Reverse(order)
+	}
+	return order
 }
 
 // BenchmarkSuite holds the rows of the performance table (bench/run.sh,
@@ -697,4 +712,44 @@ func crowd(b *testing.B) {
 		}
 	}
 	b.Logf("crowd: %d processes holding %d Unix sockets", len(members), procs*pairsEach*2)
+}
+
+// TestBenchOrder checks the balance that benchRow promises: over 2n passes
+// each side runs in each position equally often, and, with up to three
+// sides, right after each other side equally often.
+func TestBenchOrder(t *testing.T) {
+	for n := 1; n <= 4; n++ {
+		pos := make(map[[2]int]int) // side, position
+		after := make(map[[2]int]int)
+		for p := range 2 * n {
+			o := benchOrder(n, p)
+			if len(o) != n {
+				t.Fatalf("n=%d pass %d: order %v", n, p, o)
+			}
+			for i, side := range o {
+				pos[[2]int{side, i}]++
+				if i > 0 {
+					after[[2]int{o[i-1], side}]++
+				}
+			}
+		}
+		for side := range n {
+			for i := range n {
+				if got := pos[[2]int{side, i}]; got != 2 {
+					t.Errorf("n=%d: side %d in position %d %d times over %d passes, want 2", n, side, i, got, 2*n)
+				}
+			}
+		}
+		if n > 3 {
+			continue
+		}
+		const want = 2 // 2n passes × (n-1) neighbours, over n(n-1) ordered pairs
+		for a := range n {
+			for b := range n {
+				if a != b && after[[2]int{a, b}] != want {
+					t.Errorf("n=%d: side %d right after side %d %d times, want %d", n, b, a, after[[2]int{a, b}], want)
+				}
+			}
+		}
+	}
 }

@@ -1498,24 +1498,31 @@ func BenchmarkFDs(b *testing.B) {
 						return err
 					})
 			})
-			row.Run("std", func(b *testing.B) {
-				w, r := msgStdPair(b, tc.typ)
-				buf := make([]byte, 8)
-				oob := make([]byte, syscall.CmsgSpace(4))
-				fdBenchRate(b,
-					func() error {
-						_, _, err := w.WriteMsgUnix(msg, syscall.UnixRights(fd), nil)
-						return err
-					},
-					func() error { return fdStdRecv(r, buf, oob) })
-			})
+			std := func(files bool) func(b *testing.B) {
+				return func(b *testing.B) {
+					w, r := msgStdPair(b, tc.typ)
+					buf := make([]byte, 8)
+					oob := make([]byte, syscall.CmsgSpace(4))
+					fdBenchRate(b,
+						func() error {
+							_, _, err := w.WriteMsgUnix(msg, syscall.UnixRights(fd), nil)
+							return err
+						},
+						func() error { return fdStdRecv(r, buf, oob, files) })
+				}
+			}
+			row.Run("std", std(false))
+			// std-files is what a program on package net does to get an
+			// *os.File: the row to compare uds-files with.
+			row.Run("std-files", std(true))
 			row.Done()
 		})
 	}
 }
 
-// fdStdRecv is the standard library's way: read, parse, close.
-func fdStdRecv(r *net.UnixConn, buf, oob []byte) error {
+// fdStdRecv is the standard library's way: read, parse, close; with files,
+// each descriptor is made an *os.File (os.NewFile) and closed as one.
+func fdStdRecv(r *net.UnixConn, buf, oob []byte, files bool) error {
 	_, oobn, _, _, err := r.ReadMsgUnix(buf, oob)
 	if err != nil {
 		return err
@@ -1531,7 +1538,11 @@ func fdStdRecv(r *net.UnixConn, buf, oob []byte) error {
 			return err
 		}
 		for _, fd := range fds {
-			syscall.Close(fd)
+			if files {
+				os.NewFile(uintptr(fd), "fd").Close()
+			} else {
+				syscall.Close(fd)
+			}
 			n++
 		}
 	}

@@ -3,11 +3,11 @@
 # library in the same run) and the C reference programs of bench/c, and
 # prints one markdown table: rates are medians over passes; each ratio is
 # the median, with the range, of the ratios of the single passes, and the
-# passes rotate the order of each row's sides (ABBA for a pair). A/A rows (std
+# passes change the order of each row's sides (ABBA for a pair). A/A rows (std
 # against std, uds against uds) show what the harness's own noise is; a
 # ratio whose range crosses 1.00 is marked "tie".
 #
-#   bench/run.sh                 # COUNT=6 passes over the Go benchmarks (a multiple of 2 and 3: every side of a row in every position equally often)
+#   bench/run.sh                 # COUNT=6 passes over the Go benchmarks (a multiple of 2 and 3: each side of a 2- or 3-sided row in each position, and after each other side, equally often)
 #   COUNT=10 BENCHTIME=2s bench/run.sh
 #   RAW=/tmp/raw bench/run.sh   # also keep the raw go test and C output
 #
@@ -37,10 +37,10 @@ shm=""
 if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
 	shm=/dev/shm
 fi
-# Passes rotate the order of each row's sides (UDS_BENCH_PASS, see benchRow
-# in bench_test.go: uds first, then std first, ... for a pair), so that the
-# position, which alone moves a ratio by 10-15 % on a small machine, weighs
-# on every side alike. Every line is tagged with its pass.
+# Passes change the order of each row's sides (UDS_BENCH_PASS, see benchRow
+# in bench_test.go: rotated, and reversed every other pass; ABBA for a
+# pair), so that the position and the neighbour, which alone move a ratio by
+# 10-15 % on a small machine, weigh on every side alike. Every line is tagged with its pass.
 for pass in $(seq "$COUNT"); do
 	echo "  pass $pass/$COUNT" >&2
 	(cd "$root" && UDS_BENCH_PASS=$pass "$tmp/uds.test" -test.run '^$' \
@@ -55,6 +55,31 @@ for pass in $(seq "$COUNT"); do
 			-test.benchmem -test.count 1 -test.benchtime "$BENCHTIME") |
 			sed -e 's|listen-close/|listen-close-tmpfs/|' -e "s/^Benchmark/P$pass Benchmark/" >>"$tmp/go.txt"
 	fi
+done
+
+# DGRAM to a bound socket (BenchmarkBatch/dgram-bound-64B, C dgram-bound)
+# at net.unix.max_dgram_qlen 10, the kernel's default, and 512, what
+# systemd sets: the limit is read when a socket is created, so it is set
+# before each run and put back afterwards. Only root can set it; others get
+# the rows at the machine's value.
+qfile=/proc/sys/net/unix/max_dgram_qlen
+qlens=""
+qold=$(cat "$qfile" 2>/dev/null || echo "")
+if [ -n "$qold" ] && [ -w "$qfile" ]; then
+	qlens="10 512"
+	trap 'echo "$qold" >"$qfile"; rm -rf "$tmp"' EXIT
+elif [ -n "$qold" ]; then
+	qlens=$qold
+fi
+for q in $qlens; do
+	[ -w "$qfile" ] && echo "$q" >"$qfile"
+	echo "  DGRAM to a bound socket, max_dgram_qlen $q" >&2
+	for pass in $(seq "$COUNT"); do
+		(cd "$root" && UDS_BENCH_PASS=$pass "$tmp/uds.test" -test.run '^$' \
+			-test.bench 'BenchmarkBatch/dgram-bound-64B' \
+			-test.benchmem -test.count 1 -test.benchtime "$BENCHTIME") |
+			sed -e "s|dgram-bound-64B/|dgram-bound-q$q/|" -e "s/^Benchmark/P$pass Benchmark/" >>"$tmp/go.txt"
+	done
 done
 
 # C reference: key, then the command; the rate is the last field printed.
@@ -77,7 +102,15 @@ crun() {
 	crun fdstream fdrate stream 300000
 	crun fdseq fdrate seqpacket 300000
 	crun fddgram fdrate dgram 300000
+	for q in $qlens; do
+		[ -w "$qfile" ] && echo "$q" >"$qfile"
+		crun "dgrambound$q" msgrate dgram-bound 64 500000
+		crun "dgrambound${q}batch" mmsgrate dgram-bound 64 500000 32
+	done
 } >"$tmp/c.txt"
+if [ -n "$qold" ] && [ -w "$qfile" ]; then
+	echo "$qold" >"$qfile"
+fi
 if [ -n "${RAW:-}" ]; then
 	cp "$tmp/go.txt" "$RAW.go.txt"
 	cp "$tmp/c.txt" "$RAW.c.txt"
@@ -108,7 +141,7 @@ DGRAM 64 B sendto address|Msg/dgram-sendto-64B/uds|Msg/dgram-sendto-64B/std|dgra
 DGRAM 64 B batch (uds ReadBatch/WriteBatch; C: sendmmsg/recvmmsg, 32 a call)|Batch/dgram-64B/batch|Batch/dgram-64B/std|dgram64batch|msg/s|0
 SEQPACKET 64 B batch (uds ReadBatch/WriteBatch; C: sendmmsg/recvmmsg, 32 a call)|Batch/seqpacket-64B/batch|Batch/seqpacket-64B/std|seq64batch|msg/s|0
 fd passing stream (ReadFDs ints)|FDs/stream/uds-ints|FDs/stream/std|fdstream|fds/s|0
-fd passing stream (ReadFiles)|FDs/stream/uds-files|FDs/stream/std|fdstream|fds/s|0
+fd passing stream (ReadFiles; std: os.NewFile)|FDs/stream/uds-files|FDs/stream/std-files|fdstream|fds/s|0
 fd passing SEQPACKET (ints)|FDs/seqpacket/uds-ints|FDs/seqpacket/std|fdseq|fds/s|0
 fd passing DGRAM (ints)|FDs/dgram/uds-ints|FDs/dgram/std|fddgram|fds/s|0
 connect+accept+close|Suite/connect-accept-close/uds|Suite/connect-accept-close/std|-|op/s|0
@@ -117,6 +150,12 @@ Listen+Close (uds: lock + probe), tmpfs /dev/shm|Suite/listen-close-tmpfs/uds|Su
 HTTP GET keep-alive, std = net unix socket|Suite/http-get/uds|Suite/http-get/std|-|req/s|0
 HTTP GET keep-alive, std column = TCP 127.0.0.1|Suite/http-get/uds|Suite/http-get/tcp|-|req/s|0
 ROWS
+for q in $qlens; do
+	cat >>"$tmp/rows.txt" <<ROWS
+DGRAM 64 B to a bound socket, max_dgram_qlen $q, one message per call|Batch/dgram-bound-q$q/uds-single|Batch/dgram-bound-q$q/std|dgrambound$q|msg/s|0
+DGRAM 64 B to a bound socket, max_dgram_qlen $q, batch (C: sendmmsg/recvmmsg, 32 a call)|Batch/dgram-bound-q$q/batch|Batch/dgram-bound-q$q/std|dgrambound${q}batch|msg/s|0
+ROWS
+done
 
 cat >"$tmp/table.awk" <<'AWK'
 function fmt(x) {

@@ -5,7 +5,7 @@
  * Blocking sockets, as msgrate. It is the ceiling for uds's ReadBatch and
  * WriteBatch: the same system calls with no runtime in between.
  *
- *   mmsgrate dgram|seqpacket SIZE N [BATCH]
+ *   mmsgrate dgram|dgram-bound|seqpacket SIZE N [BATCH]
  *
  * Prints "<type> <size> <messages> <seconds> <messages per second>".
  */
@@ -18,6 +18,8 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "pair.h"
 
 #define MAXBATCH 1024
 
@@ -54,10 +56,9 @@ static void *writer(void *arg) {
 
 int main(int argc, char **argv) {
 	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: mmsgrate dgram|seqpacket SIZE N [BATCH]\n");
+		fprintf(stderr, "usage: mmsgrate dgram|dgram-bound|seqpacket SIZE N [BATCH]\n");
 		return 2;
 	}
-	int type = strcmp(argv[1], "seqpacket") == 0 ? SOCK_SEQPACKET : SOCK_DGRAM;
 	size = strtoul(argv[2], NULL, 10);
 	count = strtol(argv[3], NULL, 10);
 	if (argc == 5) {
@@ -67,8 +68,8 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "BATCH must be from 1 to %d\n", MAXBATCH);
 		return 2;
 	}
-	if (socketpair(AF_UNIX, type, 0, fds) != 0) {
-		perror("socketpair");
+	if (make_pair(argv[1], fds) != 0) {
+		perror(argv[1]);
 		return 1;
 	}
 	char *bufs = malloc((size + 1) * batch);

@@ -3,7 +3,7 @@
  * one message per system call with blocking sockets: a writer thread sends
  * N messages of SIZE bytes over a socketpair, the main thread receives them.
  *
- *   msgrate dgram|seqpacket SIZE N
+ *   msgrate dgram|dgram-bound|seqpacket SIZE N
  *
  * Prints "<type> <size> <messages> <seconds> <messages per second>".
  */
@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "pair.h"
 
 static int fds[2];
 static long count;
@@ -35,14 +37,13 @@ static void *writer(void *arg) {
 
 int main(int argc, char **argv) {
 	if (argc != 4) {
-		fprintf(stderr, "usage: msgrate dgram|seqpacket SIZE N\n");
+		fprintf(stderr, "usage: msgrate dgram|dgram-bound|seqpacket SIZE N\n");
 		return 2;
 	}
-	int type = strcmp(argv[1], "seqpacket") == 0 ? SOCK_SEQPACKET : SOCK_DGRAM;
 	size = strtoul(argv[2], NULL, 10);
 	count = strtol(argv[3], NULL, 10);
-	if (socketpair(AF_UNIX, type, 0, fds) != 0) {
-		perror("socketpair");
+	if (make_pair(argv[1], fds) != 0) {
+		perror(argv[1]);
 		return 1;
 	}
 	char *buf = malloc(size + 1);
