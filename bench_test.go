@@ -387,6 +387,49 @@ func BenchmarkScale(b *testing.B) {
 	}
 }
 
+// BenchmarkDialDepth shows what the connect-churn rows of BenchmarkScale
+// measure besides the system calls: package net's dial runs so deep that a
+// new goroutine's 8 KB stack has less than 256 bytes to spare in them, so
+// any frame between the client and net.Dialer makes the stack grow at every
+// dial once the GC has shrunk it between dials. Connect churn with 256
+// clients: net.Dialer called directly ("net"), through one 256-byte frame
+// of the benchmark's own ("net-256B"), and uds.Dial ("uds").
+//
+//	GOMAXPROCS=1 go test -run '^$' -bench BenchmarkDialDepth -count 6 .
+func BenchmarkDialDepth(b *testing.B) {
+	row := newRow(b)
+	for _, side := range []string{"net", "net-256B", "uds"} {
+		row.Run(side, func(b *testing.B) {
+			kind := "unix"
+			if side == "uds" {
+				kind = "uds"
+			}
+			ln, dial := scaleEndpoints(b, kind)
+			if side == "net-256B" {
+				p := ln.Addr().String()
+				var d net.Dialer
+				dial = func(ctx context.Context) (net.Conn, error) { return dialThroughFrame(ctx, &d, p) }
+			}
+			scaleConnect(b, ln, dial, 256)
+		})
+	}
+	row.Done()
+}
+
+// dialThroughFrame is net.Dialer.DialContext called from a frame of about
+// 256 bytes.
+//
+//go:noinline
+func dialThroughFrame(ctx context.Context, d *net.Dialer, p string) (net.Conn, error) {
+	var pad [192]byte
+	pad[len(p)%len(pad)] = 1
+	c, err := d.DialContext(ctx, "unix", p)
+	if pad[0] == 2 { // never: keeps pad alive across the call
+		return nil, errors.New("unreachable")
+	}
+	return c, err
+}
+
 // scaleEndpoints returns a listener of kind and a function that dials it.
 func scaleEndpoints(b *testing.B, kind string) (net.Listener, func(context.Context) (net.Conn, error)) {
 	b.Helper()

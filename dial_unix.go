@@ -113,7 +113,13 @@ func (d *Dialer) setOptions(fd int) error {
 
 // dialSocket creates a socket of type typ, binds laddr unless it is unnamed,
 // connects it to a with retries, and hands it to the runtime poller.
-func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr Addr) (_ *net.UnixConn, _ *pathOwner, err error) {
+//
+// Its frame, and those of the functions it calls up to package net's
+// socket call, are kept small: a dial runs at the bottom of whatever stack
+// the caller has, and 1.3 KB more than net.Dialer there grew a client's
+// 8 KB goroutine stack at every dial (and let the GC shrink it back between
+// dials), 9 % of the CPU in a connect churn (BENCHMARKS.md).
+func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr Addr) (*net.UnixConn, *pathOwner, error) {
 	if err := ctx.Err(); err != nil {
 		// As in net: no socket is made, no hook called, nothing bound.
 		return nil, nil, err
@@ -122,6 +128,12 @@ func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr A
 		uc, err := d.dialWithNet(ctx, a, typ, laddr)
 		return uc, nil, err
 	}
+	return d.dialRaw(ctx, a, typ, laddr)
+}
+
+// dialRaw is dialSocket without package net: raw socket, bind and connect
+// calls, then the runtime poller.
+func (d *Dialer) dialRaw(ctx context.Context, a Addr, typ SocketType, laddr Addr) (_ *net.UnixConn, _ *pathOwner, err error) {
 	fd, err := newSocket(typ)
 	if err != nil {
 		return nil, nil, os.NewSyscallError("socket", err)
@@ -159,6 +171,28 @@ func (d *Dialer) dialSocket(ctx context.Context, a Addr, typ SocketType, laddr A
 		return nil, nil, err
 	}
 	return uc, owner, nil
+}
+
+// dialPlain is Dial's stream dial for a plain Dialer (see plain): the
+// common case, made with as few frames between the caller and package net
+// as possible (see dialSocket).
+func (d *Dialer) dialPlain(ctx context.Context, a Addr) (*Conn, error) {
+	if err := validateTarget(a); err != nil {
+		return nil, opError("dial", a, err)
+	}
+	var uc *net.UnixConn
+	var err error
+	if canDialWithNet(a, Addr{}) {
+		if err = ctx.Err(); err == nil {
+			uc, err = d.dialWithNet(ctx, a, Stream, Addr{})
+		}
+	} else {
+		uc, _, err = d.dialRaw(ctx, a, Stream, Addr{})
+	}
+	if err != nil {
+		return nil, opError("dial", a, err)
+	}
+	return &Conn{uc: uc, laddr: Unnamed().WithType(Stream), raddr: a.WithType(Stream)}, nil
 }
 
 func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {
@@ -245,80 +279,109 @@ func canDialWithNet(a, laddr Addr) bool {
 // backlogs and, with WaitForListener, missing listeners are retried with
 // capped backoff, a new socket each time.
 func (d *Dialer) dialWithNet(ctx context.Context, a Addr, typ SocketType, laddr Addr) (*net.UnixConn, error) {
-	nd := net.Dialer{}
+	nd := &plainNetDialer
 	if d.Control != nil || d.PassCred || d.RefuseFiles || laddr.kind != KindUnnamed {
-		nd.Control = func(_, _ string, c syscall.RawConn) error {
-			if d.Control != nil {
-				if err := d.Control(typ.network(), a.String(), c); err != nil {
-					return err
-				}
-			}
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				if serr = d.setOptions(int(fd)); serr != nil {
-					return
-				}
-				if laddr.kind != KindUnnamed {
-					if err := sysBind(int(fd), laddr); err != nil {
-						serr = localBindError(a, laddr, typ, bindError(laddr, typ, err))
-					}
-				}
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		}
+		nd = d.netDialer(a, typ, laddr)
 	}
 	target := a.name
 	if a.kind == KindAbstract {
 		target = "@" + a.name
 	}
-	var delay time.Duration
-	var last error // the last attempt's error, named when the context ends
-	ended := func(cerr error) error { return withLastAttempt(cerr, last) }
+	var r dialRetry
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, ended(err)
+			return nil, withLastAttempt(err, r.last)
 		}
 		c, err := nd.DialContext(ctx, typ.network(), target)
 		if err == nil {
 			return c.(*net.UnixConn), nil
 		}
-		if oe, ok := err.(*net.OpError); ok {
-			err = oe.Err
-		}
-		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
-			return nil, ended(cerr) // the context ended during this attempt
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-			// net's own deadline, taken from ctx, can fire before ctx
-			// reports it: its "i/o timeout" matches
-			// context.DeadlineExceeded, and ctx.Err may still be nil.
-			return nil, ended(context.DeadlineExceeded)
-		}
-		var errno syscall.Errno
-		if !errors.As(err, &errno) {
+		if err = r.wait(ctx, err, d.WaitForListener); err != nil {
 			return nil, err
-		}
-		var limit time.Duration
-		switch {
-		case errno == unix.EINTR:
-			continue
-		case errno == unix.EAGAIN:
-			limit = backlogRetryLimit
-		case d.WaitForListener && (errno == unix.ENOENT || errno == unix.ECONNREFUSED):
-			limit = waitRetryLimit
-		default:
-			if bare, ok := err.(syscall.Errno); ok {
-				return nil, os.NewSyscallError("connect", bare)
-			}
-			return nil, err
-		}
-		last = os.NewSyscallError("connect", errno)
-		delay = retryDelay(delay, limit)
-		if cerr := sleepCtx(ctx, delay); cerr != nil {
-			return nil, ended(cerr)
 		}
 	}
+}
+
+// plainNetDialer dials for a Dialer with no hook, option or local address;
+// shared, as net.Dialer's methods only read it.
+var plainNetDialer net.Dialer
+
+// netDialer returns a net.Dialer whose Control hook runs d's Control, sets
+// d's options and binds the local address exactly (package net treats an
+// empty name as no address, so it cannot autobind). Not inlined, to keep
+// its closure off dialWithNet's frame (see dialSocket).
+//
+//go:noinline
+func (d *Dialer) netDialer(a Addr, typ SocketType, laddr Addr) *net.Dialer {
+	return &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		if d.Control != nil {
+			if err := d.Control(typ.network(), a.String(), c); err != nil {
+				return err
+			}
+		}
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			if serr = d.setOptions(int(fd)); serr != nil {
+				return
+			}
+			if laddr.kind != KindUnnamed {
+				if err := sysBind(int(fd), laddr); err != nil {
+					serr = localBindError(a, laddr, typ, bindError(laddr, typ, err))
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+}
+
+// dialRetry is the state of dialWithNet's retries: the backoff and the last
+// attempt's error.
+type dialRetry struct {
+	delay time.Duration
+	last  error // named when the context ends
+}
+
+// wait decides on a failed attempt (err, from net.Dialer): it returns the
+// error to give up with, or nil after waiting for the next try (a full
+// backlog, or with waitListener a missing listener).
+func (r *dialRetry) wait(ctx context.Context, err error, waitListener bool) error {
+	if oe, ok := err.(*net.OpError); ok {
+		err = oe.Err
+	}
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return withLastAttempt(cerr, r.last) // the context ended during this attempt
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		// net's own deadline, taken from ctx, can fire before ctx
+		// reports it: its "i/o timeout" matches
+		// context.DeadlineExceeded, and ctx.Err may still be nil.
+		return withLastAttempt(context.DeadlineExceeded, r.last)
+	}
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return err
+	}
+	var limit time.Duration
+	switch {
+	case errno == unix.EINTR:
+		return nil
+	case errno == unix.EAGAIN:
+		limit = backlogRetryLimit
+	case waitListener && (errno == unix.ENOENT || errno == unix.ECONNREFUSED):
+		limit = waitRetryLimit
+	default:
+		if bare, ok := err.(syscall.Errno); ok {
+			return os.NewSyscallError("connect", bare)
+		}
+		return err
+	}
+	r.last = os.NewSyscallError("connect", errno)
+	r.delay = retryDelay(r.delay, limit)
+	if cerr := sleepCtx(ctx, r.delay); cerr != nil {
+		return withLastAttempt(cerr, r.last)
+	}
+	return nil
 }

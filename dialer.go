@@ -77,6 +77,14 @@ var defaultDialer Dialer
 // cancelled context gives an error wrapping context.Canceled (and the last
 // attempt's) that is not a timeout.
 func (d *Dialer) Dial(ctx context.Context, a Addr) (*Conn, error) {
+	if a.typ == Stream && d.plain() {
+		return d.dialPlain(ctx, a)
+	}
+	return d.dial(ctx, a)
+}
+
+// dial is Dial for everything but a plain Dialer's stream (dialPlain).
+func (d *Dialer) dial(ctx context.Context, a Addr) (*Conn, error) {
 	switch a.typ {
 	case SeqPacket:
 		m, err := d.dialMsg(ctx, a, SeqPacket, d.LocalAddr)
@@ -97,6 +105,12 @@ func (d *Dialer) Dial(ctx context.Context, a Addr) (*Conn, error) {
 		return nil, opError("dial", a, err)
 	}
 	return c, nil
+}
+
+// plain reports whether d is the zero Dialer but for WaitForListener: no
+// timeout, hook, option or local address.
+func (d *Dialer) plain() bool {
+	return d.Timeout == 0 && d.Control == nil && !d.PassCred && !d.RefuseFiles && d.LocalAddr.kind == KindUnnamed
 }
 
 var errDialDatagram = fmt.Errorf("%w: Dial makes stream and seqpacket connections; use DialDatagram for datagram sockets", ErrInvalidAddr)

@@ -24,6 +24,8 @@ type msgConn struct {
 	laddr Addr
 	raddr Addr
 	owner *pathOwner
+
+	peerLazy bool
 }
 
 func (c *msgConn) recv(string, []byte, bool, *Addr, *Cred) (int, error) {
@@ -35,6 +37,7 @@ func (c *msgConn) setZeroReadIsEOF(bool) error                    { return unsup
 func (c *msgConn) setDeadline(time.Time) error                    { return unsupported("deadline") }
 func (c *msgConn) setWriteDeadline(time.Time) error               { return unsupported("deadline") }
 func (c *msgConn) remote() net.Addr                               { return nil }
+func (c *msgConn) peer() Addr                                     { return c.raddr }
 func (c *msgConn) opErr(_ string, err error) error                { return err }
 
 func newMsgConn(*net.UnixConn, SocketType, Addr, Addr, bool, bool) (*msgConn, error) {

@@ -32,8 +32,8 @@ type msgConn struct {
 	// first use (see Conn.peerOnce).
 	peerOnce sync.Once
 	peerLazy bool
-	conn  bool // connected
-	owner *pathOwner
+	conn     bool // connected
+	owner    *pathOwner
 
 	omu       sync.Mutex // guards owner.keep against close
 	closeOnce sync.Once
