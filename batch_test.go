@@ -1378,7 +1378,8 @@ func BenchmarkBatch(b *testing.B) {
 				}
 				done <- nil
 			}()
-			for got := 0; got < b.N; {
+			calls := 0
+			for got := 0; got < b.N; calls++ {
 				n, err := uds.ReadBatch(r, in)
 				if err != nil {
 					b.Fatal(err)
@@ -1388,6 +1389,7 @@ func BenchmarkBatch(b *testing.B) {
 			if err := <-done; err != nil {
 				b.Fatal(err)
 			}
+			b.ReportMetric(float64(b.N)/float64(calls), "msg/read")
 		})
 		row.Run(tc.name+"/uds-single", func(b *testing.B) {
 			w, r := tc.mk(b, false)

@@ -118,7 +118,7 @@ fi
 
 # The machine, for the table's reader.
 qlen=$(cat /proc/sys/net/unix/max_dgram_qlen 2>/dev/null || echo "?")
-printf 'machine: %s cores, kernel %s, net.unix.max_dgram_qlen %s, %s; %s passes, the order of the sides of each row rotating between passes\n\n' \
+printf 'machine: %s cores, kernel %s, net.unix.max_dgram_qlen %s, %s; %s passes, the order of the sides of each row changing between passes (benchOrder)\n\n' \
 	"$(nproc)" "$(uname -r)" "$qlen" "$(go version | awk '{print $3}')" "$COUNT"
 
 # Rows: label | uds benchmark | std benchmark | C key | unit | bytes per op.
@@ -198,3 +198,17 @@ for _ in $(seq "$CRUNS"); do "$tmp/seqts" 300000; done |
 	awk '{ if (!($1 in best) || $2 + 0 < best[$1]) best[$1] = $2 + 0; order[$1] = NR }
 	END { for (k in best) printf "%d %s %d\n", (order[k] - 1) % 4, k, best[k] }' |
 	sort -n | awk '{ printf "    %-12s %5d ns per send+receive\n", $2, $3 }'
+
+# The batch ceiling in C, plain and with both sockets watched by an epoll
+# instance as Go's runtime watches every socket (EPOLL=1, bench/c/pair.h):
+# each message then also wakes the epoll callbacks of both ends
+# (BENCHMARKS.md, batch ceiling).
+echo
+echo "C batch (bench/c/mmsgrate.c, 32 a call), median of $CRUNS runs: messages per recvmmsg, messages/s"
+for k in dgram seqpacket; do
+	for e in 0 1; do
+		for _ in $(seq "$CRUNS"); do EPOLL=$e "$tmp/mmsgrate" "$k" 64 500000 32; done |
+			sort -k6 -n | awk -v k="$k" -v e="$e" '{ r[NR] = $0 } END { split(r[int((NR + 1) / 2)], f, " ");
+				printf "    %-10s %-22s %5s per call  %8d msg/s\n", k, e ? "epoll-watched" : "plain", f[5], f[6] }'
+	done
+done
