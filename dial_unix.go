@@ -181,12 +181,12 @@ func (d *Dialer) dialPlain(ctx context.Context, a Addr) (*Conn, error) {
 		return nil, opError("dial", a, err)
 	}
 	var uc *net.UnixConn
-	var err error
-	if canDialWithNet(a, Addr{}) {
-		if err = ctx.Err(); err == nil {
-			uc, err = d.dialWithNet(ctx, a, Stream, Addr{})
-		}
-	} else {
+	err := ctx.Err() // as in net: no socket is made for a context already done
+	switch {
+	case err != nil:
+	case canDialWithNet(a, Addr{}):
+		uc, err = d.dialWithNet(ctx, a, Stream, Addr{})
+	default:
 		uc, _, err = d.dialRaw(ctx, a, Stream, Addr{})
 	}
 	if err != nil {
