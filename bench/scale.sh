@@ -48,7 +48,7 @@ for pass in $(seq "$COUNT"); do
 done
 
 qlen=$(cat /proc/sys/net/unix/max_dgram_qlen 2>/dev/null || echo "?")
-printf 'machine: %s cores, kernel %s, net.unix.max_dgram_qlen %s, %s, GOMAXPROCS %s, %s busy loops; %s passes, order rotating\n\n' \
+printf 'machine: %s cores, kernel %s, net.unix.max_dgram_qlen %s, %s, GOMAXPROCS %s, %s busy loops; %s passes, order changing (benchOrder)\n\n' \
 	"$(nproc)" "$(uname -r)" "$qlen" "$(go version | awk '{print $3}')" "${GOMAXPROCS:-$(nproc)}" "$CONTEND" "$COUNT"
 
 cat >"$tmp/table.awk" <<'AWK'
