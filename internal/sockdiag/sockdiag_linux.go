@@ -404,8 +404,9 @@ func Find(ctx context.Context, show uint32, match func(*Socket) (bool, error)) (
 
 // HolderBudget bounds the time Holder spends reading /proc: a host with
 // 5,000 processes and 100,000 sockets is read in about 60 ms on a 2-core
-// machine, and one many times larger is not read to its end.
-const HolderBudget = 250 * time.Millisecond
+// machine, and one many times larger is not read to its end. (A variable so
+// that a test can shorten it.)
+var HolderBudget = 250 * time.Millisecond
 
 // Holder returns a process holding one of socks, or 0 if none can be
 // found within HolderBudget. Listening sockets are preferred. /proc/*/fd is

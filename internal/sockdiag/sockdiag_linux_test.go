@@ -230,3 +230,28 @@ func TestBoundToConnected(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, found, "a socket file no socket is bound to")
 }
+
+// TestHolderBudget: Holder names this process as the holder of its own
+// socket, and gives up (0, unknown) once its time budget is spent.
+func TestHolderBudget(t *testing.T) {
+	if Available() != nil {
+		t.Skip("no sock_diag here")
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	path := t.TempDir() + "/s"
+	require.NoError(t, unix.Bind(fd, &unix.SockaddrUnix{Name: path}))
+	pfd, pst, err := Pin(unix.AT_FDCWD, path)
+	require.NoError(t, err)
+	defer unix.Close(pfd)
+	bound, err := NewFile(pfd, &pst).BoundTo(context.Background())
+	require.NoError(t, err)
+	require.Len(t, bound, 1)
+
+	assert.Equal(t, unix.Getpid(), Holder(bound), "within the default budget")
+	saved := HolderBudget
+	defer func() { HolderBudget = saved }()
+	HolderBudget = 0 // spent before the first process is read
+	assert.Zero(t, Holder(bound), "a spent budget names no one")
+}
