@@ -1197,7 +1197,7 @@ func TestCredPythonInterop(t *testing.T) {
 	t.Run("python-server", func(t *testing.T) {
 		name := "cred-py-" + uniqTag()
 		f := msgStartForeign(t, py, "-c", credPyServer, name, drop)
-		ready := strings.Fields(f.readLine(t, 20*time.Second))
+		ready := strings.Fields(f.ReadLine(t, 20*time.Second))
 		require.Equal(t, "READY", ready[0], "%q", ready)
 		py := ints(t, ready[1:])
 		require.Equal(t, []int{uid, gid}, py[1:], "python's identity")
@@ -1210,7 +1210,7 @@ func TestCredPythonInterop(t *testing.T) {
 		defer cred.Close()
 		credCheck(t, cred, py[0], uid, gid, groups)
 
-		peer := strings.Fields(f.readLine(t, 20*time.Second))
+		peer := strings.Fields(f.ReadLine(t, 20*time.Second))
 		require.Equal(t, "PEER", peer[0], "%q", peer)
 		assert.Equal(t, ours, ints(t, peer[1:]), "python's SO_PEERCRED of our uds.Dial connection")
 	})
@@ -1218,7 +1218,7 @@ func TestCredPythonInterop(t *testing.T) {
 		a := credAbstract()
 		ln := credListen(t, &uds.ListenConfig{}, "stream", a)
 		f := msgStartForeign(t, py, "-c", credPyClient, a.Name(), drop)
-		peer := strings.Fields(f.readLine(t, 20*time.Second))
+		peer := strings.Fields(f.ReadLine(t, 20*time.Second))
 		require.Equal(t, "PEER", peer[0], "%q", peer)
 		v := ints(t, peer[1:])
 		require.Len(t, v, 6)

@@ -26,43 +26,6 @@ import (
 	"github.com/udskit/uds/internal/childproc"
 )
 
-type fdPairCase struct {
-	name string
-	typ  uds.SocketType
-	mk   func(t *testing.T) (a, b fdEnd)
-}
-
-// fdPairs are the connections descriptors are tested on: socket pairs of
-// each type, a listener's accepted connection, and plain *net.UnixConn
-// values.
-func fdPairs() []fdPairCase {
-	return []fdPairCase{
-		{"stream pair", uds.Stream, func(t *testing.T) (fdEnd, fdEnd) {
-			return pairOf(t, pairType(uds.Stream))
-		}},
-		{"stream accepted", uds.Stream, func(t *testing.T) (fdEnd, fdEnd) {
-			ln, err := uds.Listen(context.Background(), uds.Abstract(uniqTag()))
-			require.NoError(t, err)
-			defer ln.Close()
-			cli, err := uds.Dial(context.Background(), ln.Addr().(uds.Addr))
-			require.NoError(t, err)
-			srv, err := acceptConn(ln)
-			require.NoError(t, err)
-			t.Cleanup(func() { cli.Close(); srv.Close() })
-			return cli, srv
-		}},
-		{"seqpacket pair", uds.SeqPacket, func(t *testing.T) (fdEnd, fdEnd) {
-			return pairOf(t, pairType(uds.SeqPacket))
-		}},
-		{"datagram pair", uds.Datagram, func(t *testing.T) (fdEnd, fdEnd) {
-			return pairOf(t, uds.DatagramPair)
-		}},
-		{"net.UnixConn stream", uds.Stream, fdNetPair(unix.SOCK_STREAM)},
-		{"net.UnixConn seqpacket", uds.SeqPacket, fdNetPair(unix.SOCK_SEQPACKET)},
-		{"net.UnixConn datagram", uds.Datagram, fdNetPair(unix.SOCK_DGRAM)},
-	}
-}
-
 // fdSame reports whether descriptor fd refers to the same file as f.
 func fdSame(t testing.TB, f *os.File, fd int) bool {
 	t.Helper()
@@ -76,8 +39,8 @@ func fdSame(t testing.TB, f *os.File, fd int) bool {
 // with their message, on every kind of connection.
 func TestFilesRoundTrip(t *testing.T) {
 	for _, p := range fdPairs() {
-		t.Run(p.name, func(t *testing.T) {
-			a, b := p.mk(t)
+		t.Run(p.Name, func(t *testing.T) {
+			a, b := p.Make(t)
 			files := fdFiles(t, 2)
 			pr, pw, err := os.Pipe()
 			require.NoError(t, err)
@@ -135,8 +98,8 @@ func TestFilesRoundTrip(t *testing.T) {
 func TestFilesNoLeaks(t *testing.T) {
 	const rounds = 1000
 	for _, p := range fdPairs() {
-		t.Run(p.name, func(t *testing.T) {
-			a, b := p.mk(t)
+		t.Run(p.Name, func(t *testing.T) {
+			a, b := p.Make(t)
 			files := fdFiles(t, 4)
 			ints := fdInts(files)
 			buf := make([]byte, 64)
@@ -251,8 +214,8 @@ func TestFilesTooMany(t *testing.T) {
 		files[i] = null
 	}
 	for _, p := range fdPairs() {
-		t.Run(p.name, func(t *testing.T) {
-			a, b := p.mk(t)
+		t.Run(p.Name, func(t *testing.T) {
+			a, b := p.Make(t)
 			_, err := fdWriteFiles(a, []byte("x"), files...)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, syscall.EINVAL)
@@ -296,11 +259,11 @@ func TestFilesTooMany(t *testing.T) {
 // empty message, not as the end of the connection.
 func TestFilesEmptyMessage(t *testing.T) {
 	for _, p := range fdPairs() {
-		if p.typ == uds.Stream {
+		if p.Type == uds.Stream {
 			continue
 		}
-		t.Run(p.name, func(t *testing.T) {
-			a, b := p.mk(t)
+		t.Run(p.Name, func(t *testing.T) {
+			a, b := p.Make(t)
 			files := fdFiles(t, 1)
 			n, err := fdWriteFiles(a, nil, files...)
 			require.NoError(t, err)
@@ -336,11 +299,11 @@ func TestFilesEmptyMessage(t *testing.T) {
 // receive with no buffer consumes that byte.
 func TestFilesStreamEmptyPayload(t *testing.T) {
 	for _, p := range fdPairs() {
-		if p.typ != uds.Stream {
+		if p.Type != uds.Stream {
 			continue
 		}
-		t.Run(p.name, func(t *testing.T) {
-			a, b := p.mk(t)
+		t.Run(p.Name, func(t *testing.T) {
+			a, b := p.Make(t)
 			files := fdFiles(t, 1)
 			n, err := fdWriteFiles(a, nil, files...)
 			require.NoError(t, err)
@@ -415,11 +378,11 @@ func TestFilesStreamLargePayload(t *testing.T) {
 // TestFilesEOF: the end of a connection is io.EOF, with no descriptors.
 func TestFilesEOF(t *testing.T) {
 	for _, p := range fdPairs() {
-		if p.typ == uds.Datagram {
+		if p.Type == uds.Datagram {
 			continue
 		}
-		t.Run(p.name, func(t *testing.T) {
-			a, b := p.mk(t)
+		t.Run(p.Name, func(t *testing.T) {
+			a, b := p.Make(t)
 			require.NoError(t, a.Close())
 			n, got, err := fdReadFiles(b, make([]byte, 8), 1)
 			assert.Zero(t, n)
@@ -496,8 +459,8 @@ func TestFilesZeroAlloc(t *testing.T) {
 	buf := make([]byte, 16)
 	fds := make([]int, 4)
 	for _, p := range fdPairs()[:4] {
-		t.Run(p.name, func(t *testing.T) {
-			a, b := p.mk(t)
+		t.Run(p.Name, func(t *testing.T) {
+			a, b := p.Make(t)
 			var failed error
 			round := func(send func() (int, error)) {
 				if _, err := send(); err != nil {

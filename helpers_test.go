@@ -3,9 +3,8 @@
 package uds_test
 
 import (
-	"bytes"
 	"io"
-	"sync"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -14,8 +13,9 @@ import (
 
 // Descriptor and message helpers (internal/testutil).
 type (
-	fdEnd  = testutil.FDEnd
-	msgEnd = testutil.MsgEnd
+	fdEnd         = testutil.FDEnd
+	msgEnd        = testutil.MsgEnd
+	msgSyncBuffer = testutil.SyncBuffer
 )
 
 var (
@@ -32,6 +32,7 @@ var (
 	fdProcCount       = testutil.ProcFDCount
 	fdCountFree       = testutil.CountFree
 	fdConnFromFile    = testutil.ConnFromFile
+	fdPairs           = testutil.FDPairs
 	msgListenDatagram = testutil.ListenDatagram
 	msgCtx            = testutil.Ctx
 	msgClose          = testutil.CloseAtEnd
@@ -88,20 +89,8 @@ func requireTool(t testing.TB, name string) string {
 	return peerSkips.Require(t, name)
 }
 
-// msgSyncBuffer is a bytes.Buffer safe for one writer and other readers.
-type msgSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *msgSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *msgSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// msgStartForeign starts the program name with args: testutil.StartForeign.
+func msgStartForeign(t *testing.T, name string, args ...string) *testutil.Foreign {
+	t.Helper()
+	return testutil.StartForeign(t, exec.Command(name, args...))
 }

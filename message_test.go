@@ -3,14 +3,12 @@
 package uds_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,67 +20,6 @@ import (
 
 	"github.com/udskit/uds"
 )
-
-// msgForeign is a running external peer.
-type msgForeign struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout *bufio.Reader
-	stderr *msgSyncBuffer
-}
-
-// msgStartForeign starts a program in its own process group, killed at the
-// end of the test.
-func msgStartForeign(t *testing.T, name string, args ...string) *msgForeign {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	stderr := new(msgSyncBuffer)
-	cmd.Stderr = stderr
-	require.NoError(t, cmd.Start())
-	f := &msgForeign{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout), stderr: stderr}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("%s stderr: %s", name, stderr.String())
-		}
-	})
-	return f
-}
-
-// readLine reads one line of the program's output within timeout.
-func (f *msgForeign) readLine(t *testing.T, timeout time.Duration) string {
-	t.Helper()
-	type res struct {
-		s   string
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		s, err := f.stdout.ReadString('\n')
-		ch <- res{s, err}
-	}()
-	select {
-	case r := <-ch:
-		require.NoError(t, r.err, "reading %s's output (stderr: %s)", f.cmd.Path, f.stderr.String())
-		return r.s
-	case <-time.After(timeout):
-		syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
-		t.Fatalf("%s printed no line within %v", f.cmd.Path, timeout)
-	}
-	return ""
-}
 
 func TestMessageInteropSocatSeqPacket(t *testing.T) {
 	socat := requireTool(t, "socat")
@@ -107,7 +44,7 @@ func TestMessageInteropSocatSeqPacket(t *testing.T) {
 
 			// One line from socat's stdin is one message.
 			for _, line := range []string{"first line\n", "second, longer line\n", "3\n"} {
-				_, err := io.WriteString(peer.stdin, line)
+				_, err := io.WriteString(peer.Stdin, line)
 				require.NoError(t, err)
 				msgExpect(t, c, 256, []byte(line))
 			}
@@ -115,10 +52,10 @@ func TestMessageInteropSocatSeqPacket(t *testing.T) {
 			for _, msg := range []string{"reply one\n", "reply two\n"} {
 				_, err := c.Write([]byte(msg))
 				require.NoError(t, err)
-				assert.Equal(t, msg, peer.readLine(t, 5*time.Second))
+				assert.Equal(t, msg, peer.ReadLine(t, 5*time.Second))
 			}
 			// socat's end of input ends the connection: 0, io.EOF.
-			require.NoError(t, peer.stdin.Close())
+			require.NoError(t, peer.Stdin.Close())
 			msgDeadline(t, c)
 			n, err := c.Read(make([]byte, 64))
 			assert.Equal(t, 0, n)
@@ -133,9 +70,9 @@ func TestMessageInteropNetcatDatagram(t *testing.T) {
 	srv := msgListenDatagram(t, nil, uds.Path(p))
 
 	peer := msgStartForeign(t, nc, "-U", "-u", "-w1", p)
-	_, err := io.WriteString(peer.stdin, "hello from nc\n")
+	_, err := io.WriteString(peer.Stdin, "hello from nc\n")
 	require.NoError(t, err)
-	require.NoError(t, peer.stdin.Close())
+	require.NoError(t, peer.Stdin.Close())
 
 	msgDeadline(t, srv)
 	buf := make([]byte, 256)
@@ -152,7 +89,7 @@ func TestMessageInteropNetcatDatagram(t *testing.T) {
 
 	_, err = srv.WriteTo([]byte("reply from uds\n"), from)
 	require.NoError(t, err)
-	assert.Equal(t, "reply from uds\n", peer.readLine(t, 5*time.Second))
+	assert.Equal(t, "reply from uds\n", peer.ReadLine(t, 5*time.Second))
 }
 
 func TestMessageInteropPythonSeqPacket(t *testing.T) {
@@ -199,10 +136,10 @@ s.close()
 			reply := []byte("uds\x00reply")
 			_, err = c.Write(reply)
 			require.NoError(t, err)
-			assert.Equal(t, hex.EncodeToString(reply)+"\n", peer.readLine(t, 5*time.Second))
+			assert.Equal(t, hex.EncodeToString(reply)+"\n", peer.ReadLine(t, 5*time.Second))
 			_, err = c.Write(nil)
 			require.NoError(t, err)
-			assert.Equal(t, "0\n", peer.readLine(t, 5*time.Second), "python reads our empty message")
+			assert.Equal(t, "0\n", peer.ReadLine(t, 5*time.Second), "python reads our empty message")
 
 			// python closed: EOF.
 			msgDeadline(t, c)
@@ -253,9 +190,9 @@ print('name', s.getsockname().hex(), repr(s.getsockname()), flush=True)
 			reply := []byte("reply\x00from uds")
 			_, err = srv.WriteTo(reply, from)
 			require.NoError(t, err)
-			line := peer.readLine(t, 5*time.Second)
+			line := peer.ReadLine(t, 5*time.Second)
 			assert.True(t, strings.HasPrefix(line, "data "+hex.EncodeToString(reply)+" "), "python got %q", line)
-			line = peer.readLine(t, 5*time.Second)
+			line = peer.ReadLine(t, 5*time.Second)
 			assert.True(t, strings.HasPrefix(line, "name "+hex.EncodeToString([]byte(clientName))+" "), "python's getsockname: %q", line)
 		})
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/udskit/uds"
 	"github.com/udskit/uds/activation"
 	"github.com/udskit/uds/internal/childproc"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // roleActivated is a child that calls activation.Get and reports what it
@@ -315,8 +316,7 @@ func actServe(mode, name string, c io.Closer) {
 // actProc is a running activation child (possibly still
 // systemd-socket-activate, before it execs the test binary).
 type actProc struct {
-	*foreign
-	exited chan struct{}
+	*testutil.Foreign
 }
 
 // startActProc runs argv with exactly env and extra files, in its own
@@ -326,43 +326,13 @@ func startActProc(t *testing.T, argv, env []string, extra ...*os.File) *actProc 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.ExtraFiles = extra
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	// Not StdoutPipe: Wait, which runs at once below, would close it when
-	// the child exits, maybe before its last line is read.
-	stdout, stdoutW, err := os.Pipe()
-	require.NoError(t, err)
-	t.Cleanup(func() { stdout.Close() })
-	cmd.Stdout = stdoutW
-	stderr := new(syncBuffer)
-	cmd.Stderr = stderr
-	err = cmd.Start()
-	stdoutW.Close()
-	require.NoError(t, err)
-	p := &actProc{
-		foreign: &foreign{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout), stderr: stderr},
-		exited:  make(chan struct{}),
-	}
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-		default:
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-p.exited
-		}
-		if t.Failed() {
-			t.Logf("%s (%v) stderr:\n%s", argv[0], cmd.ProcessState, stderr.String())
-		}
-	})
-	return p
+	return &actProc{testutil.StartForeign(t, cmd)}
 }
 
 // report reads the child's READY line.
 func (p *actProc) report(t *testing.T) actReport {
 	t.Helper()
-	line := strings.TrimSuffix(p.readLine(t, 30*time.Second), "\n")
+	line := strings.TrimSuffix(p.ReadLine(t, 30*time.Second), "\n")
 	js, ok := strings.CutPrefix(line, childproc.Ready+" ")
 	require.True(t, ok, "child said %q, not READY", line)
 	var r actReport
@@ -374,15 +344,15 @@ func (p *actProc) report(t *testing.T) actReport {
 // sockets and exit, and checks that it did so cleanly.
 func (p *actProc) finish(t *testing.T) {
 	t.Helper()
-	require.NoError(t, p.stdin.Close())
-	line := p.readLine(t, 10*time.Second)
+	require.NoError(t, p.Stdin.Close())
+	line := p.ReadLine(t, 10*time.Second)
 	assert.Equal(t, "CLOSED \n", line, "closing the activated sockets")
 	select {
-	case <-p.exited:
+	case <-p.Exited:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the child did not exit after its input ended")
 	}
-	assert.Equal(t, 0, p.cmd.ProcessState.ExitCode(), "child exit (stderr: %s)", p.stderr.String())
+	assert.Equal(t, 0, p.Cmd.ProcessState.ExitCode(), "child exit (stderr: %s)", p.Stderr.String())
 }
 
 // actChildEnv is this process's environment without the activation
@@ -441,7 +411,7 @@ func actWrapper(t *testing.T) []string {
 // actCheckCommon checks what every successful activation must show.
 func actCheckCommon(t *testing.T, r actReport, p *actProc, names []string, unset bool) {
 	t.Helper()
-	assert.Equal(t, p.cmd.Process.Pid, r.PID, "systemd-socket-activate execs the command in its own process")
+	assert.Equal(t, p.Cmd.Process.Pid, r.PID, "systemd-socket-activate execs the command in its own process")
 	assert.Empty(t, r.Err)
 	assert.False(t, r.NilSet)
 	assert.Equal(t, names, r.Names)
@@ -533,7 +503,7 @@ func TestSocketActivateStream(t *testing.T) {
 			// connection attempt; this connection waits in the backlog.
 			d := uds.Dialer{WaitForListener: true, Timeout: 15 * time.Second}
 			c1, err := d.Dial(context.Background(), uds.Path(path))
-			require.NoError(t, err, "systemd-socket-activate listens on %s (stderr: %s)", path, p.stderr.String())
+			require.NoError(t, err, "systemd-socket-activate listens on %s (stderr: %s)", path, p.Stderr.String())
 			defer c1.Close()
 
 			r := p.report(t)
@@ -573,7 +543,7 @@ func TestSocketActivateSeqPacket(t *testing.T) {
 
 	d := uds.Dialer{WaitForListener: true, Timeout: 15 * time.Second}
 	c1, err := dialSeqPacket(&d, uds.Path(path))
-	require.NoError(t, err, "stderr: %s", p.stderr.String())
+	require.NoError(t, err, "stderr: %s", p.Stderr.String())
 	defer c1.Close()
 
 	r := p.report(t)
@@ -618,7 +588,7 @@ func TestSocketActivateDatagram(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) || !(errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED)) {
-			t.Fatalf("sending to %s: %v (stderr: %s)", path, err, p.stderr.String())
+			t.Fatalf("sending to %s: %v (stderr: %s)", path, err, p.Stderr.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -688,7 +658,7 @@ func TestMalformed(t *testing.T) {
 			f := actListenerFile(t)
 			p := startActProc(t, actWrapper(t), actChildEnv([]string{"stream"}, "LISTEN_FDS="+fds), f)
 			r := p.report(t)
-			assert.Equal(t, strconv.Itoa(p.cmd.Process.Pid), r.Env["LISTEN_PID"], "the wrapper's LISTEN_PID is the child's")
+			assert.Equal(t, strconv.Itoa(p.Cmd.Process.Pid), r.Env["LISTEN_PID"], "the wrapper's LISTEN_PID is the child's")
 			assert.Contains(t, r.Err, "LISTEN_FDS="+strconv.Quote(fds))
 			assert.False(t, r.NilSet)
 			assert.Empty(t, r.Names)
@@ -746,7 +716,7 @@ func TestErrorClosesNothing(t *testing.T) {
 		require.NotEmpty(t, r.Err)
 		assert.Empty(t, r.PollErr, "sockets still work after the failing Get")
 		p.finish(t)
-		assert.NotContains(t, p.stderr.String(), "netpoll failed")
+		assert.NotContains(t, p.Stderr.String(), "netpoll failed")
 	})
 }
 
@@ -815,24 +785,24 @@ func TestAbsurdCount(t *testing.T) {
 			f := actListenerFile(t)
 			p := startActProc(t, actWrapper(t), actChildEnv([]string{"report"}, "LISTEN_FDS="+fds, "LISTEN_FDNAMES=a:b:c"), f)
 			select {
-			case <-p.exited:
+			case <-p.Exited:
 			case <-time.After(15 * time.Second):
-				t.Fatalf("the child did not exit within 15s; stderr:\n%s", p.stderr.String())
+				t.Fatalf("the child did not exit within 15s; stderr:\n%s", p.Stderr.String())
 			}
-			stderr := p.stderr.String()
+			stderr := p.Stderr.String()
 			if len(stderr) > 800 {
 				stderr = stderr[:800] + "\n..." // the first lines say what crashed
 			}
-			assert.Equal(t, 0, p.cmd.ProcessState.ExitCode(), "the child must exit normally (%v)", p.cmd.ProcessState)
+			assert.Equal(t, 0, p.Cmd.ProcessState.ExitCode(), "the child must exit normally (%v)", p.Cmd.ProcessState)
 			assert.False(t, strings.Contains(stderr, "panic") || strings.Contains(stderr, "fatal error"),
 				"Get must neither panic nor crash the runtime; stderr:\n%s", stderr)
 
-			line, _ := p.stdout.ReadString('\n')
+			line, _ := p.Stdout.ReadString('\n')
 			js, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), childproc.Ready+" ")
 			require.True(t, ok, "the child printed %q, not its report; stderr:\n%s", line, stderr)
 			var r actReport
 			require.NoError(t, json.Unmarshal([]byte(js), &r), "report %q", js)
-			assert.Equal(t, strconv.Itoa(p.cmd.Process.Pid), r.Env["LISTEN_PID"], "the wrapper's LISTEN_PID is the child's")
+			assert.Equal(t, strconv.Itoa(p.Cmd.Process.Pid), r.Env["LISTEN_PID"], "the wrapper's LISTEN_PID is the child's")
 			assert.NotEmpty(t, r.Err, "LISTEN_FDS=%s must be an error", fds)
 			assert.Contains(t, r.Err, "LISTEN_FDS", "the error names the variable")
 			assert.False(t, r.NilSet)
@@ -872,7 +842,7 @@ func TestNames(t *testing.T) {
 			env := append([]string{"LISTEN_FDS=" + strconv.Itoa(tc.fds)}, tc.env...)
 			p := startActProc(t, actWrapper(t), actChildEnv([]string{"report"}, env...), files...)
 			r := p.report(t)
-			require.Equal(t, strconv.Itoa(p.cmd.Process.Pid), r.Env["LISTEN_PID"], "the wrapper's LISTEN_PID is the child's")
+			require.Equal(t, strconv.Itoa(p.Cmd.Process.Pid), r.Env["LISTEN_PID"], "the wrapper's LISTEN_PID is the child's")
 			assert.True(t, r.SameAgain, "the result is cached")
 			if tc.names != nil {
 				assert.Empty(t, r.Err)

@@ -3,17 +3,11 @@
 package activation_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"sort"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -96,53 +90,4 @@ func expectMessage(t testing.TB, c net.Conn, bufLen int, want []byte) {
 	n, err := c.Read(buf)
 	require.NoError(t, err)
 	assert.Equal(t, want, buf[:n])
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and other readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// foreign is a running child program with its standard streams.
-type foreign struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout *bufio.Reader
-	stderr *syncBuffer
-}
-
-// readLine reads one line of the program's output within timeout.
-func (f *foreign) readLine(t *testing.T, timeout time.Duration) string {
-	t.Helper()
-	type res struct {
-		s   string
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		s, err := f.stdout.ReadString('\n')
-		ch <- res{s, err}
-	}()
-	select {
-	case r := <-ch:
-		require.NoError(t, r.err, "reading %s's output (stderr: %s)", f.cmd.Path, f.stderr.String())
-		return r.s
-	case <-time.After(timeout):
-		syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
-		t.Fatalf("%s printed no line within %v (stderr: %s)", f.cmd.Path, timeout, f.stderr.String())
-		return ""
-	}
 }

@@ -46,8 +46,8 @@ func relFDsInProcess(t *testing.T) {
 	}
 	var ends []end
 	for _, p := range fdPairs() {
-		a, b := p.mk(t)
-		ends = append(ends, end{p.name, p.typ, a, b})
+		a, b := p.Make(t)
+		ends = append(ends, end{p.Name, p.Type, a, b})
 	}
 	files := fdFiles(t, 6)
 	many := make([]int, 200) // one descriptor 200 times: far beyond any control space asked for

@@ -3,25 +3,19 @@
 package reliability_test
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"io"
 	"os/exec"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
-
-	"github.com/udskit/uds"
 	"github.com/udskit/uds/internal/testutil"
 )
 
 // Descriptor and message helpers (internal/testutil).
-type fdEnd = testutil.FDEnd
+type (
+	fdEnd         = testutil.FDEnd
+	msgSyncBuffer = testutil.SyncBuffer
+)
 
 var (
 	fdExists          = testutil.Exists
@@ -37,6 +31,7 @@ var (
 	fdProcCount       = testutil.ProcFDCount
 	fdCountFree       = testutil.CountFree
 	fdConnFromFile    = testutil.ConnFromFile
+	fdPairs           = testutil.FDPairs
 	msgListenDatagram = testutil.ListenDatagram
 	msgCtx            = testutil.Ctx
 	msgClose          = testutil.CloseAtEnd
@@ -74,48 +69,6 @@ func acceptWithin[C io.Closer](t testing.TB, ln interface{ SetDeadline(time.Time
 	return testutil.AcceptWithin(t, ln, accept)
 }
 
-// Helpers the suites share, copied from the root package's tests (test code
-// may repeat test helpers): the root's helpers_test.go, and the few of its
-// other test files (fds_test.go, message_test.go, seqpacket_test.go, ...)
-// that the suites use.
-
-type fdPairCase struct {
-	name string
-	typ  uds.SocketType
-	mk   func(t *testing.T) (a, b fdEnd)
-}
-
-// fdPairs are the connections descriptors are tested on: socket pairs of
-// each type, a listener's accepted connection, and plain *net.UnixConn
-// values.
-func fdPairs() []fdPairCase {
-	return []fdPairCase{
-		{"stream pair", uds.Stream, func(t *testing.T) (fdEnd, fdEnd) {
-			return pairOf(t, pairType(uds.Stream))
-		}},
-		{"stream accepted", uds.Stream, func(t *testing.T) (fdEnd, fdEnd) {
-			ln, err := uds.Listen(context.Background(), uds.Abstract(uniqTag()))
-			require.NoError(t, err)
-			defer ln.Close()
-			cli, err := uds.Dial(context.Background(), ln.Addr().(uds.Addr))
-			require.NoError(t, err)
-			srv, err := acceptConn(ln)
-			require.NoError(t, err)
-			t.Cleanup(func() { cli.Close(); srv.Close() })
-			return cli, srv
-		}},
-		{"seqpacket pair", uds.SeqPacket, func(t *testing.T) (fdEnd, fdEnd) {
-			return pairOf(t, pairType(uds.SeqPacket))
-		}},
-		{"datagram pair", uds.Datagram, func(t *testing.T) (fdEnd, fdEnd) {
-			return pairOf(t, uds.DatagramPair)
-		}},
-		{"net.UnixConn stream", uds.Stream, fdNetPair(unix.SOCK_STREAM)},
-		{"net.UnixConn seqpacket", uds.SeqPacket, fdNetPair(unix.SOCK_SEQPACKET)},
-		{"net.UnixConn datagram", uds.Datagram, fdNetPair(unix.SOCK_DGRAM)},
-	}
-}
-
 // requireTool returns the path of an external program. A missing one skips
 // the test, recorded for TestMain's summary, or fails it when CI is set to
 // anything.
@@ -124,81 +77,8 @@ func requireTool(t testing.TB, name string) string {
 	return peerSkips.Require(t, name)
 }
 
-// msgSyncBuffer is a bytes.Buffer safe for one writer and other readers.
-type msgSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *msgSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *msgSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// msgForeign is a running external peer.
-type msgForeign struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout *bufio.Reader
-	stderr *msgSyncBuffer
-}
-
-// msgStartForeign starts a program in its own process group, killed at the
-// end of the test.
-func msgStartForeign(t *testing.T, name string, args ...string) *msgForeign {
+// msgStartForeign starts the program name with args: testutil.StartForeign.
+func msgStartForeign(t *testing.T, name string, args ...string) *testutil.Foreign {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	stderr := new(msgSyncBuffer)
-	cmd.Stderr = stderr
-	require.NoError(t, cmd.Start())
-	f := &msgForeign{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout), stderr: stderr}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("%s stderr: %s", name, stderr.String())
-		}
-	})
-	return f
-}
-
-// readLine reads one line of the program's output within timeout.
-func (f *msgForeign) readLine(t *testing.T, timeout time.Duration) string {
-	t.Helper()
-	type res struct {
-		s   string
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		s, err := f.stdout.ReadString('\n')
-		ch <- res{s, err}
-	}()
-	select {
-	case r := <-ch:
-		require.NoError(t, r.err, "reading %s's output (stderr: %s)", f.cmd.Path, f.stderr.String())
-		return r.s
-	case <-time.After(timeout):
-		syscall.Kill(-f.cmd.Process.Pid, syscall.SIGKILL)
-		t.Fatalf("%s printed no line within %v", f.cmd.Path, timeout)
-	}
-	return ""
+	return testutil.StartForeign(t, exec.Command(name, args...))
 }

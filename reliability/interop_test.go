@@ -73,15 +73,15 @@ func TestInteropSocatAbstractStream(t *testing.T) {
 		assert.Equal(t, uds.Abstract(name), c.LocalAddr())
 		br := bufio.NewReader(c)
 
-		_, err = io.WriteString(peer.stdin, "from socat\n")
+		_, err = io.WriteString(peer.Stdin, "from socat\n")
 		require.NoError(t, err)
 		assert.Equal(t, "from socat\n", interopReadLine(t, c, br))
 		_, err = io.WriteString(c, "from uds\n")
 		require.NoError(t, err)
-		assert.Equal(t, "from uds\n", peer.readLine(t, 5*time.Second))
+		assert.Equal(t, "from uds\n", peer.ReadLine(t, 5*time.Second))
 
 		// socat's end of input shuts down its sending side.
-		require.NoError(t, peer.stdin.Close())
+		require.NoError(t, peer.Stdin.Close())
 		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
 		_, err = br.ReadByte()
 		assert.Equal(t, io.EOF, err)
@@ -97,8 +97,8 @@ func TestInteropSocatAbstractStream(t *testing.T) {
 
 		_, err = io.WriteString(c, "from uds\n")
 		require.NoError(t, err)
-		assert.Equal(t, "from uds\n", peer.readLine(t, 5*time.Second))
-		_, err = io.WriteString(peer.stdin, "from socat\n")
+		assert.Equal(t, "from uds\n", peer.ReadLine(t, 5*time.Second))
+		_, err = io.WriteString(peer.Stdin, "from socat\n")
 		require.NoError(t, err)
 		assert.Equal(t, "from socat\n", interopReadLine(t, c, br))
 
@@ -136,11 +136,11 @@ func TestInteropSocatSeqPacketListen(t *testing.T) {
 			for _, msg := range []string{"first\n", "second, longer\n"} {
 				_, err := c.Write([]byte(msg))
 				require.NoError(t, err)
-				assert.Equal(t, msg, peer.readLine(t, 5*time.Second))
+				assert.Equal(t, msg, peer.ReadLine(t, 5*time.Second))
 			}
 			// Each line socat reads is one message.
 			for _, line := range []string{"reply one\n", "2\n"} {
-				_, err := io.WriteString(peer.stdin, line)
+				_, err := io.WriteString(peer.Stdin, line)
 				require.NoError(t, err)
 				msgExpect(t, c, 256, []byte(line))
 			}
@@ -173,7 +173,7 @@ func TestInteropSocatDatagram(t *testing.T) {
 				srvAddr, bound := tc.srv(t), tc.bound(t)
 				srv := msgListenDatagram(t, nil, srvAddr)
 				peer := msgStartForeign(t, socat, "-", tc.addr(srvAddr, bound))
-				_, err := io.WriteString(peer.stdin, "hello from socat\n")
+				_, err := io.WriteString(peer.Stdin, "hello from socat\n")
 				require.NoError(t, err)
 
 				msgDeadline(t, srv)
@@ -186,7 +186,7 @@ func TestInteropSocatDatagram(t *testing.T) {
 
 				_, err = msgWriteTo(srv, []byte("reply from uds\n"), from)
 				require.NoError(t, err)
-				assert.Equal(t, "reply from uds\n", peer.readLine(t, 5*time.Second))
+				assert.Equal(t, "reply from uds\n", peer.ReadLine(t, 5*time.Second))
 			})
 		}
 	})
@@ -209,10 +209,10 @@ func TestInteropSocatDatagram(t *testing.T) {
 				peer := msgStartForeign(t, socat, "-u", recv, "-")
 				client := msgListenDatagram(t, nil, uds.Autobind())
 				interopSendUntilBound(t, client, "one datagram\n", a)
-				assert.Equal(t, "one datagram\n", peer.readLine(t, 5*time.Second))
+				assert.Equal(t, "one datagram\n", peer.ReadLine(t, 5*time.Second))
 				_, err := msgWriteTo(client, []byte("two\n"), a)
 				require.NoError(t, err)
-				assert.Equal(t, "two\n", peer.readLine(t, 5*time.Second))
+				assert.Equal(t, "two\n", peer.ReadLine(t, 5*time.Second))
 			})
 		}
 	})
@@ -231,12 +231,12 @@ func TestInteropNetcatStream(t *testing.T) {
 		c := acceptWithin(t, ln, acceptFunc(ln))
 		br := bufio.NewReader(c)
 
-		_, err = io.WriteString(peer.stdin, "hello from nc\n")
+		_, err = io.WriteString(peer.Stdin, "hello from nc\n")
 		require.NoError(t, err)
 		assert.Equal(t, "hello from nc\n", interopReadLine(t, c, br))
 		_, err = io.WriteString(c, "hello from uds\n")
 		require.NoError(t, err)
-		assert.Equal(t, "hello from uds\n", peer.readLine(t, 5*time.Second))
+		assert.Equal(t, "hello from uds\n", peer.ReadLine(t, 5*time.Second))
 	})
 	t.Run("nc listens", func(t *testing.T) {
 		p := filepath.Join(mkSockDir(t), "ncl.sock")
@@ -249,8 +249,8 @@ func TestInteropNetcatStream(t *testing.T) {
 
 		_, err = io.WriteString(c, "hello from uds\n")
 		require.NoError(t, err)
-		assert.Equal(t, "hello from uds\n", peer.readLine(t, 5*time.Second))
-		_, err = io.WriteString(peer.stdin, "hello from nc\n")
+		assert.Equal(t, "hello from uds\n", peer.ReadLine(t, 5*time.Second))
+		_, err = io.WriteString(peer.Stdin, "hello from nc\n")
 		require.NoError(t, err)
 		assert.Equal(t, "hello from nc\n", interopReadLine(t, c, br))
 	})
@@ -259,10 +259,10 @@ func TestInteropNetcatStream(t *testing.T) {
 		peer := msgStartForeign(t, nc, "-lUu", p)
 		client := msgListenDatagram(t, nil, uds.Autobind())
 		interopSendUntilBound(t, client, "dg one\n", uds.Path(p))
-		assert.Equal(t, "dg one\n", peer.readLine(t, 5*time.Second))
+		assert.Equal(t, "dg one\n", peer.ReadLine(t, 5*time.Second))
 		_, err := msgWriteTo(client, []byte("dg two\n"), uds.Path(p))
 		require.NoError(t, err)
-		assert.Equal(t, "dg two\n", peer.readLine(t, 5*time.Second))
+		assert.Equal(t, "dg two\n", peer.ReadLine(t, 5*time.Second))
 	})
 }
 
@@ -287,7 +287,7 @@ sys.stdin.read()
 `
 		name := "a\x00b\x00" + uniqTag()
 		peer := msgStartForeign(t, py, "-c", script, hex.EncodeToString([]byte(name)))
-		assert.Equal(t, "READY "+hex.EncodeToString([]byte("\x00"+name))+"\n", peer.readLine(t, 10*time.Second))
+		assert.Equal(t, "READY "+hex.EncodeToString([]byte("\x00"+name))+"\n", peer.ReadLine(t, 10*time.Second))
 
 		// Only the exact bytes reach python's socket.
 		for _, other := range []string{"a", "a\x00b", name + "\x00", name[:len(name)-1]} {
@@ -301,7 +301,7 @@ sys.stdin.read()
 		msg := "uds\x00says hi"
 		_, err = io.WriteString(c, msg)
 		require.NoError(t, err)
-		assert.Equal(t, "GOT "+hex.EncodeToString([]byte(msg))+"\n", peer.readLine(t, 5*time.Second))
+		assert.Equal(t, "GOT "+hex.EncodeToString([]byte(msg))+"\n", peer.ReadLine(t, 5*time.Second))
 		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
 		buf := make([]byte, 64)
 		n, err := io.ReadAtLeast(c, buf, len("py:")+len(msg))
@@ -331,11 +331,11 @@ sys.stdin.read()
 		require.NoError(t, err)
 		msgClose(t, ln)
 		peer := msgStartForeign(t, py, "-c", script, hex.EncodeToString([]byte(name)))
-		assert.Equal(t, fmt.Sprintf("LONGER %d\n", syscall.ECONNREFUSED), peer.readLine(t, 10*time.Second),
+		assert.Equal(t, fmt.Sprintf("LONGER %d\n", syscall.ECONNREFUSED), peer.ReadLine(t, 10*time.Second),
 			"a name one NUL longer is another socket")
 		c := acceptWithin(t, ln, acceptFunc(ln))
 		assert.Equal(t, uds.Abstract(name), c.LocalAddr())
-		assert.Equal(t, "PEER "+hex.EncodeToString([]byte("\x00"+name))+"\n", peer.readLine(t, 5*time.Second),
+		assert.Equal(t, "PEER "+hex.EncodeToString([]byte("\x00"+name))+"\n", peer.ReadLine(t, 5*time.Second),
 			"python sees the exact name uds bound")
 		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
 		buf := make([]byte, 64)
@@ -345,7 +345,7 @@ sys.stdin.read()
 		reply := "uds\x00reply"
 		_, err = io.WriteString(c, reply)
 		require.NoError(t, err)
-		assert.Equal(t, "GOT "+hex.EncodeToString([]byte(reply))+"\n", peer.readLine(t, 5*time.Second))
+		assert.Equal(t, "GOT "+hex.EncodeToString([]byte(reply))+"\n", peer.ReadLine(t, 5*time.Second))
 	})
 }
 

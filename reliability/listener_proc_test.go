@@ -3,7 +3,6 @@
 package reliability_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -344,48 +343,6 @@ func makeStale(t *testing.T, path string) {
 	require.Equal(t, os.ModeSocket, fi.Mode().Type())
 }
 
-// startForeign starts a program in its own process group, killed (the whole
-// group) at the end of the test.
-func startForeign(t *testing.T, name string, args ...string) (*exec.Cmd, *bufio.Reader) {
-	t.Helper()
-	cmd := exec.Command(requireTool(t, name), args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var stderr msgSyncBuffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	pid := cmd.Process.Pid
-	t.Cleanup(func() {
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s stderr: %s", name, stderr.String())
-		}
-	})
-	return cmd, bufio.NewReader(out)
-}
-
-// readLine reads one line from r within timeout.
-func readLine(t *testing.T, r *bufio.Reader, timeout time.Duration) string {
-	t.Helper()
-	ch := make(chan string, 1)
-	go func() {
-		l, err := r.ReadString('\n')
-		if err != nil {
-			l = "EOF: " + err.Error()
-		}
-		ch <- strings.TrimSpace(l)
-	}()
-	select {
-	case l := <-ch:
-		return l
-	case <-time.After(timeout):
-		t.Fatalf("no line after %v", timeout)
-	}
-	return ""
-}
-
 // waitConnectable waits until a raw connect to path succeeds or finds the
 // backlog full, i.e. until something listens there.
 func waitConnectable(t *testing.T, path string) {
@@ -559,19 +516,19 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 
 	t.Run("socat", func(t *testing.T) {
 		path := filepath.Join(mkSockDir(t), "s.sock")
-		cmd, _ := startForeign(t, "socat", "UNIX-LISTEN:"+path+",fork", "EXEC:cat")
+		socat := msgStartForeign(t, requireTool(t, "socat"), "UNIX-LISTEN:"+path+",fork", "EXEC:cat")
 		waitConnectable(t, path)
-		listenFails(t, path, cmd.Process.Pid)
+		listenFails(t, path, socat.Cmd.Process.Pid)
 		pid, err := echoCheckPID(path)
 		assert.NoError(t, err, "socat still serves")
-		assert.Equal(t, cmd.Process.Pid, pid)
+		assert.Equal(t, socat.Cmd.Process.Pid, pid)
 	})
 
 	t.Run("nc", func(t *testing.T) {
 		path := filepath.Join(mkSockDir(t), "s.sock")
-		cmd, _ := startForeign(t, "nc", "-lkdU", path)
+		nc := msgStartForeign(t, requireTool(t, "nc"), "-lkdU", path)
 		waitConnectable(t, path)
-		listenFails(t, path, cmd.Process.Pid)
+		listenFails(t, path, nc.Cmd.Process.Pid)
 		c, err := uds.Dial(context.Background(), uds.Path(path))
 		if assert.NoError(t, err, "nc still accepts") {
 			c.Close()
@@ -580,13 +537,13 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 
 	t.Run("python bound not listening", func(t *testing.T) {
 		path := filepath.Join(mkSockDir(t), "s.sock")
-		_, out := startForeign(t, "python3", "-c",
+		py := msgStartForeign(t, requireTool(t, "python3"), "-c",
 			"import os,socket,sys,time\n"+
 				"s=socket.socket(socket.AF_UNIX)\n"+
 				"s.bind(sys.argv[1])\n"+
 				"print('R',os.getpid(),flush=True)\n"+
 				"time.sleep(60)\n", path)
-		line := readLine(t, out, 10*time.Second)
+		line := strings.TrimSpace(py.ReadLine(t, 10*time.Second))
 		f := strings.Fields(line)
 		require.Len(t, f, 2, "python said %q", line)
 		pyPID, err := strconv.Atoi(f[1])
@@ -596,14 +553,14 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 
 	t.Run("python listening backlog full", func(t *testing.T) {
 		path := filepath.Join(mkSockDir(t), "s.sock")
-		_, out := startForeign(t, "python3", "-c",
+		py := msgStartForeign(t, requireTool(t, "python3"), "-c",
 			"import os,socket,sys,time\n"+
 				"s=socket.socket(socket.AF_UNIX)\n"+
 				"s.bind(sys.argv[1])\n"+
 				"s.listen(1)\n"+
 				"print('R',os.getpid(),flush=True)\n"+
 				"time.sleep(60)\n", path)
-		line := readLine(t, out, 10*time.Second)
+		line := strings.TrimSpace(py.ReadLine(t, 10*time.Second))
 		f := strings.Fields(line)
 		require.Len(t, f, 2, "python said %q", line)
 		pyPID, err := strconv.Atoi(f[1])
@@ -722,7 +679,7 @@ func TestProcTakeoverThenClose(t *testing.T) {
 		aFile := pinFile(t, path)
 
 		require.NoError(t, os.Remove(path))
-		cmd, _ := startForeign(t, "socat", "UNIX-LISTEN:"+path+",fork", "EXEC:cat")
+		socat := msgStartForeign(t, requireTool(t, "socat"), "UNIX-LISTEN:"+path+",fork", "EXEC:cat")
 		waitConnectable(t, path)
 		bFile := pinFile(t, path)
 		require.NotEqual(t, aFile.ino, bFile.ino)
@@ -732,7 +689,7 @@ func TestProcTakeoverThenClose(t *testing.T) {
 		assertSameFile(t, bFile)
 		pid, err := echoCheckPID(path)
 		assert.NoError(t, err, "socat still serves after A closed")
-		assert.Equal(t, cmd.Process.Pid, pid, "a dial must reach socat")
+		assert.Equal(t, socat.Cmd.Process.Pid, pid, "a dial must reach socat")
 	})
 }
 

@@ -252,3 +252,41 @@ func Expect(t testing.TB, r MsgEnd, bufLen int, want []byte) {
 	assert.Equal(t, len(want), n)
 	assert.Equal(t, want, buf[:n])
 }
+
+// FDPairCase is a kind of connection that descriptors are tested on.
+type FDPairCase struct {
+	Name string
+	Type uds.SocketType
+	Make func(t *testing.T) (a, b FDEnd) // both ends closed when the test ends
+}
+
+// FDPairs are the connections descriptors are tested on: socket pairs of
+// each type, a listener's accepted connection, and plain *net.UnixConn
+// values. The first four are uds's own.
+func FDPairs() []FDPairCase {
+	return []FDPairCase{
+		{"stream pair", uds.Stream, func(t *testing.T) (FDEnd, FDEnd) {
+			return PairOf(t, PairType(uds.Stream))
+		}},
+		{"stream accepted", uds.Stream, func(t *testing.T) (FDEnd, FDEnd) {
+			ln, err := uds.Listen(context.Background(), uds.Abstract(UniqTag()))
+			require.NoError(t, err)
+			defer ln.Close()
+			cli, err := uds.Dial(context.Background(), ln.Addr().(uds.Addr))
+			require.NoError(t, err)
+			srv, err := AcceptConn(ln)
+			require.NoError(t, err)
+			t.Cleanup(func() { cli.Close(); srv.Close() })
+			return cli, srv
+		}},
+		{"seqpacket pair", uds.SeqPacket, func(t *testing.T) (FDEnd, FDEnd) {
+			return PairOf(t, PairType(uds.SeqPacket))
+		}},
+		{"datagram pair", uds.Datagram, func(t *testing.T) (FDEnd, FDEnd) {
+			return PairOf(t, uds.DatagramPair)
+		}},
+		{"net.UnixConn stream", uds.Stream, NetPair(unix.SOCK_STREAM)},
+		{"net.UnixConn seqpacket", uds.SeqPacket, NetPair(unix.SOCK_SEQPACKET)},
+		{"net.UnixConn datagram", uds.Datagram, NetPair(unix.SOCK_DGRAM)},
+	}
+}
