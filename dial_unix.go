@@ -192,7 +192,7 @@ func (d *Dialer) dialPlain(ctx context.Context, a Addr) (*Conn, error) {
 	if err != nil {
 		return nil, opError("dial", a, err)
 	}
-	return &Conn{uc: uc, laddr: Unnamed().WithType(Stream), raddr: a.WithType(Stream)}, nil
+	return newConn(uc, Addr{}, a, false) // no lookup: cannot fail
 }
 
 func (d *Dialer) dialStream(ctx context.Context, a Addr) (*Conn, error) {

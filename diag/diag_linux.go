@@ -200,15 +200,14 @@ func whoServes(ctx context.Context, a uds.Addr) ([]Socket, error) {
 	// sockets only those at a's address are kept.
 	var out []Socket
 	var keep func(s *sockdiag.Socket)
-	switch a.Kind() {
-	case uds.KindAbstract:
+	if a.Kind() == uds.KindAbstract {
 		want := "\x00" + a.Name()
 		keep = func(s *sockdiag.Socket) {
 			if s.Name == want {
 				out = append(out, export(s))
 			}
 		}
-	case uds.KindPath:
+	} else { // a path: Who takes no other kind
 		f := openPathFile(a.Name())
 		defer f.close()
 		if f.err != nil {
@@ -227,8 +226,6 @@ func whoServes(ctx context.Context, a uds.Addr) ([]Socket, error) {
 				out = append(out, e)
 			}
 		}
-	default:
-		keep = func(*sockdiag.Socket) {}
 	}
 	if err := sockdiag.Scan(ctx, sockdiag.ShowAll, sockdiag.AllStates, keep); err != nil {
 		return nil, err
