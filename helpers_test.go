@@ -24,7 +24,6 @@ var (
 	fdWriteFDs        = testutil.WriteFDs
 	fdReadFiles       = testutil.ReadFiles
 	fdReadFDs         = testutil.ReadFDs
-	fdNetPair         = testutil.NetPair
 	fdFiles           = testutil.OpenFiles
 	fdCloseAll        = testutil.CloseAll
 	fdInts            = testutil.Ints

@@ -55,6 +55,7 @@ import (
 
 	"github.com/udskit/uds"
 	"github.com/udskit/uds/internal/childproc"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 const (
@@ -1219,7 +1220,7 @@ func advErrKind(err error, dir string) (kind, text string) {
 
 // TestAdversaryRaces: see the top of this file.
 func TestAdversaryRaces(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	// The worst case: no kernel protection for links, FIFOs and regular
 	// files in world-writable directories.
 	var checks []func(*testing.T)
@@ -1232,7 +1233,7 @@ func TestAdversaryRaces(t *testing.T) {
 	if relLong() {
 		limit = 10 * time.Minute
 	}
-	root := mkSockDir(t)
+	root := testutil.MkSockDir(t)
 	require.NoError(t, os.Chmod(root, 0o755))
 	for _, d := range []struct {
 		name string
@@ -1455,7 +1456,7 @@ func advRace(t *testing.T, area, name string, mode os.FileMode, cycles int, limi
 // .uds-* file of its own, and leave every file of the squatter's as it
 // was.
 func TestAdversaryAsideSquatting(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	for _, d := range []struct {
 		name string
 		mode os.FileMode
@@ -1464,7 +1465,7 @@ func TestAdversaryAsideSquatting(t *testing.T) {
 		{"sticky", 0o777 | os.ModeSticky},
 	} {
 		t.Run(d.name, func(t *testing.T) {
-			root := mkSockDir(t)
+			root := testutil.MkSockDir(t)
 			require.NoError(t, os.Chmod(root, 0o755))
 			dir := filepath.Join(root, "d")
 			advMkdir(t, dir, d.mode, 0)

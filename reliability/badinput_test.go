@@ -27,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // relBadEnv is what a bad-input case works on.
@@ -151,14 +152,14 @@ func relBadCases() []relBadCase {
 			run: func(e *relBadEnv) error {
 				m := uds.Message{Buf: make([]byte, 16), Files: make([]*os.File, 0, 1), FDs: make([]int, 0, 1)}
 				err := uds.ReadMsg(e.b, &m)
-				fdCloseAll(m.Files) // wrongly received
+				testutil.CloseAll(m.Files) // wrongly received
 				return err
 			}},
 		relBadCase{name: "ReadMsg Peek with room for files", kind: "recv", op: "read", is: []error{uds.ErrInvalidAddr}, msg: []string{"Peek"},
 			run: func(e *relBadEnv) error {
 				m := uds.Message{Buf: make([]byte, 16), Files: make([]*os.File, 0, 1), Peek: true}
 				err := uds.ReadMsg(e.b, &m)
-				fdCloseAll(m.Files) // wrongly received
+				testutil.CloseAll(m.Files) // wrongly received
 				return err
 			}},
 		relBadCase{name: "ReadMsg Peek with room for FDs", kind: "recv", op: "read", is: []error{uds.ErrInvalidAddr}, msg: []string{"Peek"},
@@ -169,7 +170,7 @@ func relBadCases() []relBadCase {
 			run: func(e *relBadEnv) error {
 				m := uds.Message{Buf: make([]byte, 16), Files: make([]*os.File, 0, 1)}
 				err := uds.ReadMsg(nil, &m)
-				fdCloseAll(m.Files)
+				testutil.CloseAll(m.Files)
 				return err
 			}},
 	)
@@ -191,7 +192,7 @@ func TestReliabilityBadInput(t *testing.T) {
 	rounds := relSize(1, 100)
 	cases := relBadCases()
 	failed := map[string]bool{}
-	fdsBefore := openFDCount(t)
+	fdsBefore := testutil.OpenFDCount(t)
 	goroutinesBefore := runtime.NumGoroutine()
 	start := time.Now()
 	for round := 0; round < rounds; round++ {
@@ -207,7 +208,7 @@ func TestReliabilityBadInput(t *testing.T) {
 	}
 	// Empty batches are no error: they return at once and consume nothing.
 	t.Run("ReadBatch empty", func(t *testing.T) {
-		a, b := pairOf(t, uds.DatagramPair)
+		a, b := testutil.PairOf(t, uds.DatagramPair)
 		_, err := a.Write([]byte("queued"))
 		require.NoError(t, err)
 		for _, ms := range [][]uds.Message{nil, {}} {
@@ -216,7 +217,7 @@ func TestReliabilityBadInput(t *testing.T) {
 			assert.NoError(t, err)
 			assert.Zero(t, n)
 		}
-		_, sb := pairOf(t, pairType(uds.SeqPacket))
+		_, sb := testutil.PairOf(t, testutil.PairType(uds.SeqPacket))
 		n, err := uds.ReadBatch(sb, nil)
 		assert.NoError(t, err)
 		assert.Zero(t, n)
@@ -236,7 +237,7 @@ func TestReliabilityBadInput(t *testing.T) {
 		assert.Zero(t, ms[0].N)
 	})
 	// Nothing accumulates over the rounds.
-	assert.Equal(t, fdsBefore, openFDCount(t), "descriptors after %d rounds", rounds)
+	assert.Equal(t, fdsBefore, testutil.OpenFDCount(t), "descriptors after %d rounds", rounds)
 	deadline := time.Now().Add(2 * time.Second)
 	for runtime.NumGoroutine() > goroutinesBefore+2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -248,22 +249,22 @@ func TestReliabilityBadInput(t *testing.T) {
 	}
 	sort.Strings(bad)
 	relReport(t, "bad input", "%d malformed calls (plus empty batches) x %d rounds: %d without a clear error or with a change (%s); descriptors %d before, %d after; %v",
-		len(cases), rounds, len(bad), strings.Join(bad, ", "), fdsBefore, openFDCount(t), time.Since(start).Round(time.Millisecond))
+		len(cases), rounds, len(bad), strings.Join(bad, ", "), fdsBefore, testutil.OpenFDCount(t), time.Since(start).Round(time.Millisecond))
 }
 
 func relBadOne(t *testing.T, c relBadCase) {
-	dir := mkSockDir(t)
+	dir := testutil.MkSockDir(t)
 	file, err := os.Create(filepath.Join(dir, "file"))
 	require.NoError(t, err)
 	defer file.Close()
 	_, err = file.WriteString("precious")
 	require.NoError(t, err)
-	a, b := pairOf(t, uds.DatagramPair)
+	a, b := testutil.PairOf(t, uds.DatagramPair)
 	e := &relBadEnv{dir: dir, a: a, b: b, file: file}
 	if c.kind == "recv" {
 		require.NoError(t, uds.WriteMsg(a, &uds.Message{Buf: []byte("queued"), Files: []*os.File{file}}))
 	}
-	before := dirListing(t, dir)
+	before := testutil.DirListing(t, dir)
 
 	err, panicked := relCall(func() error { return c.run(e) })
 	require.False(t, panicked, "the call must not panic: %v", err)
@@ -281,7 +282,7 @@ func relBadOne(t *testing.T, c relBadCase) {
 	for _, m := range c.msg {
 		assert.Contains(t, err.Error(), m)
 	}
-	assert.Equal(t, before, dirListing(t, dir), "nothing created or removed")
+	assert.Equal(t, before, testutil.DirListing(t, dir), "nothing created or removed")
 	data, err := os.ReadFile(file.Name())
 	require.NoError(t, err)
 	assert.Equal(t, "precious", string(data))
@@ -298,6 +299,6 @@ func relBadOne(t *testing.T, c relBadCase) {
 			assert.Equal(t, "queued", string(buf[:m.N]))
 			assert.Len(t, m.Files, 1, "with its file")
 		}
-		fdCloseAll(m.Files)
+		testutil.CloseAll(m.Files)
 	}
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/udskit/uds"
 	"github.com/udskit/uds/internal/childproc"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // TestReliabilityDescriptorLeaks: see the top of this file.
@@ -42,14 +43,14 @@ func relFDsInProcess(t *testing.T) {
 	type end struct {
 		name string
 		typ  uds.SocketType
-		a, b fdEnd
+		a, b testutil.FDEnd
 	}
 	var ends []end
-	for _, p := range fdPairs() {
+	for _, p := range testutil.FDPairs() {
 		a, b := p.Make(t)
 		ends = append(ends, end{p.Name, p.Type, a, b})
 	}
-	files := fdFiles(t, 6)
+	files := testutil.OpenFiles(t, 6)
 	many := make([]int, 200) // one descriptor 200 times: far beyond any control space asked for
 	for i := range many {
 		many[i] = int(files[0].Fd())
@@ -64,7 +65,7 @@ func relFDsInProcess(t *testing.T) {
 	const nOps = 8
 	var ops [nOps]int
 	var ctrunc, truncated, ok int
-	before := openFDCount(t)
+	before := testutil.OpenFDCount(t)
 	start := time.Now()
 	for i := 0; i < iterations; i++ {
 		e := ends[i%len(ends)]
@@ -74,39 +75,39 @@ func relFDsInProcess(t *testing.T) {
 		var err error
 		switch op {
 		case 0: // everything wanted
-			_, err = fdWriteFiles(e.a, msg, files[:k]...)
+			_, err = testutil.WriteFiles(e.a, msg, files[:k]...)
 			require.NoError(t, err)
-			n, got, err := fdReadFiles(e.b, buf, k+rng.IntN(3))
+			n, got, err := testutil.ReadFiles(e.b, buf, k+rng.IntN(3))
 			require.NoError(t, err, "iteration %d (%s)", i, e.name)
 			require.Equal(t, string(msg), string(buf[:n]))
 			require.Len(t, got, k)
-			fdCloseAll(got)
+			testutil.CloseAll(got)
 			ok++
 		case 1: // more descriptors than allowed
-			_, err = fdWriteFiles(e.a, msg, files[:k]...)
+			_, err = testutil.WriteFiles(e.a, msg, files[:k]...)
 			require.NoError(t, err)
-			n, got, err := fdReadFiles(e.b, buf, rng.IntN(k))
+			n, got, err := testutil.ReadFiles(e.b, buf, rng.IntN(k))
 			require.ErrorIs(t, err, uds.ErrTruncated, "iteration %d (%s)", i, e.name)
 			require.Equal(t, string(msg), string(buf[:n]))
 			require.Empty(t, got)
 			truncated++
 		case 2: // forced MSG_CTRUNC: 200 descriptors, room asked for 0 to 2
-			_, err = fdWriteFDs(e.a, msg, many)
+			_, err = testutil.WriteFDs(e.a, msg, many)
 			require.NoError(t, err)
-			n, got, err := fdReadFiles(e.b, buf, rng.IntN(3))
+			n, got, err := testutil.ReadFiles(e.b, buf, rng.IntN(3))
 			require.ErrorIs(t, err, uds.ErrTruncated, "iteration %d (%s)", i, e.name)
 			require.Contains(t, err.Error(), "MSG_CTRUNC")
 			require.Equal(t, string(msg), string(buf[:n]))
 			require.Empty(t, got)
 			ctrunc++
 		case 3: // the raw variant, slice too small or big enough
-			_, err = fdWriteFDs(e.a, msg, fdInts(files[:k]))
+			_, err = testutil.WriteFDs(e.a, msg, testutil.Ints(files[:k]))
 			require.NoError(t, err)
 			m := rng.IntN(len(fds) + 1)
 			for j := range fds {
 				fds[j] = -1
 			}
-			n, nfd, err := fdReadFDs(e.b, buf, fds[:m:m])
+			n, nfd, err := testutil.ReadFDs(e.b, buf, fds[:m:m])
 			require.Equal(t, string(msg), string(buf[:n]))
 			if m >= k {
 				require.NoError(t, err)
@@ -124,30 +125,30 @@ func relFDsInProcess(t *testing.T) {
 				truncated++
 			}
 		case 4: // plain Read, which cannot hand descriptors out
-			_, err = fdWriteFiles(e.a, msg, files[:k]...)
+			_, err = testutil.WriteFiles(e.a, msg, files[:k]...)
 			require.NoError(t, err)
 			n, err := e.b.Read(buf)
 			require.NoError(t, err)
 			require.Equal(t, string(msg), string(buf[:n]))
 		case 5: // a message longer than the buffer (streams: all wanted)
-			_, err = fdWriteFiles(e.a, msg, files[:k]...)
+			_, err = testutil.WriteFiles(e.a, msg, files[:k]...)
 			require.NoError(t, err)
 			if e.typ == uds.Stream {
-				n, got, err := fdReadFiles(e.b, buf, k)
+				n, got, err := testutil.ReadFiles(e.b, buf, k)
 				require.NoError(t, err)
 				require.Equal(t, string(msg), string(buf[:n]))
-				fdCloseAll(got)
+				testutil.CloseAll(got)
 				ok++
 				break
 			}
-			n, got, err := fdReadFiles(e.b, buf[:1], 8)
+			n, got, err := testutil.ReadFiles(e.b, buf[:1], 8)
 			var te *uds.TruncatedError
 			require.ErrorAs(t, err, &te, "iteration %d (%s)", i, e.name)
 			require.Equal(t, 1, n)
 			require.Empty(t, got)
 			truncated++
 		case 6: // ReadBatch, which closes what it cannot hand out
-			_, err = fdWriteFiles(e.a, msg, files[:k]...)
+			_, err = testutil.WriteFiles(e.a, msg, files[:k]...)
 			require.NoError(t, err)
 			_, foreign := e.b.(*net.UnixConn)
 			if e.typ == uds.Stream || foreign {
@@ -161,21 +162,21 @@ func relFDsInProcess(t *testing.T) {
 			require.Equal(t, 1, n)
 			require.Equal(t, string(msg), string(ms[0].Buf[:ms[0].N]))
 		case 7: // files without data
-			_, err = fdWriteFiles(e.a, nil, files[:k]...)
+			_, err = testutil.WriteFiles(e.a, nil, files[:k]...)
 			require.NoError(t, err)
-			n, got, err := fdReadFiles(e.b, nil, k)
+			n, got, err := testutil.ReadFiles(e.b, nil, k)
 			require.NoError(t, err, "iteration %d (%s)", i, e.name)
 			require.Zero(t, n)
 			require.Len(t, got, k)
-			fdCloseAll(got)
+			testutil.CloseAll(got)
 			ok++
 		}
 		ops[op]++
 		if i%1000 == 999 {
-			require.Equal(t, before, openFDCount(t), "descriptors open after %d iterations", i+1)
+			require.Equal(t, before, testutil.OpenFDCount(t), "descriptors open after %d iterations", i+1)
 		}
 	}
-	leaked := openFDCount(t) - before
+	leaked := testutil.OpenFDCount(t) - before
 	assert.Zero(t, leaked, "descriptors leaked")
 	relReport(t, "descriptor leaks", "in process: %d send/receive iterations over %d kinds of connection (ops %v: all wanted, over the maximum, forced MSG_CTRUNC with 200 descriptors, raw slice, plain Read, long message, ReadBatch, files without data): %d delivered, %d ErrTruncated, %d MSG_CTRUNC; %d descriptors leaked (/proc/self/fd %d before, %d after); %v",
 		iterations, len(ends), ops, ok, truncated, ctrunc, leaked, before, before+leaked, time.Since(start).Round(time.Millisecond))
@@ -200,7 +201,7 @@ type relRlimitReport struct {
 func childRelFDsRlimit(args []string) int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 1 }
 	iterations, _ := strconv.Atoi(args[1])
-	c, limit, before, fillers, err := fdChildStart(args[0])
+	c, limit, before, fillers, err := testutil.ChildStart(args[0])
 	if err != nil {
 		return fail(err)
 	}
@@ -234,7 +235,7 @@ func childRelFDsRlimit(args []string) int {
 		want := i % 5
 		k := (i / 5) % 7
 		setFree(want)
-		n, files, err := fdReadFiles(c, buf, 8)
+		n, files, err := testutil.ReadFiles(c, buf, 8)
 		if got := string(buf[:n]); got != "m"+strconv.Itoa(i) {
 			wrong("iteration %d: data %q", i, got)
 		}
@@ -249,7 +250,7 @@ func childRelFDsRlimit(args []string) int {
 		for _, f := range files {
 			f.Close()
 		}
-		if got := fdCountFree(); got != want {
+		if got := testutil.CountFree(); got != want {
 			r.Leaks += want - got
 			wrong("iteration %d: %d free slots after the receive, want %d", i, got, want)
 		}
@@ -261,7 +262,7 @@ func childRelFDsRlimit(args []string) int {
 	for _, fd := range fillers {
 		unix.Close(fd)
 	}
-	r.After = fdProcCount()
+	r.After = testutil.ProcFDCount()
 	out, _ := json.Marshal(r)
 	fmt.Println("REPORT", string(out))
 	return 0
@@ -272,17 +273,17 @@ func relFDsRlimit(t *testing.T) {
 	iterations := relSize(500, 20000)
 	exe, err := os.Executable()
 	require.NoError(t, err)
-	files := fdFiles(t, 6)
+	files := testutil.OpenFiles(t, 6)
 	for _, typ := range []uds.SocketType{uds.Stream, uds.SeqPacket, uds.Datagram} {
 		t.Run(typ.String(), func(t *testing.T) {
-			mineF, theirs := pairFiles(t, typ)
+			mineF, theirs := testutil.PairFiles(t, typ)
 			defer mineF.Close()
-			mine := fdConnFromFile(t, mineF, typ)
+			mine := testutil.ConnFromFile(t, mineF, typ)
 			cmd := exec.Command(prlimit, "--nofile=64:64", exe, "-test.run=^$")
 			cmd.Env = append(os.Environ(), "UDS_CHILD_ROLE="+roleRelFDsRlimit,
 				fmt.Sprintf(`UDS_CHILD_ARGS=["%s","%d"]`, typ, iterations), relGorace())
 			cmd.ExtraFiles = []*os.File{theirs}
-			var stderr msgSyncBuffer
+			var stderr testutil.SyncBuffer
 			cmd.Stderr = &stderr
 			stdout, err := cmd.StdoutPipe()
 			require.NoError(t, err)
@@ -300,7 +301,7 @@ func relFDsRlimit(t *testing.T) {
 				if k == 0 {
 					_, err = mine.Write(msg)
 				} else {
-					_, err = fdWriteFiles(mine, msg, files[:k]...)
+					_, err = testutil.WriteFiles(mine, msg, files[:k]...)
 				}
 				require.NoError(t, err)
 				require.NoError(t, mine.SetReadDeadline(time.Now().Add(20*time.Second)))

@@ -26,6 +26,7 @@ import (
 	"github.com/udskit/uds"
 	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/internal/childproc"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // TestFilesystemMatrix checks stale-path safety on the file systems servers
@@ -50,7 +51,7 @@ import (
 // 65534 for the uid 65534 runs), stale ones are left by a uds server killed
 // with SIGKILL. Each file system and user ends with a FSMATRIX line.
 func TestFilesystemMatrix(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	for _, tool := range []string{"mount", "umount"} {
 		requireTool(t, tool)
 	}
@@ -375,7 +376,7 @@ func fsmFileSystems() []fsmFS {
 				for i := 1; i <= 8 && dir == ""; i++ {
 					d := filepath.Join(mnt, fmt.Sprintf("d%d", i))
 					require.NoError(t, os.Mkdir(d, 0o755))
-					if lstatIno(t, d) > fsmBigIno {
+					if testutil.LstatIno(t, d) > fsmBigIno {
 						dir = d
 					}
 				}
@@ -383,12 +384,12 @@ func fsmFileSystems() []fsmFS {
 				fsmSticky(t, dir)
 				// Files created there must have such inodes too.
 				probe := filepath.Join(dir, "inode-check.sock")
-				s := rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: probe}, false)
-				ino := lstatIno(t, probe)
+				s := testutil.RawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: probe}, false)
+				ino := testutil.LstatIno(t, probe)
 				require.NoError(t, s.Close())
 				require.NoError(t, os.Remove(probe))
 				require.Greaterf(t, ino, fsmBigIno, "a socket file in %s must get an inode number above 2^32", dir)
-				t.Logf("xfs: socket directory %s (inode %d), socket file inode %d", dir, lstatIno(t, dir), ino)
+				t.Logf("xfs: socket directory %s (inode %d), socket file inode %d", dir, testutil.LstatIno(t, dir), ino)
 				return dir
 			},
 		},

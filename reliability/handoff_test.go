@@ -25,6 +25,7 @@ import (
 
 	"github.com/udskit/uds"
 	"github.com/udskit/uds/internal/childproc"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // Zero-downtime restart: an old server process hands its listening socket
@@ -81,7 +82,7 @@ func childHandoffOld(args []string) int {
 	fmt.Println(childproc.Ready, os.Getpid())
 
 	// The new process asks for the listener.
-	c, err := acceptConn(ctl)
+	c, err := testutil.AcceptConn(ctl)
 	if err != nil {
 		return fail(err)
 	}
@@ -156,13 +157,13 @@ func childHandoffNew(args []string) int {
 // old one exits without removing the socket file, and the new one's Close
 // removes nothing either (it did not create the file).
 func TestHandoff(t *testing.T) {
-	dir := mkSockDir(t)
+	dir := testutil.MkSockDir(t)
 	path := filepath.Join(dir, "srv.sock")
 	ctlPath := filepath.Join(dir, "ctl.sock")
 	old := childproc.Start(t, childproc.Options{}, roleHandoffOld, path, ctlPath)
 	oldPID, err := strconv.Atoi(old.WaitReady())
 	require.NoError(t, err)
-	inode := lstatIno(t, path)
+	inode := testutil.LstatIno(t, path)
 
 	const workers, perWorker = 4, 500
 	const pause = 4 * time.Millisecond // 500 × ~4ms ≈ 2s per worker
@@ -201,8 +202,8 @@ func TestHandoff(t *testing.T) {
 	require.True(t, strings.HasPrefix(handedOff, "HANDED-OFF "), handedOff)
 	require.Equal(t, 0, old.Wait(10*time.Second), old.Stderr())
 	handoffAt := time.Since(start)
-	assert.Equal(t, inode, lstatIno(t, path), "the old process exited without removing the socket file")
-	assert.False(t, fdExists(path+".lock"), "the old process released its lock")
+	assert.Equal(t, inode, testutil.LstatIno(t, path), "the old process exited without removing the socket file")
+	assert.False(t, testutil.Exists(path+".lock"), "the old process released its lock")
 
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -218,13 +219,13 @@ func TestHandoff(t *testing.T) {
 	closed := newer.Line(10 * time.Second)
 	require.True(t, strings.HasPrefix(closed, "CLOSED "), closed)
 	require.Equal(t, 0, newer.Wait(10*time.Second), newer.Stderr())
-	assert.Equal(t, inode, lstatIno(t, path), "the new process's Close removes nothing it did not create")
+	assert.Equal(t, inode, testutil.LstatIno(t, path), "the new process's Close removes nothing it did not create")
 
 	// The file is now stale, and the next server reclaims it.
-	ln, err := uds.Listen(msgCtx(t), uds.Path(path))
+	ln, err := uds.Listen(testutil.Ctx(t), uds.Path(path))
 	require.NoError(t, err)
 	require.NoError(t, ln.Close())
-	assert.False(t, fdExists(path))
+	assert.False(t, testutil.Exists(path))
 }
 
 // handoffRequest connects to a, sends one request and returns the PID that
@@ -255,8 +256,8 @@ func handoffRequest(a uds.Addr, id string) (int, error) {
 // the socket, the same client fails at once, so the handoff test would see
 // any gap.
 func TestHandoffRefusedWithoutListener(t *testing.T) {
-	path := filepath.Join(mkSockDir(t), "gone.sock")
-	ln, err := uds.Listen(msgCtx(t), uds.Path(path))
+	path := filepath.Join(testutil.MkSockDir(t), "gone.sock")
+	ln, err := uds.Listen(testutil.Ctx(t), uds.Path(path))
 	require.NoError(t, err)
 	ln.SetUnlinkOnClose(false)
 	require.NoError(t, ln.Close())

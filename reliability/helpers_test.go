@@ -3,71 +3,11 @@
 package reliability_test
 
 import (
-	"io"
 	"os/exec"
 	"testing"
-	"time"
 
 	"github.com/udskit/uds/internal/testutil"
 )
-
-// Descriptor and message helpers (internal/testutil).
-type (
-	fdEnd         = testutil.FDEnd
-	msgSyncBuffer = testutil.SyncBuffer
-)
-
-var (
-	fdExists          = testutil.Exists
-	fdWriteFiles      = testutil.WriteFiles
-	fdWriteFDs        = testutil.WriteFDs
-	fdReadFiles       = testutil.ReadFiles
-	fdReadFDs         = testutil.ReadFDs
-	fdNetPair         = testutil.NetPair
-	fdFiles           = testutil.OpenFiles
-	fdCloseAll        = testutil.CloseAll
-	fdInts            = testutil.Ints
-	fdChildStart      = testutil.ChildStart
-	fdProcCount       = testutil.ProcFDCount
-	fdCountFree       = testutil.CountFree
-	fdConnFromFile    = testutil.ConnFromFile
-	fdPairs           = testutil.FDPairs
-	msgListenDatagram = testutil.ListenDatagram
-	msgCtx            = testutil.Ctx
-	msgClose          = testutil.CloseAtEnd
-	msgDeadline       = testutil.Deadline
-	msgExpect         = testutil.Expect
-)
-
-// The module's shared test helpers (internal/testutil), under the names the
-// suites use.
-var (
-	mkSockDir   = testutil.MkSockDir
-	uniqTag     = testutil.UniqTag
-	requireRoot = testutil.RequireRoot
-	openFDCount = testutil.OpenFDCount
-	lstatIno    = testutil.LstatIno
-	rawSocket   = testutil.RawSocket
-	pairType    = testutil.PairType
-	pairFiles   = testutil.PairFiles
-	acceptConn  = testutil.AcceptConn
-	acceptFunc  = testutil.AcceptFunc
-	msgReadFrom = testutil.ReadFrom
-	msgWriteTo  = testutil.WriteTo
-	dirListing  = testutil.DirListing
-)
-
-// pairOf is testutil.PairOf.
-func pairOf[C io.Closer](t testing.TB, mk func() (C, C, error)) (C, C) {
-	t.Helper()
-	return testutil.PairOf(t, mk)
-}
-
-// acceptWithin is testutil.AcceptWithin.
-func acceptWithin[C io.Closer](t testing.TB, ln interface{ SetDeadline(time.Time) error }, accept func() (C, error)) C {
-	t.Helper()
-	return testutil.AcceptWithin(t, ln, accept)
-}
 
 // requireTool returns the path of an external program. A missing one skips
 // the test, recorded for TestMain's summary, or fails it when CI is set to

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // interopDialer waits for a foreign listener that may not be up yet.
@@ -50,7 +51,7 @@ func interopSendUntilBound(t *testing.T, c *uds.DatagramConn, msg string, a uds.
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		_, err := msgWriteTo(c, []byte(msg), a)
+		_, err := testutil.WriteTo(c, []byte(msg), a)
 		if err == nil {
 			return
 		}
@@ -64,12 +65,12 @@ func interopSendUntilBound(t *testing.T, c *uds.DatagramConn, msg string, a uds.
 func TestInteropSocatAbstractStream(t *testing.T) {
 	socat := requireTool(t, "socat")
 	t.Run("uds listens, socat connects", func(t *testing.T) {
-		name := uniqTag() + "-socat"
-		ln, err := uds.Listen(msgCtx(t), uds.Abstract(name))
+		name := testutil.UniqTag() + "-socat"
+		ln, err := uds.Listen(testutil.Ctx(t), uds.Abstract(name))
 		require.NoError(t, err)
-		msgClose(t, ln)
+		testutil.CloseAtEnd(t, ln)
 		peer := msgStartForeign(t, socat, "-", "ABSTRACT-CONNECT:"+name)
-		c := acceptWithin(t, ln, acceptFunc(ln))
+		c := testutil.AcceptWithin(t, ln, testutil.AcceptFunc(ln))
 		assert.Equal(t, uds.Abstract(name), c.LocalAddr())
 		br := bufio.NewReader(c)
 
@@ -87,11 +88,11 @@ func TestInteropSocatAbstractStream(t *testing.T) {
 		assert.Equal(t, io.EOF, err)
 	})
 	t.Run("socat listens, uds dials", func(t *testing.T) {
-		name := uniqTag() + "-socatl"
+		name := testutil.UniqTag() + "-socatl"
 		peer := msgStartForeign(t, socat, "ABSTRACT-LISTEN:"+name, "-")
-		c, err := interopDialer.Dial(msgCtx(t), uds.Abstract(name))
+		c, err := interopDialer.Dial(testutil.Ctx(t), uds.Abstract(name))
 		require.NoError(t, err)
-		msgClose(t, c)
+		testutil.CloseAtEnd(t, c)
 		assert.Equal(t, uds.Abstract(name), c.RemoteAddr(), "the exact name socat bound")
 		br := bufio.NewReader(c)
 
@@ -104,7 +105,7 @@ func TestInteropSocatAbstractStream(t *testing.T) {
 
 		// socat binds the name's bytes, no more: one trailing NUL is
 		// another socket.
-		_, err = uds.Dial(msgCtx(t), uds.Abstract(name+"\x00"))
+		_, err = uds.Dial(testutil.Ctx(t), uds.Abstract(name+"\x00"))
 		assert.ErrorIs(t, err, syscall.ECONNREFUSED)
 	})
 }
@@ -115,11 +116,11 @@ func TestInteropSocatSeqPacketListen(t *testing.T) {
 	socat := requireTool(t, "socat")
 	cases := map[string]func(t *testing.T) (uds.Addr, string){
 		"UNIX-LISTEN": func(t *testing.T) (uds.Addr, string) {
-			p := filepath.Join(mkSockDir(t), "socat-sp.sock")
+			p := filepath.Join(testutil.MkSockDir(t), "socat-sp.sock")
 			return uds.Path(p), "UNIX-LISTEN:" + p + ",type=5"
 		},
 		"ABSTRACT-LISTEN": func(t *testing.T) (uds.Addr, string) {
-			name := uniqTag() + "-socat-spl"
+			name := testutil.UniqTag() + "-socat-spl"
 			return uds.Abstract(name), "ABSTRACT-LISTEN:" + name + ",type=5"
 		},
 	}
@@ -127,9 +128,9 @@ func TestInteropSocatSeqPacketListen(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			a, listen := mk(t)
 			peer := msgStartForeign(t, socat, listen, "-")
-			c, err := interopDialer.Dial(msgCtx(t), a.WithType(uds.SeqPacket))
+			c, err := interopDialer.Dial(testutil.Ctx(t), a.WithType(uds.SeqPacket))
 			require.NoError(t, err)
-			msgClose(t, c)
+			testutil.CloseAtEnd(t, c)
 			assert.Equal(t, a.WithType(uds.SeqPacket), c.RemoteAddr())
 
 			// Each message we send is written out by socat.
@@ -142,7 +143,7 @@ func TestInteropSocatSeqPacketListen(t *testing.T) {
 			for _, line := range []string{"reply one\n", "2\n"} {
 				_, err := io.WriteString(peer.Stdin, line)
 				require.NoError(t, err)
-				msgExpect(t, c, 256, []byte(line))
+				testutil.Expect(t, c, 256, []byte(line))
 			}
 		})
 	}
@@ -158,33 +159,33 @@ func TestInteropSocatDatagram(t *testing.T) {
 		}{
 			{
 				"UNIX-SENDTO",
-				func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(mkSockDir(t), "dg-srv.sock")) },
-				func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(mkSockDir(t), "dg-socat.sock")) },
+				func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(testutil.MkSockDir(t), "dg-srv.sock")) },
+				func(t *testing.T) uds.Addr { return uds.Path(filepath.Join(testutil.MkSockDir(t), "dg-socat.sock")) },
 				func(srv, bound uds.Addr) string { return "UNIX-SENDTO:" + srv.Name() + ",bind=" + bound.Name() },
 			},
 			{
 				"ABSTRACT-SENDTO",
-				func(*testing.T) uds.Addr { return uds.Abstract(uniqTag() + "-dg-srv") },
-				func(*testing.T) uds.Addr { return uds.Abstract(uniqTag() + "-dg-socat") },
+				func(*testing.T) uds.Addr { return uds.Abstract(testutil.UniqTag() + "-dg-srv") },
+				func(*testing.T) uds.Addr { return uds.Abstract(testutil.UniqTag() + "-dg-socat") },
 				func(srv, bound uds.Addr) string { return "ABSTRACT-SENDTO:" + srv.Name() + ",bind=" + bound.Name() },
 			},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				srvAddr, bound := tc.srv(t), tc.bound(t)
-				srv := msgListenDatagram(t, nil, srvAddr)
+				srv := testutil.ListenDatagram(t, nil, srvAddr)
 				peer := msgStartForeign(t, socat, "-", tc.addr(srvAddr, bound))
 				_, err := io.WriteString(peer.Stdin, "hello from socat\n")
 				require.NoError(t, err)
 
-				msgDeadline(t, srv)
+				testutil.Deadline(t, srv)
 				buf := make([]byte, 256)
 				var from uds.Addr
-				n, err := msgReadFrom(srv, buf, &from)
+				n, err := testutil.ReadFrom(srv, buf, &from)
 				require.NoError(t, err)
 				assert.Equal(t, "hello from socat\n", string(buf[:n]))
 				assert.Equal(t, bound.WithType(uds.Datagram), from, "the exact address socat bound")
 
-				_, err = msgWriteTo(srv, []byte("reply from uds\n"), from)
+				_, err = testutil.WriteTo(srv, []byte("reply from uds\n"), from)
 				require.NoError(t, err)
 				assert.Equal(t, "reply from uds\n", peer.ReadLine(t, 5*time.Second))
 			})
@@ -196,21 +197,21 @@ func TestInteropSocatDatagram(t *testing.T) {
 			addr func(t *testing.T) (uds.Addr, string)
 		}{
 			{"UNIX-RECV", func(t *testing.T) (uds.Addr, string) {
-				p := filepath.Join(mkSockDir(t), "dg-recv.sock")
+				p := filepath.Join(testutil.MkSockDir(t), "dg-recv.sock")
 				return uds.Path(p), "UNIX-RECV:" + p
 			}},
 			{"ABSTRACT-RECV", func(t *testing.T) (uds.Addr, string) {
-				name := uniqTag() + "-dg-recv"
+				name := testutil.UniqTag() + "-dg-recv"
 				return uds.Abstract(name), "ABSTRACT-RECV:" + name
 			}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				a, recv := tc.addr(t)
 				peer := msgStartForeign(t, socat, "-u", recv, "-")
-				client := msgListenDatagram(t, nil, uds.Autobind())
+				client := testutil.ListenDatagram(t, nil, uds.Autobind())
 				interopSendUntilBound(t, client, "one datagram\n", a)
 				assert.Equal(t, "one datagram\n", peer.ReadLine(t, 5*time.Second))
-				_, err := msgWriteTo(client, []byte("two\n"), a)
+				_, err := testutil.WriteTo(client, []byte("two\n"), a)
 				require.NoError(t, err)
 				assert.Equal(t, "two\n", peer.ReadLine(t, 5*time.Second))
 			})
@@ -223,12 +224,12 @@ func TestInteropSocatDatagram(t *testing.T) {
 func TestInteropNetcatStream(t *testing.T) {
 	nc := requireTool(t, "nc")
 	t.Run("nc connects", func(t *testing.T) {
-		p := filepath.Join(mkSockDir(t), "nc.sock")
-		ln, err := uds.Listen(msgCtx(t), uds.Path(p))
+		p := filepath.Join(testutil.MkSockDir(t), "nc.sock")
+		ln, err := uds.Listen(testutil.Ctx(t), uds.Path(p))
 		require.NoError(t, err)
-		msgClose(t, ln)
+		testutil.CloseAtEnd(t, ln)
 		peer := msgStartForeign(t, nc, "-U", p)
-		c := acceptWithin(t, ln, acceptFunc(ln))
+		c := testutil.AcceptWithin(t, ln, testutil.AcceptFunc(ln))
 		br := bufio.NewReader(c)
 
 		_, err = io.WriteString(peer.Stdin, "hello from nc\n")
@@ -239,11 +240,11 @@ func TestInteropNetcatStream(t *testing.T) {
 		assert.Equal(t, "hello from uds\n", peer.ReadLine(t, 5*time.Second))
 	})
 	t.Run("nc listens", func(t *testing.T) {
-		p := filepath.Join(mkSockDir(t), "ncl.sock")
+		p := filepath.Join(testutil.MkSockDir(t), "ncl.sock")
 		peer := msgStartForeign(t, nc, "-lU", p)
-		c, err := interopDialer.Dial(msgCtx(t), uds.Path(p))
+		c, err := interopDialer.Dial(testutil.Ctx(t), uds.Path(p))
 		require.NoError(t, err)
-		msgClose(t, c)
+		testutil.CloseAtEnd(t, c)
 		assert.Equal(t, uds.Path(p), c.RemoteAddr())
 		br := bufio.NewReader(c)
 
@@ -255,12 +256,12 @@ func TestInteropNetcatStream(t *testing.T) {
 		assert.Equal(t, "hello from nc\n", interopReadLine(t, c, br))
 	})
 	t.Run("nc -lUu receives datagrams", func(t *testing.T) {
-		p := filepath.Join(mkSockDir(t), "nclu.sock")
+		p := filepath.Join(testutil.MkSockDir(t), "nclu.sock")
 		peer := msgStartForeign(t, nc, "-lUu", p)
-		client := msgListenDatagram(t, nil, uds.Autobind())
+		client := testutil.ListenDatagram(t, nil, uds.Autobind())
 		interopSendUntilBound(t, client, "dg one\n", uds.Path(p))
 		assert.Equal(t, "dg one\n", peer.ReadLine(t, 5*time.Second))
-		_, err := msgWriteTo(client, []byte("dg two\n"), uds.Path(p))
+		_, err := testutil.WriteTo(client, []byte("dg two\n"), uds.Path(p))
 		require.NoError(t, err)
 		assert.Equal(t, "dg two\n", peer.ReadLine(t, 5*time.Second))
 	})
@@ -285,18 +286,18 @@ c.sendall(b'py:' + data)
 print('GOT', data.hex(), flush=True)
 sys.stdin.read()
 `
-		name := "a\x00b\x00" + uniqTag()
+		name := "a\x00b\x00" + testutil.UniqTag()
 		peer := msgStartForeign(t, py, "-c", script, hex.EncodeToString([]byte(name)))
 		assert.Equal(t, "READY "+hex.EncodeToString([]byte("\x00"+name))+"\n", peer.ReadLine(t, 10*time.Second))
 
 		// Only the exact bytes reach python's socket.
 		for _, other := range []string{"a", "a\x00b", name + "\x00", name[:len(name)-1]} {
-			_, err := uds.Dial(msgCtx(t), uds.Abstract(other))
+			_, err := uds.Dial(testutil.Ctx(t), uds.Abstract(other))
 			assert.ErrorIs(t, err, syscall.ECONNREFUSED, "dialing %q", other)
 		}
-		c, err := uds.Dial(msgCtx(t), uds.Abstract(name))
+		c, err := uds.Dial(testutil.Ctx(t), uds.Abstract(name))
 		require.NoError(t, err)
-		msgClose(t, c)
+		testutil.CloseAtEnd(t, c)
 		assert.Equal(t, uds.Abstract(name), c.RemoteAddr(), "the exact name python bound, NULs included")
 		msg := "uds\x00says hi"
 		_, err = io.WriteString(c, msg)
@@ -326,14 +327,14 @@ s.settimeout(5)
 print('GOT', s.recv(100).hex(), flush=True)
 sys.stdin.read()
 `
-		name := "a\x00b\x00" + uniqTag()
-		ln, err := uds.Listen(msgCtx(t), uds.Abstract(name))
+		name := "a\x00b\x00" + testutil.UniqTag()
+		ln, err := uds.Listen(testutil.Ctx(t), uds.Abstract(name))
 		require.NoError(t, err)
-		msgClose(t, ln)
+		testutil.CloseAtEnd(t, ln)
 		peer := msgStartForeign(t, py, "-c", script, hex.EncodeToString([]byte(name)))
 		assert.Equal(t, fmt.Sprintf("LONGER %d\n", syscall.ECONNREFUSED), peer.ReadLine(t, 10*time.Second),
 			"a name one NUL longer is another socket")
-		c := acceptWithin(t, ln, acceptFunc(ln))
+		c := testutil.AcceptWithin(t, ln, testutil.AcceptFunc(ln))
 		assert.Equal(t, uds.Abstract(name), c.LocalAddr())
 		assert.Equal(t, "PEER "+hex.EncodeToString([]byte("\x00"+name))+"\n", peer.ReadLine(t, 5*time.Second),
 			"python sees the exact name uds bound")
@@ -397,13 +398,13 @@ func socketInode(t *testing.T, c syscall.Conn) uint64 {
 // and its exact name (ss shows an abstract name's NUL bytes as '@').
 func TestInteropSS(t *testing.T) {
 	requireTool(t, "ss")
-	tag := uniqTag()
+	tag := testutil.UniqTag()
 	for _, tc := range []struct {
 		kind string
 		addr uds.Addr
 		show string
 	}{
-		{"path", uds.Path(filepath.Join(mkSockDir(t), "ss.sock")), ""},
+		{"path", uds.Path(filepath.Join(testutil.MkSockDir(t), "ss.sock")), ""},
 		{"abstract", uds.Abstract(tag + "-ss"), "@" + tag + "-ss"},
 		{"abstract with NULs", uds.Abstract(tag + "\x00ss\x00"), "@" + tag + "@ss@"},
 	} {
@@ -411,9 +412,9 @@ func TestInteropSS(t *testing.T) {
 			if tc.show == "" {
 				tc.show = tc.addr.Name()
 			}
-			ln, err := uds.Listen(msgCtx(t), tc.addr)
+			ln, err := uds.Listen(testutil.Ctx(t), tc.addr)
 			require.NoError(t, err)
-			msgClose(t, ln)
+			testutil.CloseAtEnd(t, ln)
 			ino := socketInode(t, ln)
 			var found []ssSocket
 			for _, s := range ssListening(t) {

@@ -27,6 +27,7 @@ import (
 	"github.com/udskit/uds"
 	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/internal/childproc"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // Child roles. Each prints "READY ..." on stdout when it has done its setup.
@@ -427,7 +428,7 @@ func serveEcho(t *testing.T, ln net.Listener) {
 // ---- 1. crash reclaim -----------------------------------------------------
 
 func TestProcCrashReclaim(t *testing.T) {
-	dir := mkSockDir(t)
+	dir := testutil.MkSockDir(t)
 	path := filepath.Join(dir, "s.sock")
 	lock := path + ".lock"
 
@@ -498,7 +499,7 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 	}
 
 	t.Run("uds child accepting", func(t *testing.T) {
-		path := filepath.Join(mkSockDir(t), "s.sock")
+		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
 		child := startListenChild(t, path)
 		listenFails(t, path, child.PID())
 		pid, err := echoCheckPID(path)
@@ -507,7 +508,7 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 	})
 
 	t.Run("uds child backlog full", func(t *testing.T) {
-		path := filepath.Join(mkSockDir(t), "s.sock")
+		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
 		child := childproc.Start(t, childproc.Options{}, roleListenNoAccept, path, "1")
 		child.WaitReady()
 		fillBacklog(t, path)
@@ -515,7 +516,7 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 	})
 
 	t.Run("socat", func(t *testing.T) {
-		path := filepath.Join(mkSockDir(t), "s.sock")
+		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
 		socat := msgStartForeign(t, requireTool(t, "socat"), "UNIX-LISTEN:"+path+",fork", "EXEC:cat")
 		waitConnectable(t, path)
 		listenFails(t, path, socat.Cmd.Process.Pid)
@@ -525,7 +526,7 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 	})
 
 	t.Run("nc", func(t *testing.T) {
-		path := filepath.Join(mkSockDir(t), "s.sock")
+		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
 		nc := msgStartForeign(t, requireTool(t, "nc"), "-lkdU", path)
 		waitConnectable(t, path)
 		listenFails(t, path, nc.Cmd.Process.Pid)
@@ -536,7 +537,7 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 	})
 
 	t.Run("python bound not listening", func(t *testing.T) {
-		path := filepath.Join(mkSockDir(t), "s.sock")
+		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
 		py := msgStartForeign(t, requireTool(t, "python3"), "-c",
 			"import os,socket,sys,time\n"+
 				"s=socket.socket(socket.AF_UNIX)\n"+
@@ -552,7 +553,7 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 	})
 
 	t.Run("python listening backlog full", func(t *testing.T) {
-		path := filepath.Join(mkSockDir(t), "s.sock")
+		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
 		py := msgStartForeign(t, requireTool(t, "python3"), "-c",
 			"import os,socket,sys,time\n"+
 				"s=socket.socket(socket.AF_UNIX)\n"+
@@ -590,7 +591,7 @@ func TestProcRacingStarts(t *testing.T) {
 }
 
 func raceRound(t *testing.T, racers int, stale bool) {
-	path := filepath.Join(mkSockDir(t), "s.sock")
+	path := filepath.Join(testutil.MkSockDir(t), "s.sock")
 	if stale {
 		makeStale(t, path)
 	}
@@ -637,7 +638,7 @@ func raceRound(t *testing.T, racers int, stale bool) {
 
 func TestProcTakeoverThenClose(t *testing.T) {
 	t.Run("uds child", func(t *testing.T) {
-		path := filepath.Join(mkSockDir(t), "s.sock")
+		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
 		lock := path + ".lock"
 		a, err := uds.Listen(context.Background(), uds.Path(path))
 		require.NoError(t, err)
@@ -672,7 +673,7 @@ func TestProcTakeoverThenClose(t *testing.T) {
 	})
 
 	t.Run("socat", func(t *testing.T) {
-		path := filepath.Join(mkSockDir(t), "s.sock")
+		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
 		a, err := uds.Listen(context.Background(), uds.Path(path))
 		require.NoError(t, err)
 		defer a.Close()
@@ -696,11 +697,11 @@ func TestProcTakeoverThenClose(t *testing.T) {
 // ---- 5. permissions from the first instant --------------------------------
 
 func TestProcPermissionsFirstInstant(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
 
 	run := func(t *testing.T, mode os.FileMode, umask int, wantConnect bool) {
-		dir := mkSockDir(t)
+		dir := testutil.MkSockDir(t)
 		require.NoError(t, os.Chmod(dir, 0o755))
 		path := filepath.Join(dir, "s.sock")
 		stop := filepath.Join(dir, "stop")
@@ -757,7 +758,7 @@ func TestProcPermissionsFirstInstant(t *testing.T) {
 	t.Run("0666 umask 022", func(t *testing.T) { run(t, 0o666, 0o022, true) })
 
 	ownerCase := func(t *testing.T, lc uds.ListenConfig, cred *syscall.Credential, wantUID, wantGID uint32) {
-		dir := mkSockDir(t)
+		dir := testutil.MkSockDir(t)
 		require.NoError(t, os.Chmod(dir, 0o755))
 		path := filepath.Join(dir, "s.sock")
 		ln, err := lc.Listen(context.Background(), uds.Path(path))
@@ -811,7 +812,7 @@ func TestProcNotSocket(t *testing.T) {
 	}
 
 	t.Run("regular file", func(t *testing.T) {
-		dir := mkSockDir(t)
+		dir := testutil.MkSockDir(t)
 		path := filepath.Join(dir, "s.sock")
 		require.NoError(t, os.WriteFile(path, []byte("precious data\n"), 0o644))
 		id := pinFile(t, path)
@@ -823,7 +824,7 @@ func TestProcNotSocket(t *testing.T) {
 	})
 
 	t.Run("directory", func(t *testing.T) {
-		dir := mkSockDir(t)
+		dir := testutil.MkSockDir(t)
 		path := filepath.Join(dir, "s.sock")
 		require.NoError(t, os.Mkdir(path, 0o755))
 		id := pinFile(t, path)
@@ -833,7 +834,7 @@ func TestProcNotSocket(t *testing.T) {
 	})
 
 	t.Run("symlink to regular file", func(t *testing.T) {
-		dir := mkSockDir(t)
+		dir := testutil.MkSockDir(t)
 		target := filepath.Join(dir, "target")
 		path := filepath.Join(dir, "s.sock")
 		require.NoError(t, os.WriteFile(target, []byte("precious data\n"), 0o644))
@@ -851,7 +852,7 @@ func TestProcNotSocket(t *testing.T) {
 	})
 
 	t.Run("symlink to live socket", func(t *testing.T) {
-		dir := mkSockDir(t)
+		dir := testutil.MkSockDir(t)
 		target := filepath.Join(dir, "real.sock")
 		path := filepath.Join(dir, "s.sock")
 		child := startListenChild(t, target)
@@ -869,7 +870,7 @@ func TestProcNotSocket(t *testing.T) {
 	})
 
 	t.Run("dangling symlink", func(t *testing.T) {
-		dir := mkSockDir(t)
+		dir := testutil.MkSockDir(t)
 		target := filepath.Join(dir, "missing.sock")
 		path := filepath.Join(dir, "s.sock")
 		require.NoError(t, os.Symlink(target, path))
@@ -886,8 +887,8 @@ func TestProcNotSocket(t *testing.T) {
 // ---- 7. no permission to create -------------------------------------------
 
 func TestProcListenNoPermission(t *testing.T) {
-	requireRoot(t)
-	dir := mkSockDir(t)
+	testutil.RequireRoot(t)
+	dir := testutil.MkSockDir(t)
 	require.NoError(t, os.Chmod(dir, 0o755)) // root's, searchable, not writable by others
 	path := filepath.Join(dir, "s.sock")
 
@@ -905,7 +906,7 @@ func TestProcListenNoPermission(t *testing.T) {
 
 func TestProcLockHolderPID(t *testing.T) {
 	t.Run("listening child", func(t *testing.T) {
-		path := filepath.Join(mkSockDir(t), "s.sock")
+		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
 		child := startListenChild(t, path)
 		sock := pinFile(t, path)
 		ln, err := uds.Listen(context.Background(), uds.Path(path))
@@ -925,7 +926,7 @@ func TestProcLockHolderPID(t *testing.T) {
 	// The lock alone keeps the path: a process that holds the lock and has
 	// not bound yet (here, beside a stale socket file) wins over Listen.
 	t.Run("lock only over stale socket", func(t *testing.T) {
-		path := filepath.Join(mkSockDir(t), "s.sock")
+		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
 		makeStale(t, path)
 		sock := pinFile(t, path)
 		holder := childproc.Start(t, childproc.Options{}, roleFlock, path+".lock")

@@ -32,6 +32,7 @@ import (
 	"github.com/udskit/uds"
 	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/internal/childproc"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // The namespace client: args are operations, each "dial <addr>" (stream:
@@ -164,7 +165,7 @@ func relRunNS(t *testing.T, cmd *exec.Cmd, ops ...string) []relNSResult {
 	t.Helper()
 	enc, _ := json.Marshal(ops)
 	cmd.Env = append(os.Environ(), "UDS_CHILD_ROLE="+roleRelNSClient, "UDS_CHILD_ARGS="+string(enc), relGorace())
-	var stderr msgSyncBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -228,19 +229,19 @@ func relChroot(t *testing.T) (root, exe string) {
 // datagram) and a pathname socket inside its root, but a pathname socket
 // outside its root is missing to it (ENOENT, Probe "missing").
 func TestReliabilityChroot(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	runs := relSize(2, 50)
 	ctx := context.Background()
 	root, exe := relChroot(t)
 
-	abs := uds.Abstract("rel-chroot-" + uniqTag())
+	abs := uds.Abstract("rel-chroot-" + testutil.UniqTag())
 	ln, err := uds.Listen(ctx, abs)
 	require.NoError(t, err)
 	serveEcho(t, ln)
 	gram, err := uds.ListenDatagram(ctx, abs)
 	require.NoError(t, err)
 	relServeGram(t, gram)
-	outside := filepath.Join(mkSockDir(t), "out.sock")
+	outside := filepath.Join(testutil.MkSockDir(t), "out.sock")
 	lnOut, err := uds.Listen(ctx, uds.Path(outside))
 	require.NoError(t, err)
 	serveEcho(t, lnOut)
@@ -284,17 +285,17 @@ func TestReliabilityChroot(t *testing.T) {
 // socket (ECONNREFUSED; Probe "missing"), reaches its pathname socket, and
 // binds the same abstract name, which the parent does not see.
 func TestReliabilityNetns(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	runs := relSize(2, 50)
 	ctx := context.Background()
 	self, err := os.Executable()
 	require.NoError(t, err)
 
-	abs := uds.Abstract("rel-netns-" + uniqTag())
+	abs := uds.Abstract("rel-netns-" + testutil.UniqTag())
 	ln, err := uds.Listen(ctx, abs)
 	require.NoError(t, err)
 	serveEcho(t, ln)
-	path := filepath.Join(mkSockDir(t), "s.sock")
+	path := filepath.Join(testutil.MkSockDir(t), "s.sock")
 	lnPath, err := uds.Listen(ctx, uds.Path(path))
 	require.NoError(t, err)
 	serveEcho(t, lnPath)

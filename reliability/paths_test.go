@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // relEntry is one file of a tree snapshot.
@@ -323,7 +324,7 @@ func relStaticPaths(t *testing.T) {
 	start := time.Now()
 	for round := 0; round < rounds; round++ {
 		for _, sc := range scenarios {
-			root := mkSockDir(t)
+			root := testutil.MkSockDir(t)
 			dir, target := filepath.Join(root, "d"), filepath.Join(root, "target")
 			require.NoError(t, os.Mkdir(dir, 0o755))
 			require.NoError(t, os.Mkdir(target, 0o755))
@@ -386,7 +387,7 @@ func relStaticPaths(t *testing.T) {
 // takes here, to spread the adversary's moves over it.
 func relListenTime(t *testing.T, stale bool) time.Duration {
 	t.Helper()
-	path := filepath.Join(mkSockDir(t), "m.sock")
+	path := filepath.Join(testutil.MkSockDir(t), "m.sock")
 	var ds []time.Duration
 	for i := 0; i < 21; i++ {
 		if stale {
@@ -417,7 +418,7 @@ func relSwapDuringReclaim(t *testing.T, what string) {
 	var probs relProblems
 	start := time.Now()
 	for round := 0; round < rounds; round++ {
-		root := mkSockDir(t)
+		root := testutil.MkSockDir(t)
 		dir, target := filepath.Join(root, "d"), filepath.Join(root, "target")
 		require.NoError(t, os.Mkdir(dir, 0o755))
 		require.NoError(t, os.Mkdir(target, 0o755))
@@ -507,7 +508,7 @@ func relSwapAfterBind(t *testing.T) {
 	var probs relProblems
 	start := time.Now()
 	for round := 0; round < rounds; round++ {
-		dir := mkSockDir(t)
+		dir := testutil.MkSockDir(t)
 		path, theirs := filepath.Join(dir, "s.sock"), filepath.Join(dir, "theirs")
 		lfd := relRawListener(t, theirs, 64)
 		require.NoError(t, os.Chmod(theirs, 0o751))
@@ -587,7 +588,7 @@ func relSwapParent(t *testing.T) {
 	var firstViolations []string
 	start := time.Now()
 	for round := 0; round < rounds; round++ {
-		root := mkSockDir(t)
+		root := testutil.MkSockDir(t)
 		sub, alt, other := filepath.Join(root, "sub"), filepath.Join(root, "alt"), filepath.Join(root, "other")
 		require.NoError(t, os.Mkdir(sub, 0o755))
 		require.NoError(t, os.Mkdir(other, 0o755))

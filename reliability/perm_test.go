@@ -27,6 +27,7 @@ import (
 
 	"github.com/udskit/uds"
 	"github.com/udskit/uds/internal/childproc"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // args: path, stop file, "stream" or "datagram". Connects (and, for
@@ -102,7 +103,7 @@ func childRelPermProbe(args []string) int {
 
 // TestReliabilityPermissions: see the top of this file.
 func TestReliabilityPermissions(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	cycles := relSize(25, 1000)
 	nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
 	type tc struct {
@@ -123,7 +124,7 @@ func TestReliabilityPermissions(t *testing.T) {
 	for _, typ := range []string{"stream", "datagram"} {
 		for _, c := range cases {
 			t.Run(typ+" "+c.name, func(t *testing.T) {
-				dir := mkSockDir(t)
+				dir := testutil.MkSockDir(t)
 				require.NoError(t, os.Chmod(dir, 0o755))
 				path := filepath.Join(dir, "s.sock")
 				stop := filepath.Join(dir, "stop")

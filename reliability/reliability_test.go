@@ -35,6 +35,7 @@ import (
 	"github.com/udskit/uds"
 	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/internal/childproc"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // ---- shared helpers ---------------------------------------------------------
@@ -209,7 +210,7 @@ func (r *relRacer) send(t *testing.T, line string) {
 func TestReliabilityRacingStarts(t *testing.T) {
 	const nRacers = 8
 	rounds := relSize(25, 1000) // per kind of path
-	dir := mkSockDir(t)
+	dir := testutil.MkSockDir(t)
 	path := filepath.Join(dir, "s.sock")
 	ctx := context.Background()
 
@@ -257,7 +258,7 @@ func TestReliabilityRacingStarts(t *testing.T) {
 			if round%2 == 0 {
 				require.NoError(t, os.WriteFile(path+".lock", []byte("2147483646\n"), 0o600))
 			}
-			staleIno = lstatIno(t, path)
+			staleIno = testutil.LstatIno(t, path)
 			// Pinned for the round, so that its inode number cannot be
 			// reused by the winner's socket file.
 			pin, err = unix.Open(path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -273,7 +274,7 @@ func TestReliabilityRacingStarts(t *testing.T) {
 			done := make(chan struct{})
 			go func() { defer close(done); echoLoop(ln) }()
 			liveClose = func() { ln.Close(); <-done }
-			liveIno = lstatIno(t, path)
+			liveIno = testutil.LstatIno(t, path)
 		}
 
 		for _, r := range racers {
@@ -319,7 +320,7 @@ func TestReliabilityRacingStarts(t *testing.T) {
 		wantPID := livePID
 		if kind == "live" {
 			assert.Empty(t, winners, "round %d: no racer may win a live path", round)
-			if lstatIno(t, path) != liveIno {
+			if testutil.LstatIno(t, path) != liveIno {
 				s.unlinkedLive++
 				assert.Failf(t, "live socket replaced", "round %d: the live server's socket file was replaced", round)
 			}
@@ -328,7 +329,7 @@ func TestReliabilityRacingStarts(t *testing.T) {
 				t.FailNow()
 			}
 			wantPID = pids[winners[0]]
-			if kind == "stale" && lstatIno(t, path) != staleIno {
+			if kind == "stale" && testutil.LstatIno(t, path) != staleIno {
 				s.reclaimed++
 			}
 		}
@@ -400,7 +401,7 @@ func TestReliabilityRacingStarts(t *testing.T) {
 // sock_diag shows one listener, the new server's, and nothing of the dead one.
 func TestReliabilityCrashRecovery(t *testing.T) {
 	cycles := relSize(20, 200)
-	dir := mkSockDir(t)
+	dir := testutil.MkSockDir(t)
 	path := filepath.Join(dir, "s.sock")
 	var modes [3]int
 	var restarts, failed, reclaimedStale, lockLeft, orphans int

@@ -35,6 +35,7 @@ import (
 	"github.com/udskit/uds"
 	"github.com/udskit/uds/diag"
 	"github.com/udskit/uds/internal/childproc"
+	"github.com/udskit/uds/internal/testutil"
 )
 
 // Child roles of this file.
@@ -492,17 +493,17 @@ func TestSandboxNoNetlink(t *testing.T) {
 	sbxRequireFilter(t)
 
 	t.Run("same user", func(t *testing.T) {
-		dir := mkSockDir(t)
+		dir := testutil.MkSockDir(t)
 		p := func(name string) string { return filepath.Join(dir, name) }
 
 		// (a) bound, not listening, held by this process.
-		rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p("bound.sock")}, false)
+		testutil.RawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p("bound.sock")}, false)
 		bound := pinFile(t, p("bound.sock"))
 		// (b) a bound datagram socket.
-		rawSocket(t, unix.SOCK_DGRAM, &unix.SockaddrUnix{Name: p("dgram.sock")}, false)
+		testutil.RawSocket(t, unix.SOCK_DGRAM, &unix.SockaddrUnix{Name: p("dgram.sock")}, false)
 		dgram := pinFile(t, p("dgram.sock"))
 		// (c) a listener.
-		rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p("listen.sock")}, true)
+		testutil.RawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p("listen.sock")}, true)
 		listening := pinFile(t, p("listen.sock"))
 		// (d) a stale socket: its holder was killed with SIGKILL.
 		makeStale(t, p("stale.sock"))
@@ -563,9 +564,9 @@ func TestSandboxNoNetlink(t *testing.T) {
 	})
 
 	t.Run("uid 65534", func(t *testing.T) {
-		requireRoot(t)
+		testutil.RequireRoot(t)
 		nobody := &syscall.Credential{Uid: 65534, Gid: 65534}
-		dir := mkSockDir(t)
+		dir := testutil.MkSockDir(t)
 		require.NoError(t, os.Chmod(dir, os.ModeSticky|0o777)) // like /tmp
 		p := func(name string) string { return filepath.Join(dir, name) }
 
@@ -575,17 +576,17 @@ func TestSandboxNoNetlink(t *testing.T) {
 		byNobody := pinFile(t, p("nobody.sock"))
 		// Held by root, mode 0755: the child may not connect to it (nor
 		// remove it, the directory being sticky).
-		rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p("root.sock")}, false)
+		testutil.RawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: p("root.sock")}, false)
 		require.NoError(t, os.Chmod(p("root.sock"), 0o755))
 		byRoot := pinFile(t, p("root.sock"))
 
 		// A directory only 65534 can write to, for comparison.
-		own := mkSockDir(t)
+		own := testutil.MkSockDir(t)
 		require.NoError(t, os.Chown(own, 65534, 65534))
 		// A directory every user can write to, not sticky: another user
 		// could put a file over the new socket, and without sock_diag
 		// nothing can tell the two apart, so Listen refuses before bind.
-		shared := mkSockDir(t)
+		shared := testutil.MkSockDir(t)
 		require.NoError(t, os.Chmod(shared, 0o777))
 
 		ops := []string{
@@ -634,12 +635,12 @@ func TestSandboxNoNetlink(t *testing.T) {
 // the probe socket, the sock_diag socket) may fail for want of one. Listen
 // must never succeed, never remove the file, and never leak a descriptor.
 func TestSandboxFewDescriptors(t *testing.T) {
-	dir := mkSockDir(t)
+	dir := testutil.MkSockDir(t)
 	var summary []string
 	for k := 0; k <= 8; k++ {
 		t.Run("free="+strconv.Itoa(k), func(t *testing.T) {
 			path := filepath.Join(dir, fmt.Sprintf("k%d.sock", k))
-			rawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: path}, false)
+			testutil.RawSocket(t, unix.SOCK_STREAM, &unix.SockaddrUnix{Name: path}, false)
 			id := pinFile(t, path)
 
 			var r sbxFDReport
@@ -711,7 +712,7 @@ func sbxSSLine(t *testing.T, flags string, ino uint64) string {
 func TestProbeDatagramLeavesStateUnchanged(t *testing.T) {
 	requireTool(t, "ss")
 	ctx := context.Background()
-	dir := mkSockDir(t)
+	dir := testutil.MkSockDir(t)
 	type server struct {
 		addr uds.Addr
 		conn interface {
@@ -727,7 +728,7 @@ func TestProbeDatagramLeavesStateUnchanged(t *testing.T) {
 			return server{a, c}
 		},
 		"uds abstract": func(t *testing.T) server {
-			a := uds.Abstract(uniqTag() + "-sbx-dgram")
+			a := uds.Abstract(testutil.UniqTag() + "-sbx-dgram")
 			c, err := uds.ListenDatagram(ctx, a)
 			require.NoError(t, err)
 			return server{a, c}
@@ -739,7 +740,7 @@ func TestProbeDatagramLeavesStateUnchanged(t *testing.T) {
 			return server{uds.Path(p), c}
 		},
 		"net abstract": func(t *testing.T) server {
-			name := uniqTag() + "-sbx-netdgram"
+			name := testutil.UniqTag() + "-sbx-netdgram"
 			c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: "@" + name, Net: "unixgram"})
 			require.NoError(t, err)
 			return server{uds.Abstract(name), c}
