@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/udskit/uds/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // requireTool returns the path of an external program. A missing one skips
@@ -21,4 +22,35 @@ func requireTool(t testing.TB, name string) string {
 func msgStartForeign(t *testing.T, name string, args ...string) *testutil.Foreign {
 	t.Helper()
 	return testutil.StartForeign(t, exec.Command(name, args...))
+}
+
+// connectTally counts what a child's connect (or send) attempts met, by
+// errno, for the parent to check: a child prints it as JSON.
+type connectTally struct {
+	Attempts, OK, Sent, ENOENT, EACCES, Refused, EAGAIN, EPROTOTYPE, Other int
+	FirstOther                                                             string
+}
+
+// add counts the outcome of one attempt; an error it has no field for is
+// Other, and the first such is kept in words.
+func (r *connectTally) add(err error) {
+	switch err {
+	case nil:
+		r.OK++
+	case unix.ENOENT:
+		r.ENOENT++
+	case unix.EACCES:
+		r.EACCES++
+	case unix.ECONNREFUSED:
+		r.Refused++
+	case unix.EAGAIN:
+		r.EAGAIN++
+	case unix.EPROTOTYPE:
+		r.EPROTOTYPE++
+	default:
+		r.Other++
+		if r.FirstOther == "" {
+			r.FirstOther = err.Error()
+		}
+	}
 }

@@ -96,15 +96,10 @@ func childRace(args []string) int {
 	}
 }
 
-type connectLoopResult struct {
-	Attempts, OK, ENOENT, EACCES, Refused, EAGAIN, Other int
-	FirstOther                                           string
-}
-
 func childConnectLoop(args []string) int {
 	path, stop := args[0], args[1]
 	sa := &unix.SockaddrUnix{Name: path}
-	var r connectLoopResult
+	var r connectTally
 	deadline := time.Now().Add(20 * time.Second)
 	fmt.Println(childproc.Ready, os.Getpid())
 	for i := 0; ; i++ {
@@ -115,32 +110,13 @@ func childConnectLoop(args []string) int {
 		}
 		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			r.Other++
-			if r.FirstOther == "" {
-				r.FirstOther = "socket: " + err.Error()
-			}
+			r.add(os.NewSyscallError("socket", err))
 			continue
 		}
 		err = unix.Connect(fd, sa)
 		unix.Close(fd)
 		r.Attempts++
-		switch err {
-		case nil:
-			r.OK++
-		case unix.ENOENT:
-			r.ENOENT++
-		case unix.EACCES:
-			r.EACCES++
-		case unix.ECONNREFUSED:
-			r.Refused++
-		case unix.EAGAIN:
-			r.EAGAIN++
-		default:
-			r.Other++
-			if r.FirstOther == "" {
-				r.FirstOther = err.Error()
-			}
-		}
+		r.add(err)
 	}
 	b, _ := json.Marshal(r)
 	fmt.Println("RESULT", string(b))
@@ -536,12 +512,14 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 		}
 	})
 
-	t.Run("python bound not listening", func(t *testing.T) {
-		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
+	// python binds path (and listens with a backlog of 1 when listen is
+	// set); its PID is returned once it has.
+	python := func(t *testing.T, path string, listen string) int {
 		py := msgStartForeign(t, requireTool(t, "python3"), "-c",
 			"import os,socket,sys,time\n"+
 				"s=socket.socket(socket.AF_UNIX)\n"+
 				"s.bind(sys.argv[1])\n"+
+				listen+
 				"print('R',os.getpid(),flush=True)\n"+
 				"time.sleep(60)\n", path)
 		line := strings.TrimSpace(py.ReadLine(t, 10*time.Second))
@@ -549,23 +527,17 @@ func TestProcLiveNeverReclaimed(t *testing.T) {
 		require.Len(t, f, 2, "python said %q", line)
 		pyPID, err := strconv.Atoi(f[1])
 		require.NoError(t, err)
-		listenFails(t, path, pyPID)
+		return pyPID
+	}
+
+	t.Run("python bound not listening", func(t *testing.T) {
+		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
+		listenFails(t, path, python(t, path, ""))
 	})
 
 	t.Run("python listening backlog full", func(t *testing.T) {
 		path := filepath.Join(testutil.MkSockDir(t), "s.sock")
-		py := msgStartForeign(t, requireTool(t, "python3"), "-c",
-			"import os,socket,sys,time\n"+
-				"s=socket.socket(socket.AF_UNIX)\n"+
-				"s.bind(sys.argv[1])\n"+
-				"s.listen(1)\n"+
-				"print('R',os.getpid(),flush=True)\n"+
-				"time.sleep(60)\n", path)
-		line := strings.TrimSpace(py.ReadLine(t, 10*time.Second))
-		f := strings.Fields(line)
-		require.Len(t, f, 2, "python said %q", line)
-		pyPID, err := strconv.Atoi(f[1])
-		require.NoError(t, err)
+		pyPID := python(t, path, "s.listen(1)\n")
 		fillBacklog(t, path)
 		listenFails(t, path, pyPID)
 	})
@@ -735,11 +707,12 @@ func TestProcPermissionsFirstInstant(t *testing.T) {
 		l := child.Line(10 * time.Second)
 		js, ok := strings.CutPrefix(l, "RESULT ")
 		require.True(t, ok, "child said %q", l)
-		var r connectLoopResult
+		var r connectTally
 		require.NoError(t, json.Unmarshal([]byte(js), &r))
 		t.Logf("uid 65534 connect attempts: %+v", r)
 		require.Positive(t, r.ENOENT, "the child must have been connecting before the socket existed")
 		assert.Empty(t, r.FirstOther, "unexpected connect errors")
+		assert.Zero(t, r.EPROTOTYPE, "a stream connect to a stream listener refused as another type")
 		if wantConnect {
 			assert.Positive(t, r.OK, "uid 65534 must be able to connect to a %#o socket", mode)
 		} else {

@@ -37,39 +37,13 @@ const roleRelPermProbe = "rel-perm-probe"
 
 func init() { childproc.Register(roleRelPermProbe, childRelPermProbe) }
 
-type relPermResult struct {
-	Attempts, OK, Sent, ENOENT, EACCES, Refused, EAGAIN, EPROTOTYPE, Other int
-	FirstOther                                                             string
-}
-
 func childRelPermProbe(args []string) int {
 	path, stop, typ := args[0], args[1], unix.SOCK_STREAM
 	if args[2] == "datagram" {
 		typ = unix.SOCK_DGRAM
 	}
 	sa := &unix.SockaddrUnix{Name: path}
-	var r relPermResult
-	count := func(err error) {
-		switch err {
-		case nil:
-			r.OK++
-		case unix.ENOENT:
-			r.ENOENT++
-		case unix.EACCES:
-			r.EACCES++
-		case unix.ECONNREFUSED:
-			r.Refused++
-		case unix.EAGAIN:
-			r.EAGAIN++
-		case unix.EPROTOTYPE:
-			r.EPROTOTYPE++
-		default:
-			r.Other++
-			if r.FirstOther == "" {
-				r.FirstOther = err.Error()
-			}
-		}
-	}
+	var r connectTally
 	deadline := time.Now().Add(10 * time.Minute)
 	fmt.Println(childproc.Ready, os.Getpid())
 	for i := 0; ; i++ {
@@ -80,7 +54,7 @@ func childRelPermProbe(args []string) int {
 		}
 		fd, err := unix.Socket(unix.AF_UNIX, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			count(err)
+			r.add(err)
 			continue
 		}
 		r.Attempts++
@@ -94,7 +68,7 @@ func childRelPermProbe(args []string) int {
 			err = unix.Connect(fd, sa)
 		}
 		unix.Close(fd)
-		count(err)
+		r.add(err)
 	}
 	b, _ := json.Marshal(r)
 	fmt.Println("RESULT", string(b))
@@ -173,7 +147,7 @@ func TestReliabilityPermissions(t *testing.T) {
 				l := child.Line(30 * time.Second)
 				js, ok := strings.CutPrefix(l, "RESULT ")
 				require.True(t, ok, "child said %q", l)
-				var r relPermResult
+				var r connectTally
 				require.NoError(t, json.Unmarshal([]byte(js), &r))
 				require.Positive(t, r.ENOENT, "the child must have been connecting before the socket existed")
 				assert.Empty(t, r.FirstOther, "unexpected connect errors")
