@@ -3,8 +3,6 @@
 package uds_test
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/udskit/uds/internal/childproc"
@@ -16,9 +14,5 @@ import (
 var peerSkips peertool.Skips
 
 func TestMain(m *testing.M) {
-	code := childproc.Run(m)
-	if s := peerSkips.Summary("uds"); s != "" {
-		fmt.Println(s)
-	}
-	os.Exit(code)
+	peerSkips.Exit("uds", childproc.Run(m))
 }

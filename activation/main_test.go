@@ -4,7 +4,6 @@ package activation_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"sort"
@@ -32,11 +31,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := childproc.Run(m) // or runs the child role the environment names
-	if s := peerSkips.Summary("activation"); s != "" {
-		fmt.Println(s)
-	}
-	os.Exit(code)
+	peerSkips.Exit("activation", childproc.Run(m)) // or runs the child role the environment names
 }
 
 // requireTool returns the path of an external program. A missing one skips

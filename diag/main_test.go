@@ -3,8 +3,6 @@
 package diag_test
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/udskit/uds/internal/childproc"
@@ -18,9 +16,5 @@ var peerSkips peertool.Skips
 // TestMain runs a child role when a test re-executes this test binary
 // (internal/childproc), and the tests otherwise.
 func TestMain(m *testing.M) {
-	code := childproc.Run(m)
-	if s := peerSkips.Summary("uds/diag"); s != "" {
-		fmt.Println(s)
-	}
-	os.Exit(code)
+	peerSkips.Exit("uds/diag", childproc.Run(m))
 }

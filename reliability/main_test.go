@@ -3,8 +3,6 @@
 package reliability_test
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/udskit/uds/internal/childproc"
@@ -18,9 +16,5 @@ var peerSkips peertool.Skips
 // TestMain runs a child role when the suites re-execute this test binary
 // (internal/childproc), and the tests otherwise.
 func TestMain(m *testing.M) {
-	code := childproc.Run(m)
-	if s := peerSkips.Summary("uds/reliability"); s != "" {
-		fmt.Println(s)
-	}
-	os.Exit(code)
+	peerSkips.Exit("uds/reliability", childproc.Run(m))
 }

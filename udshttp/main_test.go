@@ -3,7 +3,6 @@
 package udshttp_test
 
 import (
-	"fmt"
 	"os"
 	"sort"
 	"testing"
@@ -26,11 +25,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := childproc.Run(m) // or a child's role (identity_test.go), which exits
-	if s := peerSkips.Summary("udshttp"); s != "" {
-		fmt.Println(s)
-	}
-	os.Exit(code)
+	peerSkips.Exit("udshttp", childproc.Run(m)) // or a child's role (identity_test.go), which exits
 }
 
 // requireTool returns the path of an external program. A missing one skips

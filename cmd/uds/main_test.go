@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -32,11 +31,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	code := m.Run()
-	if s := peerSkips.Summary("cmd/uds"); s != "" {
-		fmt.Println(s)
-	}
-	os.Exit(code)
+	peerSkips.Exit("cmd/uds", m.Run())
 }
 
 // udsCommand returns a command that runs uds with args in a child process.

@@ -75,3 +75,12 @@ func (s *Skips) Require(t TB, name string) string {
 	t.Skipf("%s is not installed (%v); with CI set this is a failure", name, err)
 	return ""
 }
+
+// Exit ends a TestMain: it prints the summary of the skips under prefix, if
+// there were any, and exits with code, the tests' exit code.
+func (s *Skips) Exit(prefix string, code int) {
+	if sum := s.Summary(prefix); sum != "" {
+		fmt.Println(sum)
+	}
+	os.Exit(code)
+}
