@@ -120,31 +120,14 @@ func vetSnippets(t *testing.T, goTool, file, md string) (string, error) {
 	t.Helper()
 	blocks := goBlocks(md)
 	require.NotEmpty(t, blocks, "%s has ```go blocks", file)
-	repo, err := filepath.Abs(".")
-	require.NoError(t, err)
-	gomod, err := os.ReadFile(filepath.Join(repo, "go.mod"))
-	require.NoError(t, err)
-	gosum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
-	require.NoError(t, err)
-
-	// The module requires what uds requires, so that nothing is looked
-	// up: uds's go.mod with another module path, and uds itself replaced
-	// by this directory.
-	dir := t.TempDir()
-	mod := strings.Replace(string(gomod), "module github.com/udskit/uds", "module udsreadme", 1)
-	require.NotEqual(t, string(gomod), mod, "go.mod names the module")
-	mod += fmt.Sprintf("\nrequire github.com/udskit/uds v0.0.0\n\nreplace github.com/udskit/uds => %s\n", repo)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.sum"), gosum, 0o644))
+	progs := make([]linkProgram, len(blocks))
 	for i, b := range blocks {
-		pkg := filepath.Join(dir, fmt.Sprintf("snippet%02d", i+1))
-		require.NoError(t, os.Mkdir(pkg, 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(pkg, "main.go"), []byte(snippetProgram(file, b)), 0o644))
+		progs[i] = linkProgram{dir: fmt.Sprintf("snippet%02d", i+1), src: snippetProgram(file, b)}
 	}
+	dir, env := linkModule(t, progs...)
 
 	cmd := exec.Command(goTool, "vet", "./...")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOPROXY=off")
+	cmd.Dir, cmd.Env = dir, env
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
