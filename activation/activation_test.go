@@ -530,7 +530,7 @@ func TestSocketActivateStream(t *testing.T) {
 
 			p.finish(t)
 			assertSocketFile(t, path, "the activated child never unlinks the path it inherited")
-			assert.Equal(t, []string{"act.sock"}, dirNames(t, dir), "no lock file either")
+			assert.Equal(t, []string{"act.sock"}, testutil.DirNames(t, dir), "no lock file either")
 		})
 	}
 }

@@ -5,8 +5,6 @@ package activation_test
 import (
 	"context"
 	"net"
-	"os"
-	"sort"
 	"testing"
 	"time"
 
@@ -39,19 +37,6 @@ func TestMain(m *testing.M) {
 func requireTool(t testing.TB, name string) string {
 	t.Helper()
 	return peerSkips.Require(t, name)
-}
-
-// dirNames returns the sorted names of dir's entries.
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	names := make([]string, 0, len(ents))
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	return names
 }
 
 // dialSeqPacket connects to the seqpacket socket at a with d.

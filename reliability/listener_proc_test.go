@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -270,18 +269,6 @@ func assertNotExist(t *testing.T, path string) bool {
 	t.Helper()
 	_, err := os.Lstat(path)
 	return assert.Truef(t, errors.Is(err, os.ErrNotExist), "%s should not exist (lstat: %v)", path, err)
-}
-
-func dirNames(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	names := make([]string, 0, len(ents))
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	return names
 }
 
 // assertInUse checks that err is a *net.OpError wrapping an *InUseError
@@ -771,7 +758,7 @@ func TestProcPermissionsFirstInstant(t *testing.T) {
 func TestProcNotSocket(t *testing.T) {
 	listenNotSocket := func(t *testing.T, dir, path string) {
 		t.Helper()
-		before := dirNames(t, dir)
+		before := testutil.DirNames(t, dir)
 		ln, err := uds.Listen(context.Background(), uds.Path(path))
 		if ln != nil {
 			ln.Close()
@@ -780,7 +767,7 @@ func TestProcNotSocket(t *testing.T) {
 		assert.ErrorIs(t, err, uds.ErrNotSocket)
 		var oe *net.OpError
 		assert.ErrorAs(t, err, &oe, "error must be a *net.OpError: %v", err)
-		assert.Equal(t, before, dirNames(t, dir), "Listen must neither create nor remove files")
+		assert.Equal(t, before, testutil.DirNames(t, dir), "Listen must neither create nor remove files")
 		assertNotExist(t, path+".lock")
 	}
 
@@ -803,7 +790,7 @@ func TestProcNotSocket(t *testing.T) {
 		id := pinFile(t, path)
 		listenNotSocket(t, dir, path)
 		assertSameFile(t, id)
-		assert.Empty(t, dirNames(t, path), "the directory stays empty")
+		assert.Empty(t, testutil.DirNames(t, path), "the directory stays empty")
 	})
 
 	t.Run("symlink to regular file", func(t *testing.T) {
@@ -872,7 +859,7 @@ func TestProcListenNoPermission(t *testing.T) {
 	assert.True(t, r.OpError, "error must be a *net.OpError: %s", r.Err)
 	assert.True(t, r.Perm, "errors.Is(err, os.ErrPermission) must hold: %s", r.Err)
 	assert.Contains(t, r.Err, "permission denied")
-	assert.Empty(t, dirNames(t, dir), "nothing may be created in the directory")
+	assert.Empty(t, testutil.DirNames(t, dir), "nothing may be created in the directory")
 }
 
 // ---- 8. the lock holder's PID ---------------------------------------------

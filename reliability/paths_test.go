@@ -647,7 +647,7 @@ func relSwapParent(t *testing.T) {
 		for _, p := range []string{sub, alt} {
 			var st unix.Stat_t
 			if unix.Lstat(p, &st) == nil && st.Ino == subSt.Ino {
-				if names := dirNames(t, p); len(names) > 0 {
+				if names := testutil.DirNames(t, p); len(names) > 0 {
 					litter++
 					firstViolations = append(firstViolations, fmt.Sprintf("round %d: left in the locked directory: %v (Listen: %v)", round, names, err))
 				}

@@ -375,7 +375,7 @@ func TestReliabilityRacingStarts(t *testing.T) {
 			s.orphans += len(o)
 			assert.Failf(t, "orphan sockets after Close", "round %d (%s): racers hold %+v", round, kind, o)
 		}
-		assert.Empty(t, dirNames(t, dir), "round %d (%s): Close leaves nothing behind", round, kind)
+		assert.Empty(t, testutil.DirNames(t, dir), "round %d (%s): Close leaves nothing behind", round, kind)
 		if pin >= 0 {
 			unix.Close(pin)
 		}

@@ -3,11 +3,7 @@
 package udshttp_test
 
 import (
-	"os"
-	"sort"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/udskit/uds/internal/childproc"
 	"github.com/udskit/uds/internal/peertool"
@@ -33,17 +29,4 @@ func TestMain(m *testing.M) {
 func requireTool(t testing.TB, name string) string {
 	t.Helper()
 	return peerSkips.Require(t, name)
-}
-
-// dirNames returns the sorted names of dir's entries.
-func dirNames(t testing.TB, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	return names
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/udskit/uds"
+	"github.com/udskit/uds/internal/testutil"
 	"github.com/udskit/uds/udshttp"
 )
 
@@ -170,7 +171,7 @@ func TestClient(t *testing.T) {
 	}
 	// http.Server.Close closed the listener, which removed the socket file.
 	t.Run("cleanup", func(t *testing.T) {
-		assert.Empty(t, dirNames(t, dir))
+		assert.Empty(t, testutil.DirNames(t, dir))
 	})
 }
 

@@ -231,6 +231,19 @@ func WriteTo(c syscall.Conn, b []byte, to uds.Addr) (int, error) {
 	return m.N, err
 }
 
+// DirNames returns the sorted names of dir's entries.
+func DirNames(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	names := make([]string, 0, len(ents))
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	return names
+}
+
 // DirListing lists dir's entries as "name mode size", sorted, to compare a
 // directory before and after an operation.
 func DirListing(t testing.TB, dir string) []string {
