@@ -164,16 +164,25 @@ func Start(t testing.TB, opts Options, role string, args ...string) *Child {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: opts.Credential}
 	}
 	c := &Child{t: t, Cmd: cmd, lines: make(chan string, 64), done: make(chan struct{})}
-	stdout, err := cmd.StdoutPipe()
+	// Not StdoutPipe: Wait, which runs at once below, closes that pipe as
+	// soon as the child exits, and the lines it wrote last were lost when
+	// the reader had not got to them yet (a busy machine: "child exited
+	// before writing a line"). This pipe's read end is closed at the end of
+	// the test instead.
+	stdout, stdoutW, err := os.Pipe()
 	if err != nil {
 		t.Fatalf("childproc: %v", err)
 	}
+	cmd.Stdout = stdoutW
 	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.stderr.Write(p)
 	})
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	stdoutW.Close()
+	if err != nil {
+		stdout.Close()
 		t.Fatalf("childproc: start %s: %v", role, err)
 	}
 	go func() {
@@ -197,6 +206,7 @@ func Start(t testing.TB, opts Options, role string, args ...string) *Child {
 		case <-c.done:
 		case <-time.After(10 * time.Second):
 		}
+		stdout.Close() // ends the reader, even if a grandchild holds the write end
 	})
 	return c
 }
