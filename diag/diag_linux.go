@@ -197,38 +197,52 @@ func (f *pathFile) close() {
 
 func whoServes(ctx context.Context, a uds.Addr) ([]Socket, error) {
 	// The dump is filtered as it is read: of a host's hundred thousand
-	// sockets only those at a's address are kept.
+	// sockets only those that may be at a's address are kept.
 	var out []Socket
-	var keep func(s *sockdiag.Socket)
 	if a.Kind() == uds.KindAbstract {
 		want := "\x00" + a.Name()
-		keep = func(s *sockdiag.Socket) {
+		keep := func(s *sockdiag.Socket) {
 			if s.Name == want {
 				out = append(out, export(s))
 			}
 		}
+		if err := sockdiag.Scan(ctx, sockdiag.ShowAll, sockdiag.AllStates, keep); err != nil {
+			return nil, err
+		}
 	} else { // a path: Who takes no other kind
+		// Kept: the sockets bound to some file, and those bound under
+		// the path's name. The file at the path is looked at only after
+		// the dump: a socket the dump saw bound has its file by then,
+		// where a socket bound between a look and a later dump would be
+		// taken for a shadowed one.
+		var cands []sockdiag.Socket
+		keep := func(s *sockdiag.Socket) {
+			if s.HasVFS || (s.Name != "" && s.Name[0] != 0) {
+				cands = append(cands, *s)
+			}
+		}
+		if err := sockdiag.Scan(ctx, sockdiag.ShowAll, sockdiag.AllStates, keep); err != nil {
+			return nil, err
+		}
 		f := openPathFile(a.Name())
 		defer f.close()
 		if f.err != nil {
 			return nil, f.err
 		}
-		keep = func(s *sockdiag.Socket) {
+		for i := range cands {
+			s := &cands[i]
 			if s.HasVFS && f.holds(s.VFSDev, s.VFSIno) {
 				out = append(out, export(s))
-				return
+				continue
 			}
 			if s.Name == "" || s.Name[0] == 0 {
-				return
+				continue
 			}
 			if e := export(s); sameBoundName(e.Addr.Name(), a.Name()) {
 				e.Shadowed = true
 				out = append(out, e)
 			}
 		}
-	}
-	if err := sockdiag.Scan(ctx, sockdiag.ShowAll, sockdiag.AllStates, keep); err != nil {
-		return nil, err
 	}
 	out = dropAccepted(out)
 	slices.SortFunc(out, func(x, y Socket) int {
